@@ -1,0 +1,229 @@
+//! One materialised block, and the values tasks pass to each other.
+//!
+//! A [`Chunk`] is a shape plus a typed [`Buffer`] in C order on the host. It is not
+//! `Clone`: copying a block can be large and can fail, so it is an explicit
+//! [`Chunk::try_clone`]. A task's output is a [`Value`]: a chunk, a reduction
+//! [`Partial`] (with its shape), or an arbitrary Rust value from a custom graph task.
+//!
+//! ```
+//! use chunkwise::Chunk;
+//! let c = Chunk::from_ndarray(ndarray::arr2(&[[1.0f32, 2.0], [3.0, 4.0]]).into_dyn());
+//! assert_eq!(c.shape(), &[2, 2]);
+//! assert_eq!(c.to_ndarray::<f32>().unwrap()[[1, 0]], 3.0);
+//! ```
+
+use crate::dtype::{Buffer, DType, Element};
+use crate::error::{Error, Result};
+use crate::ops::Partial;
+use ndarray::{ArrayD, IxDyn};
+use std::any::Any;
+use std::ops::Range;
+use std::sync::Arc;
+
+/// One block of an array: a shape and its data in C order.
+#[derive(Debug, PartialEq)]
+pub struct Chunk {
+    shape: Vec<usize>,
+    data: Buffer,
+}
+
+impl Chunk {
+    /// A chunk from a shape and matching data.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] when the data length is not the shape's size.
+    pub fn new(shape: Vec<usize>, data: Buffer) -> Result<Self> {
+        let n: usize = shape.iter().product();
+        if n != data.len() {
+            return Err(Error::InvalidArgument(format!(
+                "chunk of shape {shape:?} needs {n} elements, got {}",
+                data.len()
+            )));
+        }
+        Ok(Chunk { shape, data })
+    }
+
+    /// Copies an ndarray (any layout) into a C-order chunk.
+    #[must_use]
+    pub fn from_ndarray<T: Element>(a: ArrayD<T>) -> Self {
+        let shape = a.shape().to_vec();
+        let data = if a.is_standard_layout() {
+            a.into_raw_vec_and_offset().0
+        } else {
+            a.iter().copied().collect()
+        };
+        Chunk { shape, data: T::into_buffer(data) }
+    }
+
+    /// The shape.
+    #[must_use]
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    /// The dtype.
+    #[must_use]
+    pub fn dtype(&self) -> DType {
+        self.data.dtype()
+    }
+
+    /// The data, C order.
+    #[must_use]
+    pub fn data(&self) -> &Buffer {
+        &self.data
+    }
+
+    /// Takes the data out.
+    #[must_use]
+    pub fn into_data(self) -> Buffer {
+        self.data
+    }
+
+    /// Bytes held.
+    #[must_use]
+    pub fn nbytes(&self) -> usize {
+        self.data.nbytes()
+    }
+
+    /// An explicit copy.
+    ///
+    /// # Errors
+    /// See [`Buffer::try_clone`].
+    pub fn try_clone(&self) -> Result<Chunk> {
+        Ok(Chunk { shape: self.shape.clone(), data: self.data.try_clone()? })
+    }
+
+    /// Same data, new shape of the same size (reshape of C-order data).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] when the sizes differ.
+    pub fn reshaped(self, shape: Vec<usize>) -> Result<Chunk> {
+        Chunk::new(shape, self.data)
+    }
+
+    /// Copies into an ndarray of `T`.
+    ///
+    /// # Errors
+    /// [`Error::DTypeMismatch`] when `T` is not the chunk's dtype.
+    pub fn to_ndarray<T: Element>(&self) -> Result<ArrayD<T>> {
+        let v = T::slice_of(&self.data).ok_or(Error::DTypeMismatch { requested: T::DTYPE, actual: self.dtype() })?;
+        Ok(ArrayD::from_shape_vec(IxDyn(&self.shape), v.to_vec()).expect("shape checked at construction"))
+    }
+
+    /// Moves into an ndarray of `T` without copying.
+    ///
+    /// # Errors
+    /// [`Error::DTypeMismatch`] when `T` is not the chunk's dtype.
+    pub fn into_ndarray<T: Element>(self) -> Result<ArrayD<T>> {
+        let actual = self.dtype();
+        let v = T::vec_of(self.data).map_err(|_| Error::DTypeMismatch { requested: T::DTYPE, actual })?;
+        Ok(ArrayD::from_shape_vec(IxDyn(&self.shape), v).expect("shape checked at construction"))
+    }
+}
+
+/// Calls `f(src_offset, dst_offset, run)` for each contiguous run (along the last axis)
+/// when copying the box `ranges` of a C-order array of shape `src_shape` into the box at
+/// `dst_start` of a C-order array of shape `dst_shape`.
+pub(crate) fn for_each_run(
+    src_shape: &[usize],
+    ranges: &[Range<usize>],
+    dst_shape: &[usize],
+    dst_start: &[usize],
+    mut f: impl FnMut(usize, usize, usize),
+) {
+    let nd = src_shape.len();
+    if nd == 0 {
+        f(0, 0, 1);
+        return;
+    }
+    if ranges.iter().any(|r| r.is_empty()) {
+        return;
+    }
+    let ss = crate::grid::c_strides(src_shape);
+    let ds = crate::grid::c_strides(dst_shape);
+    let run = ranges[nd - 1].len();
+    let outer: Vec<usize> = ranges[..nd - 1].iter().map(|r| r.len()).collect();
+    for idx in crate::grid::IndexIter::new(&outer) {
+        let mut so = ranges[nd - 1].start;
+        let mut dof = dst_start[nd - 1];
+        for a in 0..nd - 1 {
+            so += (ranges[a].start + idx[a]) * ss[a];
+            dof += (dst_start[a] + idx[a]) * ds[a];
+        }
+        f(so, dof, run);
+    }
+}
+
+impl Chunk {
+    /// Copies the box `ranges` out of this chunk.
+    #[must_use]
+    pub fn slice(&self, ranges: &[Range<usize>]) -> Chunk {
+        let shape: Vec<usize> = ranges.iter().map(|r| r.len()).collect();
+        if ranges.iter().zip(&self.shape).all(|(r, &n)| r.start == 0 && r.end == n) {
+            return self.try_clone().expect("infallible copy");
+        }
+        let zero = vec![0; shape.len()];
+        let data = crate::dispatch_buffer!(&self.data, v, T => {
+            let mut out: Vec<T> = Vec::with_capacity(shape.iter().product());
+            for_each_run(&self.shape, ranges, &shape, &zero, |s, _d, n| out.extend_from_slice(&v[s..s + n]));
+            T::into_buffer(out)
+        });
+        Chunk { shape, data }
+    }
+
+    /// Writes the box `ranges` of `src` into this chunk at `dst_start`.
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] when the dtypes differ.
+    pub fn write_box(&mut self, dst_start: &[usize], src: &Chunk, ranges: &[Range<usize>]) -> Result<()> {
+        let dst_shape = self.shape.clone();
+        crate::dispatch_buffer!(&mut self.data, d, T => {
+            let s = T::slice_of(&src.data).ok_or_else(|| Error::Unsupported("copy between chunks of different dtypes".into()))?;
+            for_each_run(&src.shape, ranges, &dst_shape, dst_start, |so, dof, n| d[dof..dof + n].copy_from_slice(&s[so..so + n]));
+            Ok(())
+        })
+    }
+}
+
+/// What a task produces.
+pub enum Value {
+    /// A block of an array.
+    Chunk(Chunk),
+    /// A reduction partial and its (keepdims) shape.
+    Partial(Partial, Vec<usize>),
+    /// A value from a custom graph task.
+    Any(Arc<dyn Any + Send + Sync>),
+}
+
+impl Value {
+    /// Bytes this value holds (custom values count as 0: the engine cannot see inside).
+    #[must_use]
+    pub fn nbytes(&self) -> usize {
+        match self {
+            Value::Chunk(c) => c.nbytes(),
+            Value::Partial(p, _) => p.nbytes(),
+            Value::Any(_) => 0,
+        }
+    }
+
+    /// The chunk inside, or an error naming what it was.
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] when the value is not a chunk (a lowering bug).
+    pub fn as_chunk(&self) -> Result<&Chunk> {
+        match self {
+            Value::Chunk(c) => Ok(c),
+            _ => Err(Error::Unsupported("expected a chunk".into())),
+        }
+    }
+}
+
+impl std::fmt::Debug for Value {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Value::Chunk(c) => write!(f, "Chunk({:?}, {})", c.shape, c.dtype()),
+            Value::Partial(_, s) => write!(f, "Partial({s:?})"),
+            Value::Any(_) => f.write_str("Any"),
+        }
+    }
+}

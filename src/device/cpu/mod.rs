@@ -1,0 +1,14 @@
+//! The CPU backend: kernels over host buffers, run on the scheduler's rayon workers.
+//!
+//! - [`eval`]: fused elementwise programs, tile by tile;
+//! - [`reduce`]: the chunk / combine / aggregate steps of every reduction;
+//! - [`math`]: vectorisable `sin`/`cos` and counter-based random numbers;
+//! - [`num`]: NumPy arithmetic semantics per element type.
+//!
+//! Kernels are plain functions of buffers and shapes; they neither allocate threads nor
+//! know about graphs. Parallelism comes from running many blocks at once.
+
+pub mod eval;
+pub mod math;
+pub mod num;
+pub mod reduce;

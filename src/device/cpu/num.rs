@@ -1,0 +1,208 @@
+//! Arithmetic with NumPy's semantics, per element type.
+//!
+//! [`Num`] is implemented for the ten numeric types (bool is handled by the logical
+//! kernels). Integer arithmetic wraps, as NumPy's does; integer division and remainder
+//! by zero give 0, as NumPy's do (with a warning there); `minimum`/`maximum` propagate
+//! NaN; `round` is half-to-even.
+
+use crate::dtype::Element;
+
+/// Numeric element operations.
+pub trait Num: Element {
+    /// 0.
+    const ZERO: Self;
+    /// 1.
+    const ONE: Self;
+    /// Largest value (+inf for floats).
+    const MAX: Self;
+    /// Smallest value (-inf for floats).
+    const MIN: Self;
+    /// a + b (wrapping).
+    fn add(a: Self, b: Self) -> Self;
+    /// a - b (wrapping).
+    fn sub(a: Self, b: Self) -> Self;
+    /// a * b (wrapping).
+    fn mul(a: Self, b: Self) -> Self;
+    /// True division (floats only; integers are cast to float first).
+    fn div(a: Self, b: Self) -> Self;
+    /// Floor division.
+    fn floordiv(a: Self, b: Self) -> Self;
+    /// Remainder with the sign of the divisor.
+    fn rem(a: Self, b: Self) -> Self;
+    /// a ** b.
+    fn pow(a: Self, b: Self) -> Self;
+    /// -a (wrapping).
+    fn neg(a: Self) -> Self;
+    /// |a| (wrapping for MIN).
+    fn abs(a: Self) -> Self;
+    /// floor (identity for integers).
+    fn floor(a: Self) -> Self;
+    /// ceil (identity for integers).
+    fn ceil(a: Self) -> Self;
+    /// round half to even (identity for integers).
+    fn round(a: Self) -> Self;
+    /// Not NaN and not infinite.
+    fn is_finite(a: Self) -> bool;
+    /// `np.minimum`.
+    #[inline(always)]
+    fn minimum(a: Self, b: Self) -> Self {
+        if a.is_nan() || a < b { a } else { b }
+    }
+    /// `np.maximum`.
+    #[inline(always)]
+    fn maximum(a: Self, b: Self) -> Self {
+        if a.is_nan() || a > b { a } else { b }
+    }
+}
+
+macro_rules! num_int {
+    ($($t:ty),*) => {$(
+        impl Num for $t {
+            const ZERO: Self = 0;
+            const ONE: Self = 1;
+            const MAX: Self = <$t>::MAX;
+            const MIN: Self = <$t>::MIN;
+            #[inline(always)] fn add(a: Self, b: Self) -> Self { a.wrapping_add(b) }
+            #[inline(always)] fn sub(a: Self, b: Self) -> Self { a.wrapping_sub(b) }
+            #[inline(always)] fn mul(a: Self, b: Self) -> Self { a.wrapping_mul(b) }
+            #[inline(always)] fn div(a: Self, b: Self) -> Self { Self::floordiv(a, b) }
+            #[inline(always)]
+            fn floordiv(a: Self, b: Self) -> Self {
+                if b == 0 { return 0; }
+                let q = a.wrapping_div(b);
+                #[allow(unused_comparisons)]
+                if (a.wrapping_rem(b) != 0) && ((a < 0) != (b < 0)) { q.wrapping_sub(1) } else { q }
+            }
+            #[inline(always)]
+            fn rem(a: Self, b: Self) -> Self {
+                if b == 0 { return 0; }
+                let r = a.wrapping_rem(b);
+                #[allow(unused_comparisons)]
+                if r != 0 && ((r < 0) != (b < 0)) { r.wrapping_add(b) } else { r }
+            }
+            #[inline(always)]
+            fn pow(a: Self, b: Self) -> Self {
+                #[allow(unused_comparisons)]
+                if b < 0 {
+                    // NumPy refuses negative integer powers; C's integer semantics: 1/a^|b|.
+                    return if a == 1 { 1 } else if a.wrapping_add(1) == 0 && (b as i64) % 2 != 0 { a } else if a.wrapping_add(1) == 0 { 1 } else { 0 };
+                }
+                a.wrapping_pow(b as u32)
+            }
+            #[inline(always)] fn neg(a: Self) -> Self { (0 as $t).wrapping_sub(a) }
+            #[inline(always)]
+            fn abs(a: Self) -> Self {
+                #[allow(unused_comparisons)]
+                if a < 0 { (0 as $t).wrapping_sub(a) } else { a }
+            }
+            #[inline(always)] fn floor(a: Self) -> Self { a }
+            #[inline(always)] fn ceil(a: Self) -> Self { a }
+            #[inline(always)] fn round(a: Self) -> Self { a }
+            #[inline(always)] fn is_finite(_: Self) -> bool { true }
+        }
+    )*};
+}
+num_int!(i8, i16, i32, i64, u8, u16, u32, u64);
+
+macro_rules! num_float {
+    ($($t:ty),*) => {$(
+        impl Num for $t {
+            const ZERO: Self = 0.0;
+            const ONE: Self = 1.0;
+            const MAX: Self = <$t>::INFINITY;
+            const MIN: Self = <$t>::NEG_INFINITY;
+            #[inline(always)] fn add(a: Self, b: Self) -> Self { a + b }
+            #[inline(always)] fn sub(a: Self, b: Self) -> Self { a - b }
+            #[inline(always)] fn mul(a: Self, b: Self) -> Self { a * b }
+            #[inline(always)] fn div(a: Self, b: Self) -> Self { a / b }
+            #[inline(always)]
+            fn floordiv(a: Self, b: Self) -> Self {
+                // Python's float //: floor((a - a % b) / b), via divmod's definition.
+                if b == 0.0 { return a / b; }
+                let m = a % b;
+                let mut d = (a - m) / b;
+                if m != 0.0 && ((b < 0.0) != (m < 0.0)) { d -= 1.0; }
+                if d == 0.0 { return (0.0 as $t).copysign(a / b); }
+                let f = d.floor();
+                if d - f > 0.5 { f + 1.0 } else { f }
+            }
+            #[inline(always)]
+            fn rem(a: Self, b: Self) -> Self {
+                let r = a % b;
+                if r != 0.0 && ((r < 0.0) != (b < 0.0)) { r + b } else if r == 0.0 { (0.0 as $t).copysign(b) } else { r }
+            }
+            #[inline(always)] fn pow(a: Self, b: Self) -> Self { a.powf(b) }
+            #[inline(always)] fn neg(a: Self) -> Self { -a }
+            #[inline(always)] fn abs(a: Self) -> Self { a.abs() }
+            #[inline(always)] fn floor(a: Self) -> Self { a.floor() }
+            #[inline(always)] fn ceil(a: Self) -> Self { a.ceil() }
+            #[inline(always)] fn round(a: Self) -> Self { a.round_ties_even() }
+            #[inline(always)] fn is_finite(a: Self) -> bool { a.is_finite() }
+        }
+    )*};
+}
+num_float!(f32, f64);
+
+/// Floating-point transcendental functions.
+pub trait Float: Num {
+    /// sqrt.
+    fn sqrt(a: Self) -> Self;
+    /// e^a.
+    fn exp(a: Self) -> Self;
+    /// ln a.
+    fn ln(a: Self) -> Self;
+    /// ln(1+a).
+    fn ln_1p(a: Self) -> Self;
+    /// e^a - 1.
+    fn exp_m1(a: Self) -> Self;
+    /// tan.
+    fn tan(a: Self) -> Self;
+    /// arctan.
+    fn atan(a: Self) -> Self;
+    /// arctan2(a, b).
+    fn atan2(a: Self, b: Self) -> Self;
+    /// To f64.
+    fn widen(a: Self) -> f64;
+    /// From f64 (rounding).
+    fn narrow(a: f64) -> Self;
+}
+
+macro_rules! float_impl {
+    ($($t:ty),*) => {$(
+        impl Float for $t {
+            #[inline(always)] fn sqrt(a: Self) -> Self { a.sqrt() }
+            #[inline(always)] fn exp(a: Self) -> Self { a.exp() }
+            #[inline(always)] fn ln(a: Self) -> Self { a.ln() }
+            #[inline(always)] fn ln_1p(a: Self) -> Self { a.ln_1p() }
+            #[inline(always)] fn exp_m1(a: Self) -> Self { a.exp_m1() }
+            #[inline(always)] fn tan(a: Self) -> Self { a.tan() }
+            #[inline(always)] fn atan(a: Self) -> Self { a.atan() }
+            #[inline(always)] fn atan2(a: Self, b: Self) -> Self { a.atan2(b) }
+            #[inline(always)] fn widen(a: Self) -> f64 { a as f64 }
+            #[inline(always)] fn narrow(a: f64) -> Self { a as $t }
+        }
+    )*};
+}
+float_impl!(f32, f64);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_division_semantics() {
+        assert_eq!(<i32 as Num>::floordiv(-7, 2), -4);
+        assert_eq!(<i32 as Num>::rem(-7, 2), 1);
+        assert_eq!(<i32 as Num>::rem(7, -2), -1);
+        assert_eq!(<i32 as Num>::floordiv(7, 0), 0);
+        assert_eq!(<u8 as Num>::floordiv(7, 2), 3);
+        assert_eq!(<f64 as Num>::rem(-7.5, 2.0), 0.5);
+        assert_eq!(<f64 as Num>::floordiv(-7.5, 2.0), -4.0);
+        assert_eq!(<f64 as Num>::round(2.5), 2.0);
+        assert_eq!(<f64 as Num>::round(-3.5), -4.0);
+        assert!(<f64 as Num>::minimum(f64::NAN, 1.0).is_nan());
+        assert!(<f64 as Num>::maximum(1.0, f64::NAN).is_nan());
+        assert_eq!(<i8 as Num>::add(127, 1), -128);
+        assert_eq!(<i64 as Num>::pow(3, 4), 81);
+    }
+}

@@ -1,0 +1,691 @@
+//! Per-block reductions: chunk → [`Partial`], partial ⊕ partial, partial → result.
+//!
+//! The chunk step walks the block once in an order chosen for the cache. Adjacent
+//! axes that are both reduced (or both kept) are merged, so any reduction is a loop
+//! nest over alternating groups. When the innermost group is *kept* (e.g. `axis=0` of
+//! a `(time, lat, lon)` block) every row is added elementwise into a row of
+//! accumulators — and the rows are visited tile-major (all time steps of 2048 columns,
+//! then the next 2048), so the accumulators stay in L1 instead of streaming the whole
+//! partial through memory once per time step. When the innermost group is *reduced*,
+//! each row is folded with eight independent accumulators (vectorised, and more
+//! accurate than one running sum) and the fold is added to its output element.
+//!
+//! The source of the rows is either a materialised block or a fused [`Program`]
+//! evaluated tile by tile, so a reduction over a fused elementwise chain makes one pass.
+
+use super::eval::{BlockCtx, Evaluator, InputRef, TILE, cast_buffer, num_dispatch};
+use super::num::Num;
+use crate::dtype::{Buffer, DType, Element};
+use crate::error::{Error, Result};
+use crate::grid::c_strides;
+use crate::ops::{Partial, Program, ReduceOp};
+
+/// Where a reduction reads its block from.
+pub enum RowSource<'a> {
+    /// A materialised block.
+    Block(&'a Buffer),
+    /// A fused program over input chunks.
+    Program {
+        /// The program.
+        prog: &'a Program,
+        /// Its inputs.
+        inputs: &'a [InputRef<'a>],
+    },
+}
+
+/// Where the block sits, for argmin/argmax indices.
+#[derive(Clone, Copy, Debug)]
+pub struct ArgInfo<'a> {
+    /// Whole-array shape.
+    pub global_shape: &'a [usize],
+    /// Block offset.
+    pub offset: &'a [usize],
+    /// `Some(axis)` for an index along one axis, `None` for the flat C-order index.
+    pub axis: Option<usize>,
+}
+
+struct Plan {
+    // (length, reduced) per merged group
+    groups: Vec<(usize, bool)>,
+    in_strides: Vec<usize>,
+    out_strides: Vec<usize>,
+    out_len: usize,
+    empty: bool,
+}
+
+fn plan(shape: &[usize], axes: &[usize]) -> Plan {
+    let mut groups: Vec<(usize, bool)> = Vec::new();
+    for (a, &n) in shape.iter().enumerate() {
+        if n == 1 {
+            continue;
+        }
+        let red = axes.contains(&a);
+        match groups.last_mut() {
+            Some((len, r)) if *r == red => *len *= n,
+            _ => groups.push((n, red)),
+        }
+    }
+    if groups.is_empty() {
+        groups.push((1, false));
+    }
+    let lens: Vec<usize> = groups.iter().map(|g| g.0).collect();
+    let in_strides = c_strides(&lens);
+    let kept: Vec<usize> = groups.iter().filter(|g| !g.1).map(|g| g.0).collect();
+    let ks = c_strides(&kept);
+    let mut out_strides = Vec::with_capacity(groups.len());
+    let mut k = 0;
+    for g in &groups {
+        if g.1 {
+            out_strides.push(0);
+        } else {
+            out_strides.push(ks[k]);
+            k += 1;
+        }
+    }
+    let empty = shape.contains(&0);
+    let out_len = if empty {
+        shape.iter().enumerate().map(|(a, &n)| if axes.contains(&a) { 1 } else { n }).product()
+    } else {
+        kept.iter().product()
+    };
+    Plan { groups, in_strides, out_strides, out_len, empty }
+}
+
+/// Visits the block as rows: `f(in_offset, len, out_offset, inner_reduced)`.
+fn visit(p: &Plan, mut f: impl FnMut(usize, usize, usize, bool) -> Result<()>) -> Result<()> {
+    if p.empty {
+        return Ok(());
+    }
+    let n = p.groups.len();
+    let (last_len, last_red) = p.groups[n - 1];
+    let outer = &p.groups[..n - 1];
+    let mut idx = vec![0usize; outer.len()];
+    let outer_count: usize = outer.iter().map(|g| g.0).product();
+    let offsets = |idx: &[usize]| {
+        let mut io = 0;
+        let mut oo = 0;
+        for (a, &i) in idx.iter().enumerate() {
+            io += i * p.in_strides[a];
+            oo += i * p.out_strides[a];
+        }
+        (io, oo)
+    };
+    let step = |idx: &mut [usize]| {
+        for a in (0..idx.len()).rev() {
+            idx[a] += 1;
+            if idx[a] < outer[a].0 {
+                return;
+            }
+            idx[a] = 0;
+        }
+    };
+    if last_red {
+        for _ in 0..outer_count {
+            let (io, oo) = offsets(&idx);
+            let mut t = 0;
+            while t < last_len {
+                let l = TILE.min(last_len - t);
+                f(io + t, l, oo, true)?;
+                t += l;
+            }
+            step(&mut idx);
+        }
+    } else {
+        let mut t = 0;
+        while t < last_len {
+            let l = TILE.min(last_len - t);
+            idx.iter_mut().for_each(|i| *i = 0);
+            for _ in 0..outer_count {
+                let (io, oo) = offsets(&idx);
+                f(io + t, l, oo + t, false)?;
+                step(&mut idx);
+            }
+            t += l;
+        }
+    }
+    Ok(())
+}
+
+/// Accumulator types of sums and products.
+trait Acc: Element + Num {
+    fn of<T: Element>(x: T) -> Self;
+}
+impl Acc for f64 {
+    #[inline(always)]
+    fn of<T: Element>(x: T) -> Self {
+        x.to_f64()
+    }
+}
+impl Acc for i64 {
+    #[inline(always)]
+    fn of<T: Element>(x: T) -> Self {
+        x.to_i64()
+    }
+}
+impl Acc for u64 {
+    #[inline(always)]
+    fn of<T: Element>(x: T) -> Self {
+        x.to_u64()
+    }
+}
+
+/// One kind of per-element accumulation.
+trait Bank<T> {
+    /// `acc[out + j] ⊕= xs[j]`.
+    fn row(&mut self, out: usize, xs: &[T]);
+    /// `acc[out] ⊕= fold(xs)`.
+    fn fold(&mut self, out: usize, xs: &[T]);
+}
+
+struct SumBank<A, const NAN: bool, const PROD: bool>(Vec<A>);
+
+impl<T: Element, A: Acc, const NAN: bool, const PROD: bool> Bank<T> for SumBank<A, NAN, PROD> {
+    #[inline]
+    fn row(&mut self, out: usize, xs: &[T]) {
+        let acc = &mut self.0[out..out + xs.len()];
+        for (a, &x) in acc.iter_mut().zip(xs) {
+            let v = if NAN && x.is_nan() { if PROD { A::ONE } else { A::ZERO } } else { A::of(x) };
+            *a = if PROD { A::mul(*a, v) } else { A::add(*a, v) };
+        }
+    }
+    #[inline]
+    fn fold(&mut self, out: usize, xs: &[T]) {
+        let init = if PROD { A::ONE } else { A::ZERO };
+        let mut lanes = [init; 8];
+        let mut chunks = xs.chunks_exact(8);
+        for c in &mut chunks {
+            for l in 0..8 {
+                let x = c[l];
+                let v = if NAN && x.is_nan() { init } else { A::of(x) };
+                lanes[l] = if PROD { A::mul(lanes[l], v) } else { A::add(lanes[l], v) };
+            }
+        }
+        for (l, &x) in chunks.remainder().iter().enumerate() {
+            let v = if NAN && x.is_nan() { init } else { A::of(x) };
+            lanes[l] = if PROD { A::mul(lanes[l], v) } else { A::add(lanes[l], v) };
+        }
+        let comb = |a: A, b: A| if PROD { A::mul(a, b) } else { A::add(a, b) };
+        let s = comb(comb(comb(lanes[0], lanes[4]), comb(lanes[2], lanes[6])), comb(comb(lanes[1], lanes[5]), comb(lanes[3], lanes[7])));
+        self.0[out] = comb(self.0[out], s);
+    }
+}
+
+/// min (MAX=false) / max (MAX=true); NAN=true skips NaN (nanmin), else NaN propagates.
+struct MinMaxBank<T, const MAX: bool, const NAN: bool>(Vec<T>);
+
+#[inline(always)]
+fn mm<T: Num, const MAX: bool, const NAN: bool>(acc: T, x: T) -> T {
+    let better = if MAX { x > acc } else { x < acc };
+    if NAN {
+        if better || acc.is_nan() { x } else { acc }
+    } else if better || x.is_nan() {
+        x
+    } else {
+        acc
+    }
+}
+
+impl<T: Num, const MAX: bool, const NAN: bool> Bank<T> for MinMaxBank<T, MAX, NAN> {
+    #[inline]
+    fn row(&mut self, out: usize, xs: &[T]) {
+        let acc = &mut self.0[out..out + xs.len()];
+        for (a, &x) in acc.iter_mut().zip(xs) {
+            *a = mm::<T, MAX, NAN>(*a, x);
+        }
+    }
+    #[inline]
+    fn fold(&mut self, out: usize, xs: &[T]) {
+        let mut a = self.0[out];
+        for &x in xs {
+            a = mm::<T, MAX, NAN>(a, x);
+        }
+        self.0[out] = a;
+    }
+}
+
+struct LogicBank<const ALL: bool>(Vec<bool>);
+impl<T: Element, const ALL: bool> Bank<T> for LogicBank<ALL> {
+    fn row(&mut self, out: usize, xs: &[T]) {
+        for (a, &x) in self.0[out..out + xs.len()].iter_mut().zip(xs) {
+            *a = if ALL { *a && x.truthy() } else { *a || x.truthy() };
+        }
+    }
+    fn fold(&mut self, out: usize, xs: &[T]) {
+        let a = &mut self.0[out];
+        *a = if ALL { *a && xs.iter().all(|x| x.truthy()) } else { *a || xs.iter().any(|x| x.truthy()) };
+    }
+}
+
+struct CountBank(Vec<i64>);
+impl<T: Element> Bank<T> for CountBank {
+    fn row(&mut self, out: usize, xs: &[T]) {
+        for (a, &x) in self.0[out..out + xs.len()].iter_mut().zip(xs) {
+            *a += i64::from(!x.is_nan());
+        }
+    }
+    fn fold(&mut self, out: usize, xs: &[T]) {
+        self.0[out] += xs.iter().filter(|x| !x.is_nan()).count() as i64;
+    }
+}
+
+/// Sum and count; NAN skips NaN.
+struct MeanBank<const NAN: bool> {
+    sum: Vec<f64>,
+    n: Vec<f64>,
+}
+impl<T: Element, const NAN: bool> Bank<T> for MeanBank<NAN> {
+    #[inline]
+    fn row(&mut self, out: usize, xs: &[T]) {
+        let l = xs.len();
+        let (s, n) = (&mut self.sum[out..out + l], &mut self.n[out..out + l]);
+        for ((s, n), &x) in s.iter_mut().zip(n.iter_mut()).zip(xs) {
+            let nan = NAN && x.is_nan();
+            *s += if nan { 0.0 } else { x.to_f64() };
+            *n += if nan { 0.0 } else { 1.0 };
+        }
+    }
+    #[inline]
+    fn fold(&mut self, out: usize, xs: &[T]) {
+        let mut lanes = [0.0f64; 8];
+        let mut cnt = [0.0f64; 8];
+        let mut chunks = xs.chunks_exact(8);
+        for c in &mut chunks {
+            for l in 0..8 {
+                let nan = NAN && c[l].is_nan();
+                lanes[l] += if nan { 0.0 } else { c[l].to_f64() };
+                cnt[l] += if nan { 0.0 } else { 1.0 };
+            }
+        }
+        for (l, &x) in chunks.remainder().iter().enumerate() {
+            let nan = NAN && x.is_nan();
+            lanes[l] += if nan { 0.0 } else { x.to_f64() };
+            cnt[l] += if nan { 0.0 } else { 1.0 };
+        }
+        self.sum[out] += ((lanes[0] + lanes[4]) + (lanes[2] + lanes[6])) + ((lanes[1] + lanes[5]) + (lanes[3] + lanes[7]));
+        self.n[out] += cnt.iter().sum::<f64>();
+    }
+}
+
+/// Second pass of var/std: squared deviations from a known mean.
+struct M2Bank<'m, const NAN: bool> {
+    mean: &'m [f64],
+    m2: Vec<f64>,
+}
+impl<T: Element, const NAN: bool> Bank<T> for M2Bank<'_, NAN> {
+    #[inline]
+    fn row(&mut self, out: usize, xs: &[T]) {
+        let l = xs.len();
+        let (m, acc) = (&self.mean[out..out + l], &mut self.m2[out..out + l]);
+        for ((a, &m), &x) in acc.iter_mut().zip(m).zip(xs) {
+            let d = x.to_f64() - m;
+            *a += if NAN && x.is_nan() { 0.0 } else { d * d };
+        }
+    }
+    #[inline]
+    fn fold(&mut self, out: usize, xs: &[T]) {
+        let m = self.mean[out];
+        let mut lanes = [0.0f64; 8];
+        let mut chunks = xs.chunks_exact(8);
+        for c in &mut chunks {
+            for l in 0..8 {
+                let d = c[l].to_f64() - m;
+                lanes[l] += if NAN && c[l].is_nan() { 0.0 } else { d * d };
+            }
+        }
+        for (l, &x) in chunks.remainder().iter().enumerate() {
+            let d = x.to_f64() - m;
+            lanes[l] += if NAN && x.is_nan() { 0.0 } else { d * d };
+        }
+        self.m2[out] += lanes.iter().sum::<f64>();
+    }
+}
+
+/// Runs a bank over the rows of a source.
+fn drive<T: Element>(p: &Plan, src: &mut Rows<'_, '_>, bank: &mut impl Bank<T>) -> Result<()> {
+    visit(p, |io, len, oo, red| {
+        let xs = src.get::<T>(io, len)?;
+        if red {
+            bank.fold(oo, xs);
+        } else {
+            bank.row(oo, xs);
+        }
+        Ok(())
+    })
+}
+
+struct Rows<'s, 'a> {
+    src: &'s RowSource<'a>,
+    ev: Option<Evaluator<'a>>,
+    ctx: BlockCtx<'s>,
+    cast: Option<Buffer>,
+}
+
+impl<'s, 'a> Rows<'s, 'a> {
+    fn get<T: Element>(&mut self, start: usize, len: usize) -> Result<&[T]> {
+        let buf: &Buffer = if let Some(b) = &self.cast {
+            b
+        } else {
+            match self.src {
+                RowSource::Block(b) => b,
+                RowSource::Program { inputs, .. } => {
+                    let ev = self.ev.as_mut().expect("evaluator");
+                    let b = ev.eval(&self.ctx, inputs, start, len)?;
+                    return T::slice_of(b).ok_or_else(|| Error::Unsupported("reduction row dtype mismatch".into()));
+                }
+            }
+        };
+        let v = T::slice_of(buf).ok_or_else(|| Error::Unsupported("reduction row dtype mismatch".into()))?;
+        Ok(&v[start..start + len])
+    }
+}
+
+/// Chunk step: reduces `axes` of one block (shape `ctx.shape`) into a partial whose
+/// reduced axes have length 1.
+///
+/// # Errors
+/// When the source does not fit (a lowering bug) or an op/dtype pair is unsupported.
+pub fn partial(op: ReduceOp, axes: &[usize], src: &RowSource<'_>, ctx: &BlockCtx<'_>, arg: Option<ArgInfo<'_>>) -> Result<Partial> {
+    let mut dt = match src {
+        RowSource::Block(b) => b.dtype(),
+        RowSource::Program { prog, .. } => prog.out_dtype(),
+    };
+    let mut rows = Rows { src, ev: None, ctx: *ctx, cast: None };
+    if let RowSource::Program { prog, .. } = src {
+        rows.ev = Some(Evaluator::new(prog));
+    }
+    // Bool data reduces as int8 (0/1); results are cast back by the aggregate step.
+    if dt == DType::Bool {
+        let b = match src {
+            RowSource::Block(b) => cast_buffer(b, DType::I8),
+            RowSource::Program { prog, inputs } => cast_buffer(&super::eval::eval_block(prog, ctx, inputs)?, DType::I8),
+        };
+        rows.cast = Some(b);
+        dt = DType::I8;
+    }
+    let p = plan(ctx.shape, axes);
+    let n = p.out_len;
+    let b0 = Buffer::Bool(Vec::new());
+    num_dispatch!(&Buffer::zeros(dt, 0), _v, T => partial_typed::<T>(op, &p, n, &mut rows, ctx, arg), bool => { let _ = b0; unreachable!("bool was cast") })
+}
+
+fn partial_typed<T: Num>(op: ReduceOp, p: &Plan, n: usize, rows: &mut Rows<'_, '_>, ctx: &BlockCtx<'_>, arg: Option<ArgInfo<'_>>) -> Result<Partial> {
+    use ReduceOp::*;
+    macro_rules! acc_bank {
+        ($A:ty, $nan:expr, $prod:expr) => {{
+            let init: $A = if $prod { <$A as Num>::ONE } else { <$A as Num>::ZERO };
+            if $nan {
+                let mut b = SumBank::<$A, true, $prod>(vec![init; n]);
+                drive::<T>(p, rows, &mut b)?;
+                <$A>::into_buffer(b.0)
+            } else {
+                let mut b = SumBank::<$A, false, $prod>(vec![init; n]);
+                drive::<T>(p, rows, &mut b)?;
+                <$A>::into_buffer(b.0)
+            }
+        }};
+    }
+    macro_rules! sum_like {
+        ($nan:expr, $prod:expr) => {{
+            match op.acc_dtype(T::DTYPE) {
+                DType::F64 => acc_bank!(f64, $nan, $prod),
+                DType::U64 => acc_bank!(u64, $nan, $prod),
+                _ => acc_bank!(i64, $nan, $prod),
+            }
+        }};
+    }
+    macro_rules! run {
+        ($bank:expr) => {{
+            let mut b = $bank;
+            drive::<T>(p, rows, &mut b)?;
+            b
+        }};
+    }
+    Ok(match op {
+        Sum => Partial::Acc(sum_like!(false, false)),
+        NanSum => Partial::Acc(sum_like!(true, false)),
+        Prod => Partial::Acc(sum_like!(false, true)),
+        NanProd => Partial::Acc(sum_like!(true, true)),
+        Min => Partial::Acc(T::into_buffer(run!(MinMaxBank::<T, false, false>(vec![T::MAX; n])).0)),
+        Max => Partial::Acc(T::into_buffer(run!(MinMaxBank::<T, true, false>(vec![T::MIN; n])).0)),
+        NanMin => Partial::Acc(T::into_buffer(run!(MinMaxBank::<T, false, true>(vec![nan_or(T::MAX); n])).0)),
+        NanMax => Partial::Acc(T::into_buffer(run!(MinMaxBank::<T, true, true>(vec![nan_or(T::MIN); n])).0)),
+        Any => Partial::Acc(Buffer::Bool(run!(LogicBank::<false>(vec![false; n])).0)),
+        All => Partial::Acc(Buffer::Bool(run!(LogicBank::<true>(vec![true; n])).0)),
+        Count => Partial::Acc(Buffer::I64(run!(CountBank(vec![0; n])).0)),
+        Mean => {
+            let b = run!(MeanBank::<false> { sum: vec![0.0; n], n: vec![0.0; n] });
+            Partial::Mean { sum: b.sum, n: b.n }
+        }
+        NanMean => {
+            let b = run!(MeanBank::<true> { sum: vec![0.0; n], n: vec![0.0; n] });
+            Partial::Mean { sum: b.sum, n: b.n }
+        }
+        Var | Std | NanVar | NanStd => {
+            let nan = op.skips_nan();
+            let (sum, cnt) = if nan {
+                let b = run!(MeanBank::<true> { sum: vec![0.0; n], n: vec![0.0; n] });
+                (b.sum, b.n)
+            } else {
+                let b = run!(MeanBank::<false> { sum: vec![0.0; n], n: vec![0.0; n] });
+                (b.sum, b.n)
+            };
+            let mean: Vec<f64> = sum.iter().zip(&cnt).map(|(&s, &c)| if c > 0.0 { s / c } else { 0.0 }).collect();
+            let m2 = if nan {
+                run!(M2Bank::<true> { mean: &mean, m2: vec![0.0; n] }).m2
+            } else {
+                run!(M2Bank::<false> { mean: &mean, m2: vec![0.0; n] }).m2
+            };
+            Partial::Moments { n: cnt, mean, m2 }
+        }
+        ArgMin | ArgMax | NanArgMin | NanArgMax => {
+            let info = arg.ok_or_else(|| Error::Unsupported("argmin/argmax without index information".into()))?;
+            arg_partial::<T>(op, p, n, rows, ctx, info)?
+        }
+    })
+}
+
+fn nan_or<T: Num>(fallback: T) -> T {
+    if T::DTYPE.is_float() { T::from_f64(f64::NAN) } else { fallback }
+}
+
+/// Does candidate (a, ia) beat incumbent (b, ib)? First occurrence wins ties; argmin and
+/// argmax return the first NaN, the nan-variants never pick NaN unless all are.
+#[inline]
+fn wins<T: Element>(op: ReduceOp, a: T, ia: i64, b: T, ib: i64) -> bool {
+    if ib < 0 {
+        return true;
+    }
+    let (an, bn) = (a.is_nan(), b.is_nan());
+    let skip = op.skips_nan();
+    if an || bn {
+        if an && bn {
+            return ia < ib;
+        }
+        return if skip { bn } else { an };
+    }
+    let max = matches!(op, ReduceOp::ArgMax | ReduceOp::NanArgMax);
+    let better = if max { a > b } else { a < b };
+    better || (a == b && ia < ib)
+}
+
+fn arg_partial<T: Num>(op: ReduceOp, p: &Plan, n: usize, rows: &mut Rows<'_, '_>, ctx: &BlockCtx<'_>, info: ArgInfo<'_>) -> Result<Partial> {
+    let mut val = vec![T::default(); n];
+    let mut idx = vec![-1i64; n];
+    let lstr = c_strides(ctx.shape);
+    let gstr = c_strides(info.global_shape);
+    let shape = ctx.shape;
+    let index_of = |flat: usize| -> i64 {
+        match info.axis {
+            Some(ax) => (info.offset[ax] + (flat / lstr[ax]) % shape[ax].max(1)) as i64,
+            None => {
+                let mut g = 0usize;
+                let mut rem = flat;
+                for a in 0..shape.len() {
+                    let i = rem / lstr[a];
+                    rem %= lstr[a];
+                    g += (info.offset[a] + i) * gstr[a];
+                }
+                g as i64
+            }
+        }
+    };
+    visit(p, |io, len, oo, red| {
+        let xs = rows.get::<T>(io, len)?;
+        for (j, &x) in xs.iter().enumerate() {
+            let o = if red { oo } else { oo + j };
+            let i = index_of(io + j);
+            if wins(op, x, i, val[o], idx[o]) {
+                val[o] = x;
+                idx[o] = i;
+            }
+        }
+        Ok(())
+    })?;
+    Ok(Partial::Arg { val: T::into_buffer(val), idx })
+}
+
+/// Combine step: merges `b` into `a` (same shape), in that order.
+///
+/// # Errors
+/// When the partials are of different kinds (a lowering bug).
+pub fn merge(op: ReduceOp, a: &mut Partial, b: &Partial) -> Result<()> {
+    use ReduceOp::*;
+    match (a, b) {
+        (Partial::Acc(x), Partial::Acc(y)) => merge_acc(op, x, y),
+        (Partial::Mean { sum, n }, Partial::Mean { sum: s2, n: n2 }) => {
+            for i in 0..sum.len() {
+                sum[i] += s2[i];
+                n[i] += n2[i];
+            }
+            Ok(())
+        }
+        (Partial::Moments { n, mean, m2 }, Partial::Moments { n: nb, mean: mb, m2: m2b }) => {
+            for i in 0..n.len() {
+                let (na, nbi) = (n[i], nb[i]);
+                let nt = na + nbi;
+                if nbi == 0.0 {
+                    continue;
+                }
+                if na == 0.0 {
+                    n[i] = nbi;
+                    mean[i] = mb[i];
+                    m2[i] = m2b[i];
+                    continue;
+                }
+                let d = mb[i] - mean[i];
+                mean[i] += d * nbi / nt;
+                m2[i] += m2b[i] + d * d * na * nbi / nt;
+                n[i] = nt;
+            }
+            Ok(())
+        }
+        (Partial::Arg { val, idx }, Partial::Arg { val: vb, idx: ib }) => {
+            crate::dispatch_buffer!(val, va, T => {
+                let vb = T::slice_of(vb).ok_or_else(|| Error::Unsupported("argmin partials differ in dtype".into()))?;
+                for i in 0..idx.len() {
+                    if ib[i] >= 0 && wins(op, vb[i], ib[i], va[i], idx[i]) {
+                        va[i] = vb[i];
+                        idx[i] = ib[i];
+                    }
+                }
+                Ok(())
+            })
+        }
+        _ => {
+            let _ = (Sum,);
+            Err(Error::Unsupported(format!("mismatched partials for {}", op.name())))
+        }
+    }
+}
+
+fn merge_acc(op: ReduceOp, a: &mut Buffer, b: &Buffer) -> Result<()> {
+    use ReduceOp::*;
+    if a.dtype() != b.dtype() {
+        return Err(Error::Unsupported("partials differ in dtype".into()));
+    }
+    if let (Buffer::Bool(x), Buffer::Bool(y)) = (&mut *a, b) {
+        let all = op == All;
+        for (x, &y) in x.iter_mut().zip(y) {
+            *x = if all { *x && y } else { *x || y };
+        }
+        return Ok(());
+    }
+    num_dispatch!(a, x, T => {
+        let y = T::slice_of(b).expect("dtype checked");
+        let f: fn(T, T) -> T = match op {
+            Sum | NanSum | Count => <T as Num>::add,
+            Prod | NanProd => <T as Num>::mul,
+            Min => mm::<T, false, false>,
+            Max => mm::<T, true, false>,
+            NanMin => mm::<T, false, true>,
+            NanMax => mm::<T, true, true>,
+            _ => return Err(Error::Unsupported(format!("{} has no elementwise combine", op.name()))),
+        };
+        for (x, &y) in x.iter_mut().zip(y) { *x = f(*x, y); }
+        Ok(())
+    }, bool => unreachable!("handled above"))
+}
+
+/// Aggregate step: the final partial as the result dtype.
+///
+/// # Errors
+/// [`Error::Value`] for `nanargmin`/`nanargmax` over an all-NaN slice (as NumPy).
+pub fn finalize(op: ReduceOp, part: Partial, ddof: f64, out: DType) -> Result<Buffer> {
+    use ReduceOp::*;
+    Ok(match part {
+        Partial::Acc(b) => cast_buffer(&b, out),
+        Partial::Mean { sum, n } => {
+            let v: Vec<f64> = sum.iter().zip(&n).map(|(&s, &c)| s / c).collect();
+            cast_buffer(&Buffer::F64(v), out)
+        }
+        Partial::Moments { n, m2, .. } => {
+            let v: Vec<f64> = n
+                .iter()
+                .zip(&m2)
+                .map(|(&c, &m)| {
+                    let var = if c == 0.0 { f64::NAN } else { m / (c - ddof).max(0.0) };
+                    if matches!(op, Std | NanStd) { var.sqrt() } else { var }
+                })
+                .collect();
+            cast_buffer(&Buffer::F64(v), out)
+        }
+        Partial::Arg { val, idx } => {
+            if op.skips_nan() {
+                let all_nan = crate::dispatch_buffer!(&val, v, _T => v.iter().any(|x| x.is_nan()));
+                if all_nan {
+                    return Err(Error::Value(format!("{}: All-NaN slice encountered", op.name())));
+                }
+            }
+            Buffer::I64(idx)
+        }
+    })
+}
+
+/// An empty partial's identity for a whole output (used when a reduced axis has length 0).
+#[must_use]
+pub fn identity(op: ReduceOp, input: DType, n: usize) -> Partial {
+    use ReduceOp::*;
+    match op.partial_kind() {
+        crate::ops::PartialKind::Mean => Partial::Mean { sum: vec![0.0; n], n: vec![0.0; n] },
+        crate::ops::PartialKind::Moments => Partial::Moments { n: vec![0.0; n], mean: vec![0.0; n], m2: vec![0.0; n] },
+        crate::ops::PartialKind::Arg => Partial::Arg { val: Buffer::zeros(input, n), idx: vec![-1; n] },
+        crate::ops::PartialKind::Acc => {
+            let dt = op.acc_dtype(if input == DType::Bool { DType::I8 } else { input });
+            match op {
+                Prod | NanProd => Buffer::filled(dt, n, crate::Scalar::Int(1)),
+                All => Buffer::Bool(vec![true; n]),
+                _ => Buffer::zeros(dt, n),
+            }
+            .into_partial()
+        }
+    }
+}
+
+trait IntoPartial {
+    fn into_partial(self) -> Partial;
+}
+impl IntoPartial for Buffer {
+    fn into_partial(self) -> Partial {
+        Partial::Acc(self)
+    }
+}

@@ -1,0 +1,354 @@
+//! Task graphs: one task per output block, in an arena with `Copy` ids.
+//!
+//! Lowering ([`lower`]) turns expressions into a [`TaskGraph`]; the optimizer
+//! (`crate::optimize`) rewrites it; [`order`] assigns the static priorities the
+//! scheduler runs it by; [`dot`] draws it.
+//!
+//! Representation, kept compact for graphs of millions of tasks: tasks live in one
+//! `Vec`, dependencies in one flat `Vec<TaskId>` (each task owns a range of it), and the
+//! per-node parameters a task needs (program, grid, reduction spec) are shared through
+//! `Arc`s, so a task is a tag, a pointer and a block number. Tasks are stored in a
+//! topological order: every dependency has a smaller id than its dependents.
+
+pub mod dot;
+pub mod lower;
+pub mod order;
+
+use crate::chunk::Value;
+use crate::dtype::DType;
+use crate::error::Result;
+use crate::grid::ChunkGrid;
+use crate::io::ChunkSource;
+use crate::ops::{Program, ReduceSpec};
+use std::ops::Range;
+use std::sync::Arc;
+
+/// The id of a task in its graph.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TaskId(pub u32);
+
+impl TaskId {
+    /// As an index.
+    #[must_use]
+    pub fn ix(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// A reduction node's parameters, shared by its tasks.
+#[derive(Debug)]
+pub struct ReduceNode {
+    /// The reduction.
+    pub spec: ReduceSpec,
+    /// Grid of the reduced array.
+    pub in_grid: ChunkGrid,
+    /// Its dtype.
+    pub in_dtype: DType,
+    /// The result dtype.
+    pub out_dtype: DType,
+}
+
+/// A rechunk node's parameters.
+#[derive(Debug)]
+pub struct RechunkNode {
+    /// Input grid.
+    pub in_grid: ChunkGrid,
+    /// Output grid.
+    pub out_grid: ChunkGrid,
+    /// Per axis, per output block: `(input block, range in output block, range in input block)`.
+    pub overlaps: Vec<Vec<Vec<(usize, Range<usize>, Range<usize>)>>>,
+    /// dtype.
+    pub dtype: DType,
+}
+
+/// A user closure run as a task (custom graphs, `crate::delayed`).
+pub type CustomFn = dyn Fn(&[&Value]) -> Result<Value> + Send + Sync;
+
+/// A custom task's closure and what it depends on.
+pub struct CustomNode {
+    /// Name for graphs and errors.
+    pub name: String,
+    /// The work.
+    pub f: Box<CustomFn>,
+    /// Its inputs, in the order the closure receives them.
+    pub deps: Vec<CustomDep>,
+}
+
+impl std::fmt::Debug for CustomNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CustomNode({})", self.name)
+    }
+}
+
+/// An input of a custom task.
+#[derive(Debug, Clone)]
+pub enum CustomDep {
+    /// Another custom task.
+    Node(Arc<CustomNode>),
+    /// One block of an array (C-order block number).
+    Block(crate::array::Array, usize),
+}
+
+/// What a task does.
+#[derive(Debug, Clone)]
+pub enum TaskKind {
+    /// Read a block from storage.
+    Load {
+        /// Where from.
+        source: Arc<dyn ChunkSource>,
+        /// The array's grid.
+        grid: Arc<ChunkGrid>,
+        /// Block number (C order).
+        block: u32,
+    },
+    /// Evaluate an elementwise program; dependencies are its input slots in order.
+    Map {
+        /// The (possibly fused) program.
+        program: Arc<Program>,
+        /// The output grid.
+        grid: Arc<ChunkGrid>,
+        /// Block number.
+        block: u32,
+    },
+    /// The chunk step of a reduction over one input block, optionally through a fused
+    /// program (then the dependencies are the program's inputs), optionally finalising.
+    ReducePartial {
+        /// The reduction.
+        node: Arc<ReduceNode>,
+        /// A fused elementwise program producing the block.
+        pre: Option<Arc<Program>>,
+        /// Input block number.
+        block: u32,
+        /// Also run the aggregate step (only one block along the reduced axes).
+        finalize: bool,
+    },
+    /// Merge partials (dependencies, in order), optionally finalising.
+    ReduceCombine {
+        /// The reduction.
+        node: Arc<ReduceNode>,
+        /// Run the aggregate step (last tree level).
+        finalize: bool,
+    },
+    /// Assemble an output block from overlapping input blocks.
+    Rechunk {
+        /// The rechunk.
+        node: Arc<RechunkNode>,
+        /// Output block number.
+        block: u32,
+    },
+    /// A user closure.
+    Custom {
+        /// The closure.
+        node: Arc<CustomNode>,
+    },
+}
+
+impl TaskKind {
+    /// A short kind name (`"map"`, `"reduce-partial"`).
+    #[must_use]
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            TaskKind::Load { .. } => "load",
+            TaskKind::Map { .. } => "map",
+            TaskKind::ReducePartial { .. } => "reduce-partial",
+            TaskKind::ReduceCombine { .. } => "reduce-combine",
+            TaskKind::Rechunk { .. } => "rechunk",
+            TaskKind::Custom { .. } => "custom",
+        }
+    }
+}
+
+/// One task: what it does, where its dependencies are, how big its output is.
+#[derive(Debug, Clone)]
+pub struct Task {
+    /// The work.
+    pub kind: TaskKind,
+    deps: (u32, u32),
+    /// Estimated bytes of the output.
+    pub nbytes: u64,
+}
+
+/// What the caller asked for.
+#[derive(Debug, Clone)]
+pub enum Output {
+    /// An array: one task per block, C order.
+    Array {
+        /// Its grid.
+        grid: ChunkGrid,
+        /// Its dtype.
+        dtype: DType,
+        /// Block tasks.
+        tasks: Vec<TaskId>,
+    },
+    /// A single custom task.
+    Task(TaskId),
+}
+
+impl Output {
+    /// The tasks that produce this output.
+    #[must_use]
+    pub fn tasks(&self) -> &[TaskId] {
+        match self {
+            Output::Array { tasks, .. } => tasks,
+            Output::Task(t) => std::slice::from_ref(t),
+        }
+    }
+}
+
+/// A graph of tasks with its requested outputs.
+#[derive(Debug, Default, Clone)]
+pub struct TaskGraph {
+    tasks: Vec<Task>,
+    deps: Vec<TaskId>,
+    /// What to return.
+    pub outputs: Vec<Output>,
+}
+
+impl TaskGraph {
+    /// An empty graph.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a task after its dependencies; returns its id.
+    ///
+    /// # Panics
+    /// When a dependency does not exist yet (tasks are added in topological order).
+    pub fn push(&mut self, kind: TaskKind, deps: &[TaskId], nbytes: u64) -> TaskId {
+        let id = TaskId(self.tasks.len() as u32);
+        assert!(deps.iter().all(|d| d.0 < id.0), "dependencies must precede their dependents");
+        let start = self.deps.len() as u32;
+        self.deps.extend_from_slice(deps);
+        self.tasks.push(Task { kind, deps: (start, deps.len() as u32), nbytes });
+        id
+    }
+
+    /// Number of tasks.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.tasks.len()
+    }
+
+    /// True when there is no task.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.tasks.is_empty()
+    }
+
+    /// A task.
+    #[must_use]
+    pub fn task(&self, t: TaskId) -> &Task {
+        &self.tasks[t.ix()]
+    }
+
+    /// All tasks, by id.
+    #[must_use]
+    pub fn tasks(&self) -> &[Task] {
+        &self.tasks
+    }
+
+    /// The dependencies of a task, in input order.
+    #[must_use]
+    pub fn deps(&self, t: TaskId) -> &[TaskId] {
+        let (s, n) = self.tasks[t.ix()].deps;
+        &self.deps[s as usize..(s + n) as usize]
+    }
+
+    /// Dependents of every task (CSR: `offsets[t]..offsets[t+1]` index into `list`).
+    #[must_use]
+    pub fn dependents(&self) -> (Vec<u32>, Vec<TaskId>) {
+        let n = self.tasks.len();
+        let mut count = vec![0u32; n + 1];
+        for d in &self.deps {
+            count[d.ix() + 1] += 1;
+        }
+        for i in 0..n {
+            count[i + 1] += count[i];
+        }
+        let mut fill = count.clone();
+        let mut list = vec![TaskId(0); self.deps.len()];
+        for t in 0..n {
+            for d in self.deps(TaskId(t as u32)) {
+                let slot = &mut fill[d.ix()];
+                list[*slot as usize] = TaskId(t as u32);
+                *slot += 1;
+            }
+        }
+        (count, list)
+    }
+
+    /// Which tasks are outputs.
+    #[must_use]
+    pub fn output_mask(&self) -> Vec<bool> {
+        let mut m = vec![false; self.tasks.len()];
+        for o in &self.outputs {
+            for t in o.tasks() {
+                m[t.ix()] = true;
+            }
+        }
+        m
+    }
+
+    /// A new graph of the tasks with `keep[t]`, each with `kinds_deps(t)` replaced when
+    /// given; ids are renumbered in order, outputs remapped.
+    pub(crate) fn rebuild(&self, keep: &[bool], mut replace: impl FnMut(TaskId) -> Option<(TaskKind, Vec<TaskId>)>) -> TaskGraph {
+        let mut map = vec![u32::MAX; self.tasks.len()];
+        let mut g = TaskGraph::new();
+        for (i, t) in self.tasks.iter().enumerate() {
+            if !keep[i] {
+                continue;
+            }
+            let id = TaskId(i as u32);
+            let (kind, deps) = replace(id).unwrap_or_else(|| (t.kind.clone(), self.deps(id).to_vec()));
+            let deps: Vec<TaskId> = deps.iter().map(|d| TaskId(map[d.ix()])).collect();
+            map[i] = g.push(kind, &deps, t.nbytes).0;
+        }
+        g.outputs = self
+            .outputs
+            .iter()
+            .map(|o| match o {
+                Output::Array { grid, dtype, tasks } => Output::Array {
+                    grid: grid.clone(),
+                    dtype: *dtype,
+                    tasks: tasks.iter().map(|t| TaskId(map[t.ix()])).collect(),
+                },
+                Output::Task(t) => Output::Task(TaskId(map[t.ix()])),
+            })
+            .collect();
+        g
+    }
+
+    /// A one-line description of a task for errors and traces
+    /// (`reduce-partial nanmean block [3, 0, 0]`).
+    #[must_use]
+    pub fn describe(&self, t: TaskId) -> String {
+        match &self.task(t).kind {
+            TaskKind::Load { source, grid, block } => format!("load {} block {:?}", source.name(), grid.unlinear(*block as usize)),
+            TaskKind::Map { program, grid, block } => format!("map {} block {:?}", program.describe(), grid.unlinear(*block as usize)),
+            TaskKind::ReducePartial { node, block, .. } => {
+                format!("reduce-partial {} block {:?}", node.spec.op.name(), node.in_grid.unlinear(*block as usize))
+            }
+            TaskKind::ReduceCombine { node, .. } => format!("reduce-combine {} (task {})", node.spec.op.name(), t.0),
+            TaskKind::Rechunk { node, block } => format!("rechunk block {:?}", node.out_grid.unlinear(*block as usize)),
+            TaskKind::Custom { node } => format!("custom {}", node.name),
+        }
+    }
+
+    /// Bytes of graph metadata (tasks and dependency lists, not shared node data).
+    #[must_use]
+    pub fn metadata_bytes(&self) -> usize {
+        self.tasks.capacity() * std::mem::size_of::<Task>() + self.deps.capacity() * std::mem::size_of::<TaskId>()
+    }
+
+    /// Tasks per kind name, in a fixed order.
+    #[must_use]
+    pub fn kind_counts(&self) -> Vec<(&'static str, usize)> {
+        let names = ["load", "map", "reduce-partial", "reduce-combine", "rechunk", "custom"];
+        names
+            .iter()
+            .map(|n| (*n, self.tasks.iter().filter(|t| t.kind.kind_name() == *n).count()))
+            .filter(|(_, c)| *c > 0)
+            .collect()
+    }
+}

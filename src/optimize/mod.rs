@@ -1,0 +1,51 @@
+//! Graph rewrites: named rules run to a fixed point.
+//!
+//! A [`Rule`] takes a graph and returns a graph plus whether it changed anything (the
+//! shape of DataFusion's `PhysicalOptimizerRule` and polars' optimizer stack). The
+//! default pipeline is [`Cull`] (drop tasks no output needs) then [`Fuse`] (merge chains
+//! of elementwise tasks, and an elementwise task into the reduction that consumes it,
+//! into one per-block pass).
+
+mod cull;
+mod fuse;
+
+pub use cull::Cull;
+pub use fuse::Fuse;
+
+use crate::graph::TaskGraph;
+
+/// A graph rewrite.
+pub trait Rule: Send + Sync {
+    /// A short name for logs and `--explain`.
+    fn name(&self) -> &'static str;
+    /// Rewrites `g`; the flag says whether anything changed.
+    fn apply(&self, g: TaskGraph) -> (TaskGraph, bool);
+}
+
+/// The default rules, in order.
+#[must_use]
+pub fn default_rules() -> Vec<Box<dyn Rule>> {
+    vec![Box::new(Cull), Box::new(Fuse)]
+}
+
+/// Runs `rules` in order, repeatedly, until none changes the graph (at most 8 rounds).
+/// Returns the graph and the names of the rules that changed it, in the order they did.
+#[must_use]
+pub fn optimize(mut g: TaskGraph, rules: &[Box<dyn Rule>]) -> (TaskGraph, Vec<&'static str>) {
+    let mut applied = Vec::new();
+    for _ in 0..8 {
+        let mut changed = false;
+        for r in rules {
+            let (ng, c) = r.apply(g);
+            g = ng;
+            if c {
+                applied.push(r.name());
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    (g, applied)
+}

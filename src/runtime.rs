@@ -1,0 +1,194 @@
+//! The facade: configuration, the worker pool, and `compute`.
+//!
+//! A [`Runtime`] owns a rayon pool and the scheduler configuration. `compute` lowers
+//! the requested arrays (and custom tasks) to one task graph — shared sub-expressions
+//! once — optimises it, runs it, and assembles the output blocks. [`Runtime::global`]
+//! is a lazily created default (all cores, or `CHUNKWISE_THREADS`) used by
+//! [`Array::compute`].
+//!
+//! ```
+//! use chunkwise::{Array, Config, Runtime, SchedulerKind};
+//! let rt = Runtime::new(Config { threads: 2, scheduler: SchedulerKind::Threaded, ..Config::default() }).unwrap();
+//! let x = Array::random_uniform(&[1000, 1000], 0.0, 1.0, 42, [250, 250]).unwrap();
+//! let (m, s) = (x.mean(None).unwrap(), x.std(None, 0.0).unwrap());
+//! let out = rt.compute_many(&[&m, &s]).unwrap();   // x's blocks are generated once
+//! assert!((out[0].data().get_f64(0) - 0.5).abs() < 0.01);
+//! ```
+
+use crate::array::Array;
+use crate::chunk::{Chunk, Value};
+use crate::delayed::{Delayed, downcast};
+use crate::dtype::{Buffer, Element};
+use crate::error::{Error, Result};
+use crate::graph::lower::{Target, lower};
+use crate::graph::{Output, TaskGraph};
+use crate::optimize::{default_rules, optimize};
+use crate::scheduler::{self, ProgressFn, RunOptions, RunStats, SchedulerKind};
+use std::sync::{Arc, OnceLock};
+
+/// Runtime configuration.
+#[derive(Clone)]
+pub struct Config {
+    /// Worker threads (0: one per core, or `CHUNKWISE_THREADS`).
+    pub threads: usize,
+    /// Which scheduler.
+    pub scheduler: SchedulerKind,
+    /// Run the graph optimizer (cull, fuse).
+    pub optimize: bool,
+    /// Progress callback.
+    pub progress: Option<Arc<ProgressFn>>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config { threads: 0, scheduler: SchedulerKind::Threaded, optimize: true, progress: None }
+    }
+}
+
+/// Worker pool plus configuration.
+pub struct Runtime {
+    config: Config,
+    pool: rayon::ThreadPool,
+}
+
+fn default_threads() -> usize {
+    std::env::var("CHUNKWISE_THREADS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+impl Runtime {
+    /// A runtime with its own pool.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] when the thread pool cannot be created.
+    pub fn new(config: Config) -> Result<Self> {
+        let threads = if config.threads == 0 { default_threads() } else { config.threads };
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("chunkwise-{i}"))
+            .build()
+            .map_err(|e| Error::InvalidArgument(format!("cannot start {threads} worker threads: {e}")))?;
+        Ok(Runtime { config, pool })
+    }
+
+    /// The process-wide default runtime.
+    ///
+    /// # Panics
+    /// If the default pool cannot be started (the OS refused to create threads).
+    pub fn global() -> &'static Runtime {
+        static RT: OnceLock<Runtime> = OnceLock::new();
+        RT.get_or_init(|| Runtime::new(Config::default()).expect("cannot start the default worker pool"))
+    }
+
+    /// Worker threads.
+    #[must_use]
+    pub fn threads(&self) -> usize {
+        self.pool.current_num_threads()
+    }
+
+    /// The configuration.
+    #[must_use]
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The optimised task graph for some targets (what `compute` would run).
+    #[must_use]
+    pub fn graph(&self, targets: &[Target<'_>]) -> TaskGraph {
+        let g = lower(targets);
+        if self.config.optimize { optimize(g, &default_rules()).0 } else { g }
+    }
+
+    fn run(&self, targets: &[Target<'_>]) -> Result<(scheduler::Outputs, TaskGraph, RunStats)> {
+        let g = self.graph(targets);
+        let opts = RunOptions { kind: self.config.scheduler, progress: self.config.progress.clone() };
+        let (outs, stats) = scheduler::run(&g, &opts, &self.pool)?;
+        Ok((outs, g, stats))
+    }
+
+    /// Computes several arrays together (shared work done once); returns each as a
+    /// dtype-dynamic [`Chunk`] and the run's counters.
+    ///
+    /// # Errors
+    /// The first task error.
+    pub fn compute_with_stats(&self, arrays: &[&Array]) -> Result<(Vec<Chunk>, RunStats)> {
+        let targets: Vec<Target<'_>> = arrays.iter().map(|a| Target::Array(a)).collect();
+        let (outs, g, stats) = self.run(&targets)?;
+        let chunks = outs.into_iter().zip(&g.outputs).map(|(vals, o)| assemble(o, vals)).collect::<Result<_>>()?;
+        Ok((chunks, stats))
+    }
+
+    /// Computes several arrays together.
+    ///
+    /// # Errors
+    /// The first task error.
+    pub fn compute_many(&self, arrays: &[&Array]) -> Result<Vec<Chunk>> {
+        Ok(self.compute_with_stats(arrays)?.0)
+    }
+
+    /// Computes one array as a typed ndarray.
+    ///
+    /// # Errors
+    /// [`Error::DTypeMismatch`] (before computing) when `T` is not the array's dtype;
+    /// otherwise the first task error.
+    pub fn compute<T: Element>(&self, a: &Array) -> Result<ndarray::ArrayD<T>> {
+        if T::DTYPE != a.dtype() {
+            return Err(Error::DTypeMismatch { requested: T::DTYPE, actual: a.dtype() });
+        }
+        self.compute_many(&[a])?.pop().expect("one output").into_ndarray()
+    }
+
+    /// Computes a custom task's value.
+    ///
+    /// # Errors
+    /// The first task error.
+    pub fn compute_delayed<T: Clone + Send + Sync + 'static>(&self, d: &Delayed<T>) -> Result<T> {
+        let (outs, _, _) = self.run(&[Target::Custom(d.node())])?;
+        let v = &outs[0][0];
+        Ok(downcast::<T>(v)?.clone())
+    }
+}
+
+fn assemble(o: &Output, vals: Vec<Arc<Value>>) -> Result<Chunk> {
+    let Output::Array { grid, dtype, .. } = o else {
+        return Err(Error::Unsupported("not an array output".into()));
+    };
+    let shape = grid.shape();
+    if vals.len() == 1 {
+        let v = vals.into_iter().next().expect("one block");
+        return match Arc::try_unwrap(v) {
+            Ok(Value::Chunk(c)) => c.reshaped(shape),
+            Ok(_) => Err(Error::Unsupported("array output is not a chunk".into())),
+            Err(shared) => shared.as_chunk()?.try_clone()?.reshaped(shape),
+        };
+    }
+    let mut out = Chunk::new(shape.clone(), Buffer::zeros(*dtype, shape.iter().product()))?;
+    for (b, v) in vals.iter().enumerate() {
+        let idx = grid.unlinear(b);
+        let c = v.as_chunk()?;
+        let full: Vec<std::ops::Range<usize>> = c.shape().iter().map(|&n| 0..n).collect();
+        out.write_box(&grid.block_offset(&idx), c, &full)?;
+    }
+    Ok(out)
+}
+
+impl Array {
+    /// Computes on the global runtime as a typed ndarray.
+    ///
+    /// # Errors
+    /// [`Error::DTypeMismatch`] when `T` is not the dtype; otherwise the first task error.
+    pub fn compute<T: Element>(&self) -> Result<ndarray::ArrayD<T>> {
+        Runtime::global().compute(self)
+    }
+
+    /// Computes on the global runtime as a dtype-dynamic chunk.
+    ///
+    /// # Errors
+    /// The first task error.
+    pub fn compute_chunk(&self) -> Result<Chunk> {
+        Runtime::global().compute_many(&[self])?.pop().ok_or_else(|| Error::Unsupported("no output".into()))
+    }
+}

@@ -1,0 +1,124 @@
+//! Running one task on the CPU: dispatch on its kind to the CPU kernels.
+
+use crate::chunk::{Chunk, Value};
+use crate::device::cpu::eval::{BlockCtx, InputRef, eval_block};
+use crate::device::cpu::reduce::{ArgInfo, RowSource, finalize, merge, partial};
+use crate::error::{Error, Result};
+use crate::graph::{ReduceNode, TaskKind};
+use crate::grid::IndexIter;
+use crate::ops::{Partial, ReduceSpec};
+
+fn inputs_of<'a>(vals: &'a [&'a Value]) -> Result<Vec<InputRef<'a>>> {
+    vals.iter()
+        .map(|v| {
+            let c = v.as_chunk()?;
+            Ok(InputRef { data: c.data(), shape: c.shape() })
+        })
+        .collect()
+}
+
+fn out_shape(spec: &ReduceSpec, pshape: &[usize]) -> Vec<usize> {
+    if spec.keepdims {
+        pshape.to_vec()
+    } else {
+        pshape.iter().enumerate().filter(|(a, _)| !spec.axes.contains(a)).map(|(_, &n)| n).collect()
+    }
+}
+
+fn finish_reduce(node: &ReduceNode, p: Partial, pshape: Vec<usize>, fin: bool) -> Result<Value> {
+    if !fin {
+        return Ok(Value::Partial(p, pshape));
+    }
+    let buf = finalize(node.spec.op, p, node.spec.ddof, node.out_dtype)?;
+    Ok(Value::Chunk(Chunk::new(out_shape(&node.spec, &pshape), buf)?))
+}
+
+/// Executes a task over its input values.
+///
+/// # Errors
+/// Whatever the kernel or storage reports.
+pub fn execute(kind: &TaskKind, vals: &[&Value]) -> Result<Value> {
+    match kind {
+        TaskKind::Load { source, grid, block } => {
+            let idx = grid.unlinear(*block as usize);
+            let region = grid.block_ranges(&idx);
+            let c = source.read(&region)?;
+            if c.shape() != grid.block_shape(&idx).as_slice() || c.dtype() != source.dtype() {
+                return Err(Error::Format(format!(
+                    "{}: block {idx:?} came back as {:?} {} (expected {:?} {})",
+                    source.name(),
+                    c.shape(),
+                    c.dtype(),
+                    grid.block_shape(&idx),
+                    source.dtype()
+                )));
+            }
+            Ok(Value::Chunk(c))
+        }
+        TaskKind::Map { program, grid, block } => {
+            let idx = grid.unlinear(*block as usize);
+            let shape = grid.block_shape(&idx);
+            let offset = grid.block_offset(&idx);
+            let gshape = grid.shape();
+            let ctx = BlockCtx { global_shape: &gshape, offset: &offset, shape: &shape };
+            let ins = inputs_of(vals)?;
+            let buf = eval_block(program, &ctx, &ins)?;
+            Ok(Value::Chunk(Chunk::new(shape, buf)?))
+        }
+        TaskKind::ReducePartial { node, pre, block, finalize: fin } => {
+            let g = &node.in_grid;
+            let idx = g.unlinear(*block as usize);
+            let shape = g.block_shape(&idx);
+            let offset = g.block_offset(&idx);
+            let gshape = g.shape();
+            let ctx = BlockCtx { global_shape: &gshape, offset: &offset, shape: &shape };
+            let ins = inputs_of(vals)?;
+            let src = match pre {
+                Some(p) => RowSource::Program { prog: p, inputs: &ins },
+                None => RowSource::Block(ins.first().ok_or_else(|| Error::Unsupported("reduction without input".into()))?.data),
+            };
+            let spec = &node.spec;
+            let arg = spec.op.is_arg().then(|| ArgInfo {
+                global_shape: &gshape,
+                offset: &offset,
+                axis: if spec.axes.len() == 1 && gshape.len() > 1 { Some(spec.axes[0]) } else if gshape.len() == 1 { Some(0) } else { None },
+            });
+            let p = partial(spec.op, &spec.axes, &src, &ctx, arg)?;
+            let pshape: Vec<usize> = shape.iter().enumerate().map(|(a, &n)| if spec.axes.contains(&a) { 1 } else { n }).collect();
+            finish_reduce(node, p, pshape, *fin)
+        }
+        TaskKind::ReduceCombine { node, finalize: fin } => {
+            let mut it = vals.iter();
+            let Some(Value::Partial(first, pshape)) = it.next() else {
+                return Err(Error::Unsupported("combine without partials".into()));
+            };
+            let mut acc = first.copy();
+            for v in it {
+                let Value::Partial(p, _) = v else { return Err(Error::Unsupported("combine of a non-partial".into())) };
+                merge(node.spec.op, &mut acc, p)?;
+            }
+            finish_reduce(node, acc, pshape.clone(), *fin)
+        }
+        TaskKind::Rechunk { node, block } => {
+            let og = &node.out_grid;
+            let idx = og.unlinear(*block as usize);
+            let shape = og.block_shape(&idx);
+            let n: usize = shape.iter().product();
+            let mut out = Chunk::new(shape, crate::dtype::Buffer::zeros(node.dtype, n))?;
+            let lists: Vec<&Vec<_>> = idx.iter().enumerate().map(|(ax, &i)| &node.overlaps[ax][i]).collect();
+            let lens: Vec<usize> = lists.iter().map(|l| l.len()).collect();
+            if lens.is_empty() {
+                let c = vals.first().ok_or_else(|| Error::Unsupported("rechunk without input".into()))?.as_chunk()?;
+                return Ok(Value::Chunk(c.try_clone()?));
+            }
+            for (k, v) in IndexIter::new(&lens).zip(vals) {
+                let c = v.as_chunk()?;
+                let dst: Vec<usize> = k.iter().enumerate().map(|(ax, &j)| lists[ax][j].1.start).collect();
+                let src: Vec<std::ops::Range<usize>> = k.iter().enumerate().map(|(ax, &j)| lists[ax][j].2.clone()).collect();
+                out.write_box(&dst, c, &src)?;
+            }
+            Ok(Value::Chunk(out))
+        }
+        TaskKind::Custom { node } => (node.f)(vals),
+    }
+}

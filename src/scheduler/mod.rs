@@ -1,0 +1,106 @@
+//! Running a task graph: ordering, refcounted release, workers.
+//!
+//! ## The state machine
+//!
+//! Every task moves through
+//!
+//! ```text
+//!   waiting ──(last dependency finished)──► ready ──(popped by priority)──► running
+//!      ▲                                                                     │
+//!      └─ initial state; tasks with no dependencies start ready               ▼
+//!                     released ◄──(last dependent finished, not an output)── done
+//! ```
+//!
+//! - **waiting**: `missing[t]` counts unfinished dependencies; when it reaches 0 the task
+//!   is pushed on the ready heap.
+//! - **ready**: a min-heap keyed by the static priority of [`order`](crate::graph::order)
+//!   (a DFS post-order): the task that completes the current branch runs first, so
+//!   intermediates are consumed soon after they are produced.
+//! - **running**: at most one task per worker. The threaded scheduler keeps exactly
+//!   `threads` tasks in flight on a rayon pool; results come back over one crossbeam
+//!   channel to the thread that owns the state, so the state needs no lock.
+//! - **done**: the output is stored as an `Arc<Value>` and its bytes are added to the
+//!   resident count; each dependent's `missing` drops by one.
+//! - **released**: `pending[t]` counts dependents that have not finished; when it hits 0
+//!   and the task is not an output, the value is dropped at once and its bytes leave the
+//!   resident count (the engine's own memory accounting: deterministic, not RSS).
+//!
+//! A task error aborts the run: no new task starts, tasks in flight are drained, and
+//! the error is returned wrapped with the failing task's kind and block
+//! ([`Error::Task`](crate::Error::Task)). A panic in a task is caught and reported the
+//! same way.
+//!
+//! The synchronous scheduler runs the same state machine on the caller's thread, one
+//! task at a time, in priority order: the reference for debugging.
+
+mod exec;
+mod state;
+mod sync;
+mod threaded;
+
+pub use exec::execute;
+
+use crate::chunk::Value;
+use crate::error::Result;
+use crate::graph::TaskGraph;
+use std::sync::Arc;
+
+/// Which scheduler runs a graph.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum SchedulerKind {
+    /// One task at a time on the calling thread.
+    Sync,
+    /// A rayon pool with one task in flight per thread.
+    #[default]
+    Threaded,
+}
+
+/// Counters of one run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunStats {
+    /// Tasks executed.
+    pub tasks: usize,
+    /// Highest number of bytes held by live task outputs at once.
+    pub peak_bytes: usize,
+    /// Bytes produced by all tasks together.
+    pub total_bytes: usize,
+}
+
+/// A progress report, sent after every finished task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Progress {
+    /// Tasks finished so far.
+    pub done: usize,
+    /// Tasks in the graph.
+    pub total: usize,
+    /// Bytes held by live outputs now.
+    pub resident_bytes: usize,
+}
+
+/// A progress callback.
+pub type ProgressFn = dyn Fn(Progress) + Send + Sync;
+
+/// How to run a graph.
+#[derive(Clone, Default)]
+pub struct RunOptions {
+    /// Which scheduler.
+    pub kind: SchedulerKind,
+    /// Called after each finished task, on the scheduling thread.
+    pub progress: Option<Arc<ProgressFn>>,
+}
+
+/// Output values of a run: for each graph output, its tasks' values in order.
+pub type Outputs = Vec<Vec<Arc<Value>>>;
+
+/// Runs `g` and returns the values of its outputs.
+///
+/// # Errors
+/// The first task error, wrapped with the task's description.
+pub fn run(g: &TaskGraph, opts: &RunOptions, pool: &rayon::ThreadPool) -> Result<(Outputs, RunStats)> {
+    let mut st = state::State::new(g);
+    match opts.kind {
+        SchedulerKind::Sync => sync::run(&mut st, opts)?,
+        SchedulerKind::Threaded => threaded::run(&mut st, opts, pool)?,
+    }
+    Ok(st.into_outputs())
+}

@@ -1,0 +1,107 @@
+//! The scheduler's bookkeeping, shared by both schedulers (see the module docs above).
+
+use super::{Outputs, Progress, RunStats};
+use crate::chunk::Value;
+use crate::graph::{TaskGraph, TaskId, order};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::Arc;
+
+pub(super) struct State<'g> {
+    pub g: &'g TaskGraph,
+    prio: Vec<u32>,
+    missing: Vec<u32>,
+    pending: Vec<u32>,
+    is_output: Vec<bool>,
+    results: Vec<Option<Arc<Value>>>,
+    ready: BinaryHeap<Reverse<(u32, u32)>>,
+    dep_offsets: Vec<u32>,
+    dependents: Vec<TaskId>,
+    resident: usize,
+    pub stats: RunStats,
+    pub done: usize,
+}
+
+impl<'g> State<'g> {
+    pub fn new(g: &'g TaskGraph) -> Self {
+        let n = g.len();
+        let prio = order::priorities(g);
+        let (dep_offsets, dependents) = g.dependents();
+        let missing: Vec<u32> = (0..n).map(|i| g.deps(TaskId(i as u32)).len() as u32).collect();
+        let pending: Vec<u32> = (0..n).map(|i| dep_offsets[i + 1] - dep_offsets[i]).collect();
+        let mut ready = BinaryHeap::new();
+        for (i, &m) in missing.iter().enumerate() {
+            if m == 0 {
+                ready.push(Reverse((prio[i], i as u32)));
+            }
+        }
+        State {
+            g,
+            prio,
+            missing,
+            pending,
+            is_output: g.output_mask(),
+            results: vec![None; n],
+            ready,
+            dep_offsets,
+            dependents,
+            resident: 0,
+            stats: RunStats::default(),
+            done: 0,
+        }
+    }
+
+    pub fn pop_ready(&mut self) -> Option<TaskId> {
+        self.ready.pop().map(|Reverse((_, t))| TaskId(t))
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.done == self.g.len()
+    }
+
+    /// The input values of a ready task, in dependency order.
+    pub fn inputs(&self, t: TaskId) -> Vec<Arc<Value>> {
+        self.g.deps(t).iter().map(|d| self.results[d.ix()].clone().expect("dependency finished")).collect()
+    }
+
+    pub fn finish(&mut self, t: TaskId, v: Value) -> Progress {
+        let bytes = v.nbytes();
+        self.stats.tasks += 1;
+        self.stats.total_bytes += bytes;
+        self.done += 1;
+        if self.pending[t.ix()] > 0 || self.is_output[t.ix()] {
+            self.resident += bytes;
+            self.stats.peak_bytes = self.stats.peak_bytes.max(self.resident);
+            self.results[t.ix()] = Some(Arc::new(v));
+        }
+        let (s, e) = (self.dep_offsets[t.ix()] as usize, self.dep_offsets[t.ix() + 1] as usize);
+        for k in s..e {
+            let d = self.dependents[k];
+            self.missing[d.ix()] -= 1;
+            if self.missing[d.ix()] == 0 {
+                self.ready.push(Reverse((self.prio[d.ix()], d.0)));
+            }
+        }
+        for &d in self.g.deps(t) {
+            let p = &mut self.pending[d.ix()];
+            *p -= 1;
+            if *p == 0 && !self.is_output[d.ix()] {
+                if let Some(v) = self.results[d.ix()].take() {
+                    self.resident -= v.nbytes();
+                }
+            }
+        }
+        Progress { done: self.done, total: self.g.len(), resident_bytes: self.resident }
+    }
+
+    pub fn into_outputs(mut self) -> (Outputs, RunStats) {
+        let outs = self
+            .g
+            .outputs
+            .iter()
+            .map(|o| o.tasks().iter().map(|t| self.results[t.ix()].clone().expect("output computed")).collect())
+            .collect();
+        self.results.clear();
+        (outs, self.stats)
+    }
+}

@@ -1,0 +1,21 @@
+//! The synchronous scheduler: the state machine on the calling thread.
+
+use super::state::State;
+use super::{RunOptions, execute};
+use crate::error::{Error, Result};
+
+pub(super) fn run(st: &mut State<'_>, opts: &RunOptions) -> Result<()> {
+    while let Some(t) = st.pop_ready() {
+        let ins = st.inputs(t);
+        let refs: Vec<&crate::chunk::Value> = ins.iter().map(|v| &**v).collect();
+        let v = execute(&st.g.task(t).kind, &refs).map_err(|e| Error::Task { task: st.g.describe(t), source: Box::new(e) })?;
+        drop(refs);
+        drop(ins);
+        let p = st.finish(t, v);
+        if let Some(cb) = &opts.progress {
+            cb(p);
+        }
+    }
+    debug_assert!(st.is_finished(), "graph has a cycle or an unreachable task");
+    Ok(())
+}

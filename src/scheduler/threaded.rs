@@ -1,0 +1,73 @@
+//! The threaded scheduler: `threads` tasks in flight on a rayon pool.
+//!
+//! The calling thread owns the state; workers get a task's kind and its input values,
+//! run it, and send `(task, result)` back over one crossbeam channel. Keeping exactly as
+//! many tasks in flight as there are threads (rather than spawning everything ready)
+//! is what makes the priority order hold: the next task is chosen only when a worker
+//! is free, with the most recent knowledge of what finished.
+
+use super::state::State;
+use super::{RunOptions, execute};
+use crate::chunk::Value;
+use crate::error::{Error, Result};
+use crate::graph::TaskId;
+use std::panic::AssertUnwindSafe;
+
+fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "unknown panic".into()
+    }
+}
+
+pub(super) fn run(st: &mut State<'_>, opts: &RunOptions, pool: &rayon::ThreadPool) -> Result<()> {
+    let slots = pool.current_num_threads().max(1);
+    let (tx, rx) = crossbeam::channel::unbounded::<(TaskId, Result<Value>)>();
+    let g = st.g;
+    let mut first_err: Option<Error> = None;
+    pool.in_place_scope(|scope| {
+        let mut in_flight = 0usize;
+        loop {
+            while first_err.is_none() && in_flight < slots {
+                let Some(t) = st.pop_ready() else { break };
+                let ins = st.inputs(t);
+                let tx = tx.clone();
+                in_flight += 1;
+                scope.spawn(move |_| {
+                    let refs: Vec<&Value> = ins.iter().map(|v| &**v).collect();
+                    let r = std::panic::catch_unwind(AssertUnwindSafe(|| execute(&g.task(t).kind, &refs)))
+                        .unwrap_or_else(|p| Err(Error::Panic(panic_message(&*p))));
+                    drop(refs);
+                    drop(ins);
+                    let _ = tx.send((t, r));
+                });
+            }
+            if in_flight == 0 {
+                break;
+            }
+            let Ok((t, r)) = rx.recv() else { break };
+            in_flight -= 1;
+            match r {
+                Ok(v) if first_err.is_none() => {
+                    let p = st.finish(t, v);
+                    if let Some(cb) = &opts.progress {
+                        cb(p);
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    if first_err.is_none() {
+                        first_err = Some(Error::Task { task: g.describe(t), source: Box::new(e) });
+                    }
+                }
+            }
+        }
+    });
+    match first_err {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
