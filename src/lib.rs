@@ -12,7 +12,7 @@
 //! let x = Array::random_normal(&[2000, 2000], 10.0, 2.0, 7, [500, 500]).unwrap();
 //! let anomaly = &x - &x.mean(0).unwrap();             // broadcasting, lazily
 //! let spread = anomaly.std(None, 0.0).unwrap();        // one tree reduction
-//! let s = spread.compute::<f64>().unwrap().into_scalar();
+//! let s = spread.compute_scalar::<f64>().unwrap();
 //! assert!((s - 2.0).abs() < 0.05);
 //! ```
 //!

@@ -184,6 +184,17 @@ impl Array {
         Runtime::global().compute(self)
     }
 
+    /// Computes a 0-d array (a full reduction) on the global runtime as a scalar.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] when the array is not 0-d; otherwise as [`Array::compute`].
+    pub fn compute_scalar<T: Element>(&self) -> Result<T> {
+        if self.ndim() != 0 {
+            return Err(Error::InvalidArgument(format!("compute_scalar on an array of shape {:?}", self.shape())));
+        }
+        Ok(*self.compute::<T>()?.first().expect("0-d array has one element"))
+    }
+
     /// Computes on the global runtime as a dtype-dynamic chunk.
     ///
     /// # Errors

@@ -9,7 +9,7 @@
 //! let x = Array::from_ndarray(ndarray::Array::range(0.0, 10.0, 1.0).into_dyn(), [4]).unwrap();
 //! let y = (&x * 2.0 + 1.0).sum(None).unwrap();   // lazy
 //! assert_eq!(y.shape(), &[] as &[usize]);
-//! assert_eq!(y.compute::<f64>().unwrap().into_scalar(), 100.0);
+//! assert_eq!(y.compute_scalar::<f64>().unwrap(), 100.0);
 //! ```
 //!
 //! [`runtime`]: crate::runtime

@@ -5,7 +5,7 @@
 //! let x = Array::from_ndarray(ndarray::arr2(&[[1.0, f64::NAN], [3.0, 4.0]]), [1, 1]).unwrap();
 //! let m = x.nanmean(0).unwrap().compute::<f64>().unwrap();
 //! assert_eq!(m.as_slice().unwrap(), &[2.0, 4.0]);
-//! assert!(x.mean(None).unwrap().compute::<f64>().unwrap().into_scalar().is_nan());
+//! assert!(x.mean(None).unwrap().compute_scalar::<f64>().unwrap().is_nan());
 //! ```
 
 use super::Array;
