@@ -43,7 +43,9 @@ impl<'a> From<&'a Array> for Operand<'a> {
 macro_rules! operand_from {
     ($($t:ty),*) => {$(impl From<$t> for Operand<'_> { fn from(x: $t) -> Self { Operand::Scalar(Scalar::from(x)) } })*};
 }
-operand_from!(bool, i8, i16, i32, i64, u8, u16, u32, u64, f32, f64);
+// Only one integer and one float type, so literals (`2`, `0.5`) infer without annotations;
+// other types go through `Scalar::from`.
+operand_from!(bool, i64, f64);
 impl From<Scalar> for Operand<'_> {
     fn from(s: Scalar) -> Self {
         Operand::Scalar(s)
@@ -259,7 +261,7 @@ macro_rules! operator_impls {
         impl std::ops::$tr<Array> for Array { type Output = Array; fn $m(self, rhs: Array) -> Array { expect_ok(self.binary(BinaryOp::$op, &rhs), stringify!($m)) } }
         impl std::ops::$tr<&Array> for Array { type Output = Array; fn $m(self, rhs: &Array) -> Array { expect_ok(self.binary(BinaryOp::$op, rhs), stringify!($m)) } }
         impl std::ops::$tr<Array> for &Array { type Output = Array; fn $m(self, rhs: Array) -> Array { expect_ok(self.binary(BinaryOp::$op, &rhs), stringify!($m)) } }
-        operator_impls!(@scalars $tr $m $op; f64 f32 i64 i32 u64 u32 i16 u16 i8 u8);
+        operator_impls!(@scalars $tr $m $op; f64 i64);
     )*};
     (@scalars $tr:ident $m:ident $op:ident; $($t:ty)*) => {$(
         impl std::ops::$tr<$t> for &Array { type Output = Array; fn $m(self, rhs: $t) -> Array { expect_ok(self.binary(BinaryOp::$op, rhs), stringify!($m)) } }
