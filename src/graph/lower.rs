@@ -125,7 +125,10 @@ impl Lowering {
         let in_grid = input.grid().clone();
         let node = Arc::new(ReduceNode { spec: spec.clone(), in_grid: in_grid.clone(), in_dtype: input.dtype(), out_dtype });
         let nd = in_grid.ndim();
-        let k = spec.axes.len().max(1) as f64;
+        // The fan-in is spread over the reduced axes that have more than one block (dask
+        // spreads it over all reduced axes, which wastes it on single-block axes).
+        let split_axes = spec.axes.iter().filter(|&&a| in_grid.nblocks()[a] > 1).count();
+        let k = split_axes.max(1) as f64;
         let fan = ((spec.split_every as f64).powf(1.0 / k) + 1e-9).floor().max(2.0) as usize;
         let mut nb = in_grid.nblocks();
         let reduced = |a: usize| spec.axes.contains(&a);
