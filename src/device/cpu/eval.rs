@@ -46,7 +46,12 @@ pub struct Evaluator<'p> {
     prog: &'p Program,
     regs: Vec<Buffer>,
     scratch: Vec<f64>,
+    scratch2: Vec<f64>,
     idx: Vec<u64>,
+    /// `cos_of[i] = Some(j)`: instructions `i` and `j` are `sin(a)` and `cos(a)` (in either
+    /// order) of the same f64 register; both are computed when `i` runs, `j` is skipped.
+    cos_of: Vec<Option<usize>>,
+    skip: Vec<bool>,
 }
 
 fn take_vec<T: Element>(b: Buffer, len: usize) -> Vec<T> {
@@ -135,7 +140,20 @@ impl<'p> Evaluator<'p> {
     /// A register file for `prog`.
     #[must_use]
     pub fn new(prog: &'p Program) -> Self {
-        Evaluator { prog, regs: prog.insts.iter().map(|_| placeholder()).collect(), scratch: Vec::new(), idx: Vec::new() }
+        let n = prog.insts.len();
+        let mut cos_of = vec![None; n];
+        let mut skip = vec![false; n];
+        for (i, inst) in prog.insts.iter().enumerate() {
+            if let (InstOp::Unary(op @ (UnaryOp::Sin | UnaryOp::Cos), a), DType::F64, false) = (inst.op, inst.dtype, skip[i]) {
+                let other = if op == UnaryOp::Sin { UnaryOp::Cos } else { UnaryOp::Sin };
+                let j = (i + 1..n).find(|&j| prog.insts[j].op == InstOp::Unary(other, a) && !skip[j]);
+                if let Some(j) = j {
+                    cos_of[i] = Some(j);
+                    skip[j] = true;
+                }
+            }
+        }
+        Evaluator { prog, regs: prog.insts.iter().map(|_| placeholder()).collect(), scratch: Vec::new(), scratch2: Vec::new(), idx: Vec::new(), cos_of, skip }
     }
 
     /// Evaluates the flat C-order range `[start, start+len)` of the block; returns the
@@ -147,6 +165,22 @@ impl<'p> Evaluator<'p> {
     pub fn eval(&mut self, ctx: &BlockCtx<'_>, inputs: &[InputRef<'_>], start: usize, len: usize) -> Result<&Buffer> {
         for i in 0..self.prog.insts.len() {
             let inst = self.prog.insts[i];
+            if self.skip[i] {
+                continue;
+            }
+            if let (Some(j), InstOp::Unary(op, a)) = (self.cos_of[i], inst.op) {
+                let (si, ci) = if op == UnaryOp::Sin { (i, j) } else { (j, i) };
+                let s_out = take_vec::<f64>(std::mem::replace(&mut self.regs[si], placeholder()), len);
+                let c_out = take_vec::<f64>(std::mem::replace(&mut self.regs[ci], placeholder()), len);
+                let (mut s_out, mut c_out) = (s_out, c_out);
+                let Buffer::F64(x) = &self.regs[a as usize] else {
+                    return Err(Error::Unsupported("sin/cos pair over a non-f64 register".into()));
+                };
+                math::sincos_slice(x, &mut s_out, &mut c_out);
+                self.regs[si] = Buffer::F64(s_out);
+                self.regs[ci] = Buffer::F64(c_out);
+                continue;
+            }
             let out = std::mem::replace(&mut self.regs[i], placeholder());
             let (before, _) = self.regs.split_at(i);
             let r = |x: u32| &before[x as usize];
@@ -169,7 +203,7 @@ impl<'p> Evaluator<'p> {
                 }),
                 InstOp::Gen(g) => {
                     self.global_indices(ctx, start, len);
-                    generate(g, inst.dtype, &self.idx, out, &mut self.scratch)
+                    generate(g, inst.dtype, &self.idx, out, &mut self.scratch, &mut self.scratch2)
                 }
                 InstOp::Unary(op, a) => unary(op, r(a), out, inst.dtype, &mut self.scratch)?,
                 InstOp::Binary(op, a, b) => binary(op, r(a), r(b), out)?,
@@ -240,7 +274,7 @@ pub fn eval_block(prog: &Program, ctx: &BlockCtx<'_>, inputs: &[InputRef<'_>]) -
     })
 }
 
-fn generate(g: Generator, dt: DType, idx: &[u64], out: Buffer, scratch: &mut Vec<f64>) -> Buffer {
+fn generate(g: Generator, dt: DType, idx: &[u64], out: Buffer, scratch: &mut Vec<f64>, scratch2: &mut Vec<f64>) -> Buffer {
     let len = idx.len();
     match g {
         Generator::Arange { start, step } if dt.is_integer() || dt == DType::Bool => {
@@ -266,15 +300,17 @@ fn generate(g: Generator, dt: DType, idx: &[u64], out: Buffer, scratch: &mut Vec
                 Generator::Linspace { start, step, last, stop } => {
                     for (o, &i) in scratch.iter_mut().zip(idx) { *o = if i == last { stop } else { start + i as f64 * step }; }
                 }
-                Generator::Uniform { seed, low, high } => {
-                    let w = high - low;
-                    for (o, &i) in scratch.iter_mut().zip(idx) { *o = low + w * math::uniform01(seed, 0, i); }
-                }
+                Generator::Uniform { seed, low, high } => math::uniform_fill(seed, 0, low, high, idx, scratch),
                 Generator::Normal { seed, mean, std } => {
-                    for (o, &i) in scratch.iter_mut().zip(idx) {
-                        let u1 = math::uniform01(seed, 0, i);
-                        let u2 = math::uniform01(seed, 1, i);
-                        *o = mean + std * (-2.0 * (1.0 - u1).ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+                    // Box–Muller: u1 from stream 0, u2 (as an angle) from stream 1.
+                    math::uniform_fill(seed, 0, 0.0, 1.0, idx, scratch);
+                    scratch2.clear();
+                    scratch2.resize(len, 0.0);
+                    let mut ang = vec![0.0; len];
+                    math::uniform_fill(seed, 1, 0.0, std::f64::consts::TAU, idx, &mut ang);
+                    math::cos_slice(&ang, scratch2);
+                    for (o, &c) in scratch.iter_mut().zip(scratch2.iter()) {
+                        *o = mean + std * (-2.0 * (1.0 - *o).ln()).sqrt() * c;
                     }
                 }
             }
@@ -318,12 +354,18 @@ fn float_unary<T: Float>(op: UnaryOp, v: &[T], out: Buffer, scratch: &mut Vec<f6
     use UnaryOp::*;
     Ok(match op {
         Sin | Cos => {
+            let f = if op == Sin { math::sin_slice } else { math::cos_slice };
             let mut o = take_vec::<T>(out, v.len());
             scratch.clear();
-            scratch.extend(v.iter().map(|&x| T::widen(x)));
-            let mut res = vec![0.0f64; v.len()];
-            if op == Sin { math::sin_slice(scratch, &mut res) } else { math::cos_slice(scratch, &mut res) }
-            for (o, &r) in o.iter_mut().zip(&res) { *o = T::narrow(r); }
+            scratch.resize(v.len(), 0.0);
+            match T::as_f64s(v) {
+                Some(xs) => f(xs, scratch),
+                None => {
+                    let xs: Vec<f64> = v.iter().map(|&x| T::widen(x)).collect();
+                    f(&xs, scratch);
+                }
+            }
+            for (o, &r) in o.iter_mut().zip(scratch.iter()) { *o = T::narrow(r); }
             T::into_buffer(o)
         }
         Sqrt => map_into(v, out, T::sqrt),
@@ -349,16 +391,15 @@ fn unary(op: UnaryOp, a: &Buffer, out: Buffer, out_dt: DType, scratch: &mut Vec<
             _ => return Err(Error::Unsupported(format!("{} of {} (expected a float input)", op.name(), a.dtype()))),
         },
         _ => num_dispatch!(a, v, T => {
-            let f: fn(T) -> T = match op {
-                Neg => <T as Num>::neg,
-                Abs => <T as Num>::abs,
-                Square => |x| <T as Num>::mul(x, x),
-                Floor => <T as Num>::floor,
-                Ceil => <T as Num>::ceil,
-                Round => <T as Num>::round,
+            match op {
+                Neg => map_into(v, out, <T as Num>::neg),
+                Abs => map_into(v, out, <T as Num>::abs),
+                Square => map_into(v, out, |x| <T as Num>::mul(x, x)),
+                Floor => map_into(v, out, <T as Num>::floor),
+                Ceil => map_into(v, out, <T as Num>::ceil),
+                Round => map_into(v, out, <T as Num>::round),
                 _ => return Err(Error::Unsupported(op.name().into())),
-            };
-            map_into(v, out, f)
+            }
         }, bool => {
             let Buffer::Bool(v) = a else { unreachable!() };
             if out_dt != DType::Bool { return Err(Error::Unsupported(format!("{} of bool", op.name()))); }

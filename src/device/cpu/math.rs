@@ -35,9 +35,16 @@ const C4: f64 = -2.755_731_435_139_066_330_35e-07;
 const C5: f64 = 2.087_572_321_298_174_827_90e-09;
 const C6: f64 = -1.135_964_755_778_819_482_65e-11;
 
+/// 1.5 · 2^52: adding it rounds a double of magnitude < 2^51 to an integer (ties to
+/// even) held in the low mantissa bits, without a libm call or an f64→i64 conversion,
+/// so the loop vectorises on plain SSE2/AVX2.
+const ROUND_MAGIC: f64 = 6_755_399_441_055_744.0;
+
 #[inline(always)]
 fn reduce(x: f64) -> (f64, f64, i64) {
-    let n = (x * INV_PIO2).round_ties_even();
+    let t = x * INV_PIO2 + ROUND_MAGIC;
+    let q = (t.to_bits() & 3) as i64;
+    let n = t - ROUND_MAGIC;
     let r1 = x - n * PIO2_1;
     let w1 = n * PIO2_2;
     let r2 = r1 - w1;
@@ -45,7 +52,7 @@ fn reduce(x: f64) -> (f64, f64, i64) {
     let r = r2 - w2;
     // Low part of r for the polynomial correction term.
     let y = ((r1 - r2) - w1) + ((r2 - r) - w2) - n * PIO2_3T;
-    (r, y, n as i64)
+    (r, y, q)
 }
 
 #[inline(always)]
@@ -99,19 +106,100 @@ fn fixup(xs: &[f64], out: &mut [f64], f: fn(f64) -> f64) {
     }
 }
 
+#[inline(always)]
+fn map_fast(xs: &[f64], out: &mut [f64], f: impl Fn(f64) -> f64) {
+    for (o, &x) in out.iter_mut().zip(xs) {
+        *o = f(x);
+    }
+}
+
+/// The same loop compiled for AVX2 (4 lanes instead of SSE2's 2), chosen at run time.
+/// No FMA is enabled, so both versions round identically: results do not depend on
+/// the machine.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn map_fast_avx2(xs: &[f64], out: &mut [f64], sin: bool) {
+    if sin { map_fast(xs, out, sin_fast) } else { map_fast(xs, out, cos_fast) }
+}
+
+fn map_dispatch(xs: &[f64], out: &mut [f64], sin: bool) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, checked just above.
+        unsafe { map_fast_avx2(xs, out, sin) };
+        return;
+    }
+    if sin { map_fast(xs, out, sin_fast) } else { map_fast(xs, out, cos_fast) }
+}
+
+#[inline(always)]
+fn sincos_fast(xs: &[f64], s_out: &mut [f64], c_out: &mut [f64]) {
+    for ((so, co), &x) in s_out.iter_mut().zip(c_out.iter_mut()).zip(xs) {
+        let (r, y, q) = reduce(x);
+        let s = k_sin(r, y);
+        let c = k_cos(r, y);
+        let (vs, vc) = if q & 1 == 0 { (s, c) } else { (c, s) };
+        *so = if q & 2 == 0 { vs } else { -vs };
+        *co = if (q == 1) | (q == 2) { -vc } else { vc };
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn sincos_avx2(xs: &[f64], s_out: &mut [f64], c_out: &mut [f64]) {
+    sincos_fast(xs, s_out, c_out);
+}
+
+/// `sin` and `cos` of the same inputs in one pass (one range reduction): a fused
+/// program that needs both, like `sin(x)**2 + cos(x)**2`, gets them for the price of
+/// about one.
+pub fn sincos_slice(xs: &[f64], s_out: &mut [f64], c_out: &mut [f64]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, checked just above.
+        unsafe { sincos_avx2(xs, s_out, c_out) };
+        fixup(xs, s_out, f64::sin);
+        fixup(xs, c_out, f64::cos);
+        return;
+    }
+    sincos_fast(xs, s_out, c_out);
+    fixup(xs, s_out, f64::sin);
+    fixup(xs, c_out, f64::cos);
+}
+
+/// `out[i] = low + (high - low) * uniform01(seed, stream, idx[i])`.
+pub fn uniform_fill(seed: u64, stream: u64, low: f64, high: f64, idx: &[u64], out: &mut [f64]) {
+    #[inline(always)]
+    fn body(key: u64, low: f64, w: f64, idx: &[u64], out: &mut [f64]) {
+        for (o, &i) in out.iter_mut().zip(idx) {
+            let h = mix64(key.wrapping_add(i.wrapping_mul(0x9e37_79b9_7f4a_7c15)));
+            *o = low + w * ((h >> 11) as f64 * (1.0 / (1u64 << 53) as f64));
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn body_avx2(key: u64, low: f64, w: f64, idx: &[u64], out: &mut [f64]) {
+        body(key, low, w, idx, out);
+    }
+    let key = mix64(seed ^ stream.wrapping_mul(0xd1b5_4a32_d192_ed03));
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, checked just above.
+        unsafe { body_avx2(key, low, high - low, idx, out) };
+        return;
+    }
+    body(key, low, high - low, idx, out);
+}
+
 /// `out[i] = sin(xs[i])`.
 pub fn sin_slice(xs: &[f64], out: &mut [f64]) {
-    for (o, &x) in out.iter_mut().zip(xs) {
-        *o = sin_fast(x);
-    }
+    map_dispatch(xs, out, true);
     fixup(xs, out, f64::sin);
 }
 
 /// `out[i] = cos(xs[i])`.
 pub fn cos_slice(xs: &[f64], out: &mut [f64]) {
-    for (o, &x) in out.iter_mut().zip(xs) {
-        *o = cos_fast(x);
-    }
+    map_dispatch(xs, out, false);
     fixup(xs, out, f64::cos);
 }
 
@@ -159,6 +247,23 @@ mod tests {
             let (es, ec) = (x.sin(), x.cos());
             assert!(ulps(s[i], es) <= 2.0 || (s[i] - es).abs() < 1e-16, "sin({x}) = {} vs {es}", s[i]);
             assert!(ulps(c[i], ec) <= 2.0 || (c[i] - ec).abs() < 1e-16, "cos({x}) = {} vs {ec}", c[i]);
+        }
+    }
+
+    #[test]
+    fn sincos_and_fill_agree_with_the_scalar_versions() {
+        let xs: Vec<f64> = (0..5000).map(|i| (uniform01(3, 0, i) - 0.5) * 3.0e5).collect();
+        let (mut s, mut c, mut s1, mut c1) = (vec![0.0; 5000], vec![0.0; 5000], vec![0.0; 5000], vec![0.0; 5000]);
+        sincos_slice(&xs, &mut s, &mut c);
+        sin_slice(&xs, &mut s1);
+        cos_slice(&xs, &mut c1);
+        assert_eq!(s, s1);
+        assert_eq!(c, c1);
+        let idx: Vec<u64> = (100..200).collect();
+        let mut u = vec![0.0; 100];
+        uniform_fill(9, 1, 2.0, 3.0, &idx, &mut u);
+        for (k, &i) in idx.iter().enumerate() {
+            assert_eq!(u[k], 2.0 + uniform01(9, 1, i));
         }
     }
 

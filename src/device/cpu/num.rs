@@ -165,6 +165,8 @@ pub trait Float: Num {
     fn widen(a: Self) -> f64;
     /// From f64 (rounding).
     fn narrow(a: f64) -> Self;
+    /// The slice itself when `Self` is f64.
+    fn as_f64s(v: &[Self]) -> Option<&[f64]>;
 }
 
 macro_rules! float_impl {
@@ -180,6 +182,7 @@ macro_rules! float_impl {
             #[inline(always)] fn atan2(a: Self, b: Self) -> Self { a.atan2(b) }
             #[inline(always)] fn widen(a: Self) -> f64 { a as f64 }
             #[inline(always)] fn narrow(a: f64) -> Self { a as $t }
+            fn as_f64s(v: &[Self]) -> Option<&[f64]> { bytemuck::try_cast_slice(v).ok().filter(|_| std::mem::size_of::<$t>() == 8) }
         }
     )*};
 }

@@ -1,0 +1,178 @@
+//! `chunkwise bench`: the built-in benchmark suite.
+//!
+//! Each workload builds its input lazily (or materialises it once, outside the timed
+//! region, when it measures an in-memory reduction), runs one warm-up, then `--repeat`
+//! timed runs, and reports min / median / max wall time, throughput in GB/s of input,
+//! the engine's peak accounted bytes, and a checksum of the result so runs (and
+//! engines) can be compared. Storage workloads and `--compare dask` come with the
+//! readers (issues 3 and 7).
+
+use chunkwise::{Array, ChunkSpec, Config, DType, Runtime, RunStats, where_};
+use std::time::Instant;
+
+/// Arguments of `chunkwise bench`.
+#[derive(clap::Args, Debug)]
+pub struct BenchArgs {
+    /// Run only workloads whose name contains this.
+    filter: Option<String>,
+    /// List the workloads and exit.
+    #[arg(long)]
+    list: bool,
+    /// Problem size.
+    #[arg(long, value_enum, default_value = "small")]
+    size: Size,
+    /// Timed runs per workload (after one warm-up).
+    #[arg(long, default_value_t = 3)]
+    repeat: usize,
+    /// Worker threads (default: one per core).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Size {
+    Small,
+    Medium,
+    Large,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    Table,
+    Json,
+}
+
+struct Workload {
+    name: &'static str,
+    about: &'static str,
+    /// Builds the arrays to compute and the bytes of input they read.
+    build: fn(Size) -> chunkwise::Result<(Vec<Array>, f64)>,
+}
+
+fn field_shape(size: Size) -> [usize; 3] {
+    match size {
+        Size::Small => [73, 721, 1440],
+        Size::Medium => [365, 721, 1440],
+        Size::Large => [1460, 721, 1440],
+    }
+}
+
+/// An ERA5-like f32 field (seasonal cycle + latitude gradient + noise, rounded to 0.01,
+/// ~1% NaN), materialised in memory once, outside the timed region.
+fn memory_field(size: Size) -> chunkwise::Result<Array> {
+    let shape = field_shape(size);
+    let chunks = [10, 721, 1440];
+    let season = ndarray::Array::from_shape_fn((shape[0], 1, 1), |(t, _, _)| 10.0 * (std::f64::consts::TAU * t as f64 / 365.0).cos());
+    let lat = ndarray::Array::from_shape_fn((1, shape[1], 1), |(_, j, _)| -40.0 * ((j as f64 - 360.0) / 360.0).powi(2));
+    let noise = Array::random_normal(&shape, 288.0, 3.0, 20240917, chunks)?;
+    let x = (&noise + &Array::from_ndarray(season, [10, 1, 1])?) + Array::from_ndarray(lat, [1, 721, 1])?;
+    let x = (&x * 100.0).round() / 100.0;
+    let holes = Array::random_uniform(&shape, 0.0, 1.0, 7, chunks)?.less(0.01)?;
+    let field = where_(&holes, f64::NAN, &x)?.astype(DType::F32);
+    Array::from_ndarray(field.compute::<f32>()?, chunks)
+}
+
+const WORKLOADS: &[Workload] = &[
+    Workload {
+        name: "fused-sincos",
+        about: "(sin(x)**2 + cos(x)**2).sum(), x random f64 (20000² medium) in 2000² chunks, generated on the fly",
+        build: |size| {
+            let n = match size {
+                Size::Small => 6000,
+                Size::Medium => 20000,
+                Size::Large => 40000,
+            };
+            let x = Array::random_uniform(&[n, n], -10.0, 10.0, 42, [2000, 2000])?;
+            let y = (&x.sin().square() + &x.cos().square()).sum(None)?;
+            Ok((vec![y], (n * n * 8) as f64))
+        },
+    },
+    Workload {
+        name: "nanmean-memory",
+        about: "nanmean(axis=0) of an in-memory ERA5-like f32 field ((365, 721, 1440) medium) in (10, 721, 1440) chunks",
+        build: |size| {
+            let x = memory_field(size)?;
+            let bytes = x.nbytes() as f64;
+            Ok((vec![x.nanmean(0)?], bytes))
+        },
+    },
+    Workload {
+        name: "scheduler-overhead",
+        about: "sum of ones over 100,000 one-element blocks (~133,000 trivial tasks)",
+        build: |_| {
+            let x = Array::ones(&[100_000], DType::F64, ChunkSpec::from([1]))?;
+            Ok((vec![x.sum(None)?], 800_000.0))
+        },
+    },
+];
+
+fn checksum(c: &chunkwise::Chunk) -> f64 {
+    let d = c.data();
+    (0..d.len()).map(|i| d.get_f64(i)).filter(|v| !v.is_nan()).sum()
+}
+
+/// Runs the suite.
+///
+/// # Errors
+/// The first failing workload's error.
+pub fn run(args: &BenchArgs) -> chunkwise::Result<()> {
+    let selected: Vec<&Workload> = WORKLOADS.iter().filter(|w| args.filter.as_deref().is_none_or(|f| w.name.contains(f))).collect();
+    if args.list {
+        for w in WORKLOADS {
+            println!("{:<20} {}", w.name, w.about);
+        }
+        return Ok(());
+    }
+    if selected.is_empty() {
+        return Err(chunkwise::Error::InvalidArgument(format!(
+            "no workload matches '{}' (see chunkwise bench --list)",
+            args.filter.as_deref().unwrap_or("")
+        )));
+    }
+    let rt = Runtime::new(Config { threads: args.threads, ..Config::default() })?;
+    if args.format == Format::Table {
+        println!("chunkwise bench · size {:?} · {} threads · {} timed runs after a warm-up", args.size, rt.threads(), args.repeat);
+        println!("{:<20} {:>9} {:>9} {:>9} {:>9} {:>12} {:>14} {:>12}", "workload", "min s", "median s", "max s", "GB/s", "tasks", "peak MB", "checksum");
+    }
+    for w in selected {
+        let (arrays, bytes) = (w.build)(args.size)?;
+        let refs: Vec<&Array> = arrays.iter().collect();
+        let (warm, _) = rt.compute_with_stats(&refs)?;
+        let sum = checksum(&warm[0]);
+        let mut times = Vec::with_capacity(args.repeat);
+        let mut stats = RunStats::default();
+        for _ in 0..args.repeat.max(1) {
+            let t0 = Instant::now();
+            let (out, s) = rt.compute_with_stats(&refs)?;
+            times.push(t0.elapsed().as_secs_f64());
+            let c = checksum(&out[0]);
+            if c.to_bits() != sum.to_bits() {
+                return Err(chunkwise::Error::Value(format!("{}: result changed between runs ({sum} vs {c})", w.name)));
+            }
+            stats = s;
+        }
+        times.sort_by(f64::total_cmp);
+        let (min, med, max) = (times[0], times[times.len() / 2], times[times.len() - 1]);
+        let gbs = bytes / med / 1e9;
+        let peak_mb = stats.peak_bytes as f64 / 1e6;
+        match args.format {
+            Format::Table => println!(
+                "{:<20} {:>9.3} {:>9.3} {:>9.3} {:>9.2} {:>12} {:>14.1} {:>12.6e}",
+                w.name, min, med, max, gbs, stats.tasks, peak_mb, sum
+            ),
+            Format::Json => println!(
+                "{{\"workload\":\"{}\",\"engine\":\"chunkwise\",\"size\":\"{:?}\",\"threads\":{},\"runs\":{},\"min_s\":{min},\"median_s\":{med},\"max_s\":{max},\"gb_per_s\":{gbs},\"tasks\":{},\"us_per_task\":{},\"peak_accounted_mb\":{peak_mb},\"checksum\":{sum}}}",
+                w.name,
+                args.size,
+                rt.threads(),
+                times.len(),
+                stats.tasks,
+                med * 1e6 / stats.tasks as f64
+            ),
+        }
+    }
+    Ok(())
+}
