@@ -189,6 +189,9 @@ impl Chunk {
 pub enum Value {
     /// A block of an array.
     Chunk(Chunk),
+    /// A block shared with its owner (an in-memory source hands out its blocks without
+    /// copying them).
+    Shared(Arc<Chunk>),
     /// A reduction partial and its (keepdims) shape.
     Partial(Partial, Vec<usize>),
     /// A value from a custom graph task.
@@ -201,6 +204,7 @@ impl Value {
     pub fn nbytes(&self) -> usize {
         match self {
             Value::Chunk(c) => c.nbytes(),
+            Value::Shared(c) => c.nbytes(),
             Value::Partial(p, _) => p.nbytes(),
             Value::Any(_) => 0,
         }
@@ -213,6 +217,7 @@ impl Value {
     pub fn as_chunk(&self) -> Result<&Chunk> {
         match self {
             Value::Chunk(c) => Ok(c),
+            Value::Shared(c) => Ok(c),
             _ => Err(Error::Unsupported("expected a chunk".into())),
         }
     }
@@ -222,6 +227,7 @@ impl std::fmt::Debug for Value {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Value::Chunk(c) => write!(f, "Chunk({:?}, {})", c.shape, c.dtype()),
+            Value::Shared(c) => write!(f, "Shared({:?}, {})", c.shape, c.dtype()),
             Value::Partial(_, s) => write!(f, "Partial({s:?})"),
             Value::Any(_) => f.write_str("Any"),
         }

@@ -65,6 +65,7 @@ impl Runtime {
     /// # Errors
     /// [`Error::InvalidArgument`] when the thread pool cannot be created.
     pub fn new(config: Config) -> Result<Self> {
+        crate::device::cpu::alloc::keep_freed_memory();
         let threads = if config.threads == 0 { default_threads() } else { config.threads };
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
@@ -161,6 +162,7 @@ fn assemble(o: &Output, vals: Vec<Arc<Value>>) -> Result<Chunk> {
         let v = vals.into_iter().next().expect("one block");
         return match Arc::try_unwrap(v) {
             Ok(Value::Chunk(c)) => c.reshaped(shape),
+            Ok(Value::Shared(c)) => Arc::try_unwrap(c).or_else(|c| c.try_clone())?.reshaped(shape),
             Ok(_) => Err(Error::Unsupported("array output is not a chunk".into())),
             Err(shared) => shared.as_chunk()?.try_clone()?.reshaped(shape),
         };

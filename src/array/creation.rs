@@ -24,7 +24,9 @@ impl Array {
     /// [`Error::InvalidChunks`] when `chunks` does not fit the shape.
     pub fn from_ndarray<T: Element, D: ndarray::Dimension>(a: ndarray::Array<T, D>, chunks: impl Into<ChunkSpec>) -> Result<Array> {
         let chunk = Chunk::from_ndarray(a.into_dyn());
-        Array::from_source(Arc::new(MemorySource::new(chunk)), chunks)
+        let grid = ChunkGrid::new(chunk.shape(), &chunks.into(), T::DTYPE.size())?;
+        let src = MemorySource::split(chunk, grid.clone())?;
+        Ok(Array::from_expr(ExprKind::Source(Arc::new(src)), grid, T::DTYPE))
     }
 
     /// A lazy array whose blocks are read from `source`.

@@ -11,6 +11,7 @@ use crate::chunk::Chunk;
 use crate::dtype::DType;
 use crate::error::Result;
 use std::ops::Range;
+use std::sync::Arc;
 
 /// Something that can produce any box of an array.
 pub trait ChunkSource: Send + Sync + std::fmt::Debug {
@@ -28,4 +29,13 @@ pub trait ChunkSource: Send + Sync + std::fmt::Debug {
     /// # Errors
     /// Whatever the storage reports, with the source name and region in the message.
     fn read(&self, region: &[Range<usize>]) -> Result<Chunk>;
+
+    /// Reads a box as a shared chunk: sources that already hold blocks in memory return
+    /// them without copying. The default wraps [`ChunkSource::read`].
+    ///
+    /// # Errors
+    /// As [`ChunkSource::read`].
+    fn read_shared(&self, region: &[Range<usize>]) -> Result<Arc<Chunk>> {
+        Ok(Arc::new(self.read(region)?))
+    }
 }

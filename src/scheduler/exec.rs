@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 use crate::graph::{ReduceNode, TaskKind};
 use crate::grid::IndexIter;
 use crate::ops::{Partial, ReduceSpec};
+use std::sync::Arc;
 
 fn inputs_of<'a>(vals: &'a [&'a Value]) -> Result<Vec<InputRef<'a>>> {
     vals.iter()
@@ -33,16 +34,36 @@ fn finish_reduce(node: &ReduceNode, p: Partial, pshape: Vec<usize>, fin: bool) -
     Ok(Value::Chunk(Chunk::new(out_shape(&node.spec, &pshape), buf)?))
 }
 
-/// Executes a task over its input values.
+/// Executes a task over its input values (in dependency order). Values passed with no
+/// other owner are reused in place where the task can (a combine's first partial).
 ///
 /// # Errors
 /// Whatever the kernel or storage reports.
-pub fn execute(kind: &TaskKind, vals: &[&Value]) -> Result<Value> {
+pub fn execute(kind: &TaskKind, inputs: Vec<Arc<Value>>) -> Result<Value> {
+    if let TaskKind::ReduceCombine { node, finalize: fin } = kind {
+        let mut it = inputs.into_iter();
+        let first = it.next().ok_or_else(|| Error::Unsupported("combine without partials".into()))?;
+        let (mut acc, pshape) = match Arc::try_unwrap(first) {
+            Ok(Value::Partial(p, s)) => (p, s),
+            Err(shared) => match &*shared {
+                Value::Partial(p, s) => (p.copy(), s.clone()),
+                _ => return Err(Error::Unsupported("combine of a non-partial".into())),
+            },
+            Ok(_) => return Err(Error::Unsupported("combine of a non-partial".into())),
+        };
+        for v in it {
+            let Value::Partial(p, _) = &*v else { return Err(Error::Unsupported("combine of a non-partial".into())) };
+            merge(node.spec.op, &mut acc, p)?;
+        }
+        return finish_reduce(node, acc, pshape, *fin);
+    }
+    let vals: Vec<&Value> = inputs.iter().map(|v| &**v).collect();
+    let vals = vals.as_slice();
     match kind {
         TaskKind::Load { source, grid, block } => {
             let idx = grid.unlinear(*block as usize);
             let region = grid.block_ranges(&idx);
-            let c = source.read(&region)?;
+            let c = source.read_shared(&region)?;
             if c.shape() != grid.block_shape(&idx).as_slice() || c.dtype() != source.dtype() {
                 return Err(Error::Format(format!(
                     "{}: block {idx:?} came back as {:?} {} (expected {:?} {})",
@@ -53,7 +74,7 @@ pub fn execute(kind: &TaskKind, vals: &[&Value]) -> Result<Value> {
                     source.dtype()
                 )));
             }
-            Ok(Value::Chunk(c))
+            Ok(Value::Shared(c))
         }
         TaskKind::Map { program, grid, block } => {
             let idx = grid.unlinear(*block as usize);
@@ -87,18 +108,7 @@ pub fn execute(kind: &TaskKind, vals: &[&Value]) -> Result<Value> {
             let pshape: Vec<usize> = shape.iter().enumerate().map(|(a, &n)| if spec.axes.contains(&a) { 1 } else { n }).collect();
             finish_reduce(node, p, pshape, *fin)
         }
-        TaskKind::ReduceCombine { node, finalize: fin } => {
-            let mut it = vals.iter();
-            let Some(Value::Partial(first, pshape)) = it.next() else {
-                return Err(Error::Unsupported("combine without partials".into()));
-            };
-            let mut acc = first.copy();
-            for v in it {
-                let Value::Partial(p, _) = v else { return Err(Error::Unsupported("combine of a non-partial".into())) };
-                merge(node.spec.op, &mut acc, p)?;
-            }
-            finish_reduce(node, acc, pshape.clone(), *fin)
-        }
+        TaskKind::ReduceCombine { .. } => unreachable!("handled above"),
         TaskKind::Rechunk { node, block } => {
             let og = &node.out_grid;
             let idx = og.unlinear(*block as usize);

@@ -14,6 +14,7 @@ pub(super) struct State<'g> {
     pending: Vec<u32>,
     is_output: Vec<bool>,
     results: Vec<Option<Arc<Value>>>,
+    held: Vec<usize>,
     ready: BinaryHeap<Reverse<(u32, u32)>>,
     dep_offsets: Vec<u32>,
     dependents: Vec<TaskId>,
@@ -42,6 +43,7 @@ impl<'g> State<'g> {
             pending,
             is_output: g.output_mask(),
             results: vec![None; n],
+            held: vec![0; n],
             ready,
             dep_offsets,
             dependents,
@@ -59,9 +61,20 @@ impl<'g> State<'g> {
         self.done == self.g.len()
     }
 
-    /// The input values of a ready task, in dependency order.
-    pub fn inputs(&self, t: TaskId) -> Vec<Arc<Value>> {
-        self.g.deps(t).iter().map(|d| self.results[d.ix()].clone().expect("dependency finished")).collect()
+    /// The input values of a ready task, in dependency order. A value this task is the
+    /// last consumer of is moved out of the state rather than shared, so the task may
+    /// reuse its memory (a combine merges into its first partial in place); its bytes
+    /// stay accounted until the task finishes.
+    pub fn inputs(&mut self, t: TaskId) -> Vec<Arc<Value>> {
+        let g = self.g;
+        g.deps(t)
+            .iter()
+            .map(|d| {
+                let last = self.pending[d.ix()] == 1 && !self.is_output[d.ix()];
+                let slot = &mut self.results[d.ix()];
+                if last { slot.take() } else { slot.clone() }.expect("dependency finished")
+            })
+            .collect()
     }
 
     pub fn finish(&mut self, t: TaskId, v: Value) -> Progress {
@@ -71,6 +84,7 @@ impl<'g> State<'g> {
         self.done += 1;
         if self.pending[t.ix()] > 0 || self.is_output[t.ix()] {
             self.resident += bytes;
+            self.held[t.ix()] = bytes;
             self.stats.peak_bytes = self.stats.peak_bytes.max(self.resident);
             self.results[t.ix()] = Some(Arc::new(v));
         }
@@ -86,9 +100,8 @@ impl<'g> State<'g> {
             let p = &mut self.pending[d.ix()];
             *p -= 1;
             if *p == 0 && !self.is_output[d.ix()] {
-                if let Some(v) = self.results[d.ix()].take() {
-                    self.resident -= v.nbytes();
-                }
+                self.results[d.ix()] = None;
+                self.resident -= std::mem::take(&mut self.held[d.ix()]);
             }
         }
         Progress { done: self.done, total: self.g.len(), resident_bytes: self.resident }

@@ -37,11 +37,8 @@ pub(super) fn run(st: &mut State<'_>, opts: &RunOptions, pool: &rayon::ThreadPoo
                 let tx = tx.clone();
                 in_flight += 1;
                 scope.spawn(move |_| {
-                    let refs: Vec<&Value> = ins.iter().map(|v| &**v).collect();
-                    let r = std::panic::catch_unwind(AssertUnwindSafe(|| execute(&g.task(t).kind, &refs)))
+                    let r = std::panic::catch_unwind(AssertUnwindSafe(|| execute(&g.task(t).kind, ins)))
                         .unwrap_or_else(|p| Err(Error::Panic(panic_message(&*p))));
-                    drop(refs);
-                    drop(ins);
                     let _ = tx.send((t, r));
                 });
             }

@@ -8,6 +8,7 @@
 //! Kernels are plain functions of buffers and shapes; they neither allocate threads nor
 //! know about graphs. Parallelism comes from running many blocks at once.
 
+pub mod alloc;
 pub mod eval;
 pub mod math;
 pub mod num;
