@@ -1,1 +1,79 @@
-fn main(){}
+//! Criterion benches of the engine's hot paths (issue 2's three targets):
+//!
+//! - `scheduler/fanin_100k`: 100,000 trivial custom tasks + one sum (dask's fan-in
+//!   graph); throughput in tasks, so criterion prints tasks/s (per-task overhead =
+//!   1 / rate, including lowering, optimising and ordering the graph);
+//! - `fused/sincos_sum_20000sq`: `(sin(x)**2 + cos(x)**2).sum()` over a 20000² f64
+//!   random array in 2000² chunks, random generation included (fused into one pass);
+//! - `reduce/nanmean_axis0_memory`: `nanmean(axis=0)` over an in-memory (365, 721, 1440)
+//!   f32 field in (10, 721, 1440) chunks (throughput in bytes of input).
+//!
+//! `cargo bench --bench engine` (set `CHUNKWISE_BENCH_QUICK=1` for a 4× smaller problem).
+
+use chunkwise::{Array, Config, DType, Runtime, delayed, gather};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use std::hint::black_box;
+
+fn quick() -> bool {
+    std::env::var_os("CHUNKWISE_BENCH_QUICK").is_some()
+}
+
+fn scheduler(c: &mut Criterion) {
+    let rt = Runtime::new(Config::default()).expect("runtime");
+    let n = 100_000usize;
+    let parts: Vec<_> = (0..n as i64).map(|i| delayed("inc", move || Ok(i + 1))).collect();
+    let total = gather(&parts, "total", |v| Ok(v.iter().copied().sum::<i64>()));
+    let mut g = c.benchmark_group("scheduler");
+    g.throughput(Throughput::Elements(n as u64 + 1));
+    g.sample_size(20);
+    g.bench_function(format!("fanin_100k/{}threads", rt.threads()), |b| {
+        b.iter(|| black_box(rt.compute_delayed(&total).expect("run")))
+    });
+    g.finish();
+}
+
+fn fused(c: &mut Criterion) {
+    let rt = Runtime::new(Config::default()).expect("runtime");
+    let n = if quick() { 10_000 } else { 20_000 };
+    let x = Array::random_uniform(&[n, n], 0.0, 1.0, 1, [2000, 2000]).expect("x");
+    let y = (&x.sin().square() + &x.cos().square()).sum(None).expect("sum");
+    let mut g = c.benchmark_group("fused");
+    g.throughput(Throughput::Bytes((n * n * 8) as u64));
+    g.sample_size(10);
+    g.bench_function(format!("sincos_sum_{n}sq/{}threads", rt.threads()), |b| {
+        b.iter(|| black_box(rt.compute_many(&[&y]).expect("run")))
+    });
+    g.finish();
+}
+
+fn reduce(c: &mut Criterion) {
+    let rt = Runtime::new(Config::default()).expect("runtime");
+    let t = if quick() { 90 } else { 365 };
+    let shape = [t, 721, 1440];
+    let holes = Array::random_uniform(&shape, 0.0, 1.0, 7, [10, 721, 1440])
+        .expect("u")
+        .less(0.01)
+        .expect("mask");
+    let field = chunkwise::where_(
+        &holes,
+        f64::NAN,
+        &Array::random_normal(&shape, 288.0, 5.0, 3, [10, 721, 1440]).expect("n"),
+    )
+    .expect("where")
+    .astype(DType::F32)
+    .compute::<f32>()
+    .expect("field");
+    let x = Array::from_ndarray(field, [10, 721, 1440]).expect("x");
+    let y = x.nanmean(0).expect("nanmean");
+    let mut g = c.benchmark_group("reduce");
+    g.throughput(Throughput::Bytes(x.nbytes() as u64));
+    g.sample_size(10);
+    g.bench_function(
+        format!("nanmean_axis0_memory_{t}x721x1440/{}threads", rt.threads()),
+        |b| b.iter(|| black_box(rt.compute_many(&[&y]).expect("run"))),
+    );
+    g.finish();
+}
+
+criterion_group!(benches, scheduler, fused, reduce);
+criterion_main!(benches);

@@ -52,7 +52,10 @@ impl Chunk {
         } else {
             a.iter().copied().collect()
         };
-        Chunk { shape, data: T::into_buffer(data) }
+        Chunk {
+            shape,
+            data: T::into_buffer(data),
+        }
     }
 
     /// The shape.
@@ -90,7 +93,10 @@ impl Chunk {
     /// # Errors
     /// See [`Buffer::try_clone`].
     pub fn try_clone(&self) -> Result<Chunk> {
-        Ok(Chunk { shape: self.shape.clone(), data: self.data.try_clone()? })
+        Ok(Chunk {
+            shape: self.shape.clone(),
+            data: self.data.try_clone()?,
+        })
     }
 
     /// Same data, new shape of the same size (reshape of C-order data).
@@ -106,7 +112,10 @@ impl Chunk {
     /// # Errors
     /// [`Error::DTypeMismatch`] when `T` is not the chunk's dtype.
     pub fn to_ndarray<T: Element>(&self) -> Result<ArrayD<T>> {
-        let v = T::slice_of(&self.data).ok_or(Error::DTypeMismatch { requested: T::DTYPE, actual: self.dtype() })?;
+        let v = T::slice_of(&self.data).ok_or(Error::DTypeMismatch {
+            requested: T::DTYPE,
+            actual: self.dtype(),
+        })?;
         Ok(ArrayD::from_shape_vec(IxDyn(&self.shape), v.to_vec()).expect("shape checked at construction"))
     }
 
@@ -116,7 +125,10 @@ impl Chunk {
     /// [`Error::DTypeMismatch`] when `T` is not the chunk's dtype.
     pub fn into_ndarray<T: Element>(self) -> Result<ArrayD<T>> {
         let actual = self.dtype();
-        let v = T::vec_of(self.data).map_err(|_| Error::DTypeMismatch { requested: T::DTYPE, actual })?;
+        let v = T::vec_of(self.data).map_err(|_| Error::DTypeMismatch {
+            requested: T::DTYPE,
+            actual,
+        })?;
         Ok(ArrayD::from_shape_vec(IxDyn(&self.shape), v).expect("shape checked at construction"))
     }
 }

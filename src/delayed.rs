@@ -32,7 +32,10 @@ pub struct Delayed<T> {
 
 impl<T> Clone for Delayed<T> {
     fn clone(&self) -> Self {
-        Delayed { node: self.node.clone(), _t: PhantomData }
+        Delayed {
+            node: self.node.clone(),
+            _t: PhantomData,
+        }
     }
 }
 
@@ -48,14 +51,27 @@ impl<T> std::fmt::Debug for Delayed<T> {
 /// [`Error::Custom`] when the value is not a `T` (a bug in a hand-built graph).
 pub fn downcast<T: 'static>(v: &Value) -> Result<&T> {
     match v {
-        Value::Any(a) => a.downcast_ref::<T>().ok_or_else(|| Error::msg(format!("custom task input is not a {}", std::any::type_name::<T>()))),
+        Value::Any(a) => a
+            .downcast_ref::<T>()
+            .ok_or_else(|| Error::msg(format!("custom task input is not a {}", std::any::type_name::<T>()))),
         _ => Err(Error::msg("custom task input is an array block, not a delayed value")),
     }
 }
 
-fn node<T: Send + Sync + 'static>(name: &str, deps: Vec<CustomDep>, f: impl Fn(&[&Value]) -> Result<T> + Send + Sync + 'static) -> Delayed<T> {
+fn node<T: Send + Sync + 'static>(
+    name: &str,
+    deps: Vec<CustomDep>,
+    f: impl Fn(&[&Value]) -> Result<T> + Send + Sync + 'static,
+) -> Delayed<T> {
     let f = move |vals: &[&Value]| -> Result<Value> { Ok(Value::Any(Arc::new(f(vals)?))) };
-    Delayed { node: Arc::new(CustomNode { name: name.to_string(), f: Box::new(f), deps }), _t: PhantomData }
+    Delayed {
+        node: Arc::new(CustomNode {
+            name: name.to_string(),
+            f: Box::new(f),
+            deps,
+        }),
+        _t: PhantomData,
+    }
 }
 
 /// A lazy value computed by `f` with no inputs.
@@ -84,8 +100,14 @@ impl<T: Send + Sync + 'static> Delayed<T> {
     }
 
     /// A lazy value computed from this one.
-    pub fn then<U: Send + Sync + 'static>(&self, name: &str, f: impl Fn(&T) -> Result<U> + Send + Sync + 'static) -> Delayed<U> {
-        node(name, vec![CustomDep::Node(self.node.clone())], move |vals| f(downcast::<T>(vals[0])?))
+    pub fn then<U: Send + Sync + 'static>(
+        &self,
+        name: &str,
+        f: impl Fn(&T) -> Result<U> + Send + Sync + 'static,
+    ) -> Delayed<U> {
+        node(name, vec![CustomDep::Node(self.node.clone())], move |vals| {
+            f(downcast::<T>(vals[0])?)
+        })
     }
 
     /// A lazy value computed from this one and another.
@@ -96,7 +118,9 @@ impl<T: Send + Sync + 'static> Delayed<T> {
         f: impl Fn(&T, &U) -> Result<V> + Send + Sync + 'static,
     ) -> Delayed<V> {
         let deps = vec![CustomDep::Node(self.node.clone()), CustomDep::Node(other.node.clone())];
-        node(name, deps, move |vals| f(downcast::<T>(vals[0])?, downcast::<U>(vals[1])?))
+        node(name, deps, move |vals| {
+            f(downcast::<T>(vals[0])?, downcast::<U>(vals[1])?)
+        })
     }
 }
 
@@ -109,12 +133,21 @@ impl Array {
     pub fn block_delayed<T: Element>(&self, block: &[usize]) -> Result<Delayed<ndarray::ArrayD<T>>> {
         let nb = self.grid().nblocks();
         if block.len() != nb.len() || block.iter().zip(&nb).any(|(&b, &n)| b >= n) {
-            return Err(Error::InvalidArgument(format!("block {block:?} is outside the block grid {nb:?}")));
+            return Err(Error::InvalidArgument(format!(
+                "block {block:?} is outside the block grid {nb:?}"
+            )));
         }
         if T::DTYPE != self.dtype() {
-            return Err(Error::DTypeMismatch { requested: T::DTYPE, actual: self.dtype() });
+            return Err(Error::DTypeMismatch {
+                requested: T::DTYPE,
+                actual: self.dtype(),
+            });
         }
         let lin = self.grid().linear(block);
-        Ok(node(&format!("block {block:?}"), vec![CustomDep::Block(self.clone(), lin)], |vals| vals[0].as_chunk()?.to_ndarray::<T>()))
+        Ok(node(
+            &format!("block {block:?}"),
+            vec![CustomDep::Block(self.clone(), lin)],
+            |vals| vals[0].as_chunk()?.to_ndarray::<T>(),
+        ))
     }
 }

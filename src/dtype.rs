@@ -330,17 +330,61 @@ macro_rules! dispatch_buffer {
     ($buf:expr, $v:ident, $T:ident => $body:expr) => {{
         use $crate::dtype::Buffer as __B;
         match $buf {
-            __B::Bool($v) => { #[allow(dead_code)] type $T = bool; $body }
-            __B::I8($v) => { #[allow(dead_code)] type $T = i8; $body }
-            __B::I16($v) => { #[allow(dead_code)] type $T = i16; $body }
-            __B::I32($v) => { #[allow(dead_code)] type $T = i32; $body }
-            __B::I64($v) => { #[allow(dead_code)] type $T = i64; $body }
-            __B::U8($v) => { #[allow(dead_code)] type $T = u8; $body }
-            __B::U16($v) => { #[allow(dead_code)] type $T = u16; $body }
-            __B::U32($v) => { #[allow(dead_code)] type $T = u32; $body }
-            __B::U64($v) => { #[allow(dead_code)] type $T = u64; $body }
-            __B::F32($v) => { #[allow(dead_code)] type $T = f32; $body }
-            __B::F64($v) => { #[allow(dead_code)] type $T = f64; $body }
+            __B::Bool($v) => {
+                #[allow(dead_code)]
+                type $T = bool;
+                $body
+            }
+            __B::I8($v) => {
+                #[allow(dead_code)]
+                type $T = i8;
+                $body
+            }
+            __B::I16($v) => {
+                #[allow(dead_code)]
+                type $T = i16;
+                $body
+            }
+            __B::I32($v) => {
+                #[allow(dead_code)]
+                type $T = i32;
+                $body
+            }
+            __B::I64($v) => {
+                #[allow(dead_code)]
+                type $T = i64;
+                $body
+            }
+            __B::U8($v) => {
+                #[allow(dead_code)]
+                type $T = u8;
+                $body
+            }
+            __B::U16($v) => {
+                #[allow(dead_code)]
+                type $T = u16;
+                $body
+            }
+            __B::U32($v) => {
+                #[allow(dead_code)]
+                type $T = u32;
+                $body
+            }
+            __B::U64($v) => {
+                #[allow(dead_code)]
+                type $T = u64;
+                $body
+            }
+            __B::F32($v) => {
+                #[allow(dead_code)]
+                type $T = f32;
+                $body
+            }
+            __B::F64($v) => {
+                #[allow(dead_code)]
+                type $T = f64;
+                $body
+            }
         }
     }};
 }
@@ -351,17 +395,61 @@ macro_rules! dispatch_dtype {
     ($dt:expr, $T:ident => $body:expr) => {{
         use $crate::dtype::DType as __D;
         match $dt {
-            __D::Bool => { #[allow(dead_code)] type $T = bool; $body }
-            __D::I8 => { #[allow(dead_code)] type $T = i8; $body }
-            __D::I16 => { #[allow(dead_code)] type $T = i16; $body }
-            __D::I32 => { #[allow(dead_code)] type $T = i32; $body }
-            __D::I64 => { #[allow(dead_code)] type $T = i64; $body }
-            __D::U8 => { #[allow(dead_code)] type $T = u8; $body }
-            __D::U16 => { #[allow(dead_code)] type $T = u16; $body }
-            __D::U32 => { #[allow(dead_code)] type $T = u32; $body }
-            __D::U64 => { #[allow(dead_code)] type $T = u64; $body }
-            __D::F32 => { #[allow(dead_code)] type $T = f32; $body }
-            __D::F64 => { #[allow(dead_code)] type $T = f64; $body }
+            __D::Bool => {
+                #[allow(dead_code)]
+                type $T = bool;
+                $body
+            }
+            __D::I8 => {
+                #[allow(dead_code)]
+                type $T = i8;
+                $body
+            }
+            __D::I16 => {
+                #[allow(dead_code)]
+                type $T = i16;
+                $body
+            }
+            __D::I32 => {
+                #[allow(dead_code)]
+                type $T = i32;
+                $body
+            }
+            __D::I64 => {
+                #[allow(dead_code)]
+                type $T = i64;
+                $body
+            }
+            __D::U8 => {
+                #[allow(dead_code)]
+                type $T = u8;
+                $body
+            }
+            __D::U16 => {
+                #[allow(dead_code)]
+                type $T = u16;
+                $body
+            }
+            __D::U32 => {
+                #[allow(dead_code)]
+                type $T = u32;
+                $body
+            }
+            __D::U64 => {
+                #[allow(dead_code)]
+                type $T = u64;
+                $body
+            }
+            __D::F32 => {
+                #[allow(dead_code)]
+                type $T = f32;
+                $body
+            }
+            __D::F64 => {
+                #[allow(dead_code)]
+                type $T = f64;
+                $body
+            }
         }
     }};
 }
@@ -580,18 +668,10 @@ impl Element for bool {
         Buffer::Bool(v)
     }
     fn slice_of(b: &Buffer) -> Option<&[Self]> {
-        if let Buffer::Bool(v) = b {
-            Some(v)
-        } else {
-            None
-        }
+        if let Buffer::Bool(v) = b { Some(v) } else { None }
     }
     fn vec_of(b: Buffer) -> std::result::Result<Vec<Self>, Buffer> {
-        if let Buffer::Bool(v) = b {
-            Ok(v)
-        } else {
-            Err(b)
-        }
+        if let Buffer::Bool(v) = b { Ok(v) } else { Err(b) }
     }
 }
 
@@ -634,13 +714,7 @@ mod tests {
     fn casts_follow_numpy() {
         let b = Buffer::F64(vec![1.9, -1.9, f64::NAN, 0.0, 300.0]);
         assert_eq!(b.cast(DType::I32), Buffer::I32(vec![1, -1, 0, 0, 300]));
-        assert_eq!(
-            b.cast(DType::Bool),
-            Buffer::Bool(vec![true, true, true, false, true])
-        );
-        assert_eq!(
-            Buffer::I16(vec![300, -1]).cast(DType::U8),
-            Buffer::U8(vec![44, 255])
-        );
+        assert_eq!(b.cast(DType::Bool), Buffer::Bool(vec![true, true, true, false, true]));
+        assert_eq!(Buffer::I16(vec![300, -1]).cast(DType::U8), Buffer::U8(vec![44, 255]));
     }
 }

@@ -50,13 +50,19 @@ impl ChunkSpec {
     /// Every axis `Auto`, with the default 128 MiB target.
     #[must_use]
     pub fn auto() -> Self {
-        ChunkSpec { axes: Vec::new(), target_bytes: DEFAULT_CHUNK_BYTES }
+        ChunkSpec {
+            axes: Vec::new(),
+            target_bytes: DEFAULT_CHUNK_BYTES,
+        }
     }
 
     /// Every axis `Auto`, with a byte target.
     #[must_use]
     pub fn auto_bytes(target_bytes: usize) -> Self {
-        ChunkSpec { axes: Vec::new(), target_bytes }
+        ChunkSpec {
+            axes: Vec::new(),
+            target_bytes,
+        }
     }
 
     /// Explicit sizes per axis (dask's tuple of tuples).
@@ -71,7 +77,10 @@ impl ChunkSpec {
     /// One rule per axis.
     #[must_use]
     pub fn per_axis(axes: Vec<AxisChunks>) -> Self {
-        ChunkSpec { axes, target_bytes: DEFAULT_CHUNK_BYTES }
+        ChunkSpec {
+            axes,
+            target_bytes: DEFAULT_CHUNK_BYTES,
+        }
     }
 }
 
@@ -91,6 +100,10 @@ impl<const N: usize> From<[usize; N]> for ChunkSpec {
     }
 }
 
+/// One piece of a block of one grid inside a block of another, along one axis:
+/// `(other block, range in this block, range in the other block)`.
+pub type Overlap = (usize, Range<usize>, Range<usize>);
+
 /// Per-axis chunk sizes over a shape, with precomputed offsets.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ChunkGrid {
@@ -104,7 +117,7 @@ fn sizes_for(len: usize, size: usize) -> Vec<usize> {
     }
     let size = size.clamp(1, len);
     let mut v = vec![size; len / size];
-    if len % size != 0 {
+    if !len.is_multiple_of(size) {
         v.push(len % size);
     }
     v
@@ -130,7 +143,9 @@ impl ChunkGrid {
         for (i, &len) in shape.iter().enumerate() {
             chunks[i] = match rule(i) {
                 AxisChunks::Size(0) if len > 0 => {
-                    return Err(Error::InvalidChunks(format!("chunk size 0 on axis {i} of length {len}")));
+                    return Err(Error::InvalidChunks(format!(
+                        "chunk size 0 on axis {i} of length {len}"
+                    )));
                 }
                 AxisChunks::Size(s) => Some(sizes_for(len, *s)),
                 AxisChunks::Full => Some(sizes_for(len, len)),
@@ -335,20 +350,26 @@ impl ChunkGrid {
     #[must_use]
     pub fn locate(&self, axis: usize, e: usize) -> usize {
         let o = &self.offsets[axis];
-        o.partition_point(|&x| x <= e).saturating_sub(1).min(self.chunks[axis].len() - 1)
+        o.partition_point(|&x| x <= e)
+            .saturating_sub(1)
+            .min(self.chunks[axis].len() - 1)
     }
 
     /// Bytes of the largest block for an element size.
     #[must_use]
     pub fn max_block_bytes(&self, itemsize: usize) -> usize {
-        self.chunks.iter().map(|c| c.iter().copied().max().unwrap_or(0)).product::<usize>() * itemsize
+        self.chunks
+            .iter()
+            .map(|c| c.iter().copied().max().unwrap_or(0))
+            .product::<usize>()
+            * itemsize
     }
 
     /// For each block of `self` along `axis`, the blocks of `other` (same axis length)
     /// it overlaps and the overlapping element range, in `self`'s block coordinates and
     /// `other`'s: `(other_block, range_in_self_block, range_in_other_block)`.
     #[must_use]
-    pub fn overlaps(&self, other: &ChunkGrid, axis: usize) -> Vec<Vec<(usize, Range<usize>, Range<usize>)>> {
+    pub fn overlaps(&self, other: &ChunkGrid, axis: usize) -> Vec<Vec<Overlap>> {
         (0..self.chunks[axis].len())
             .map(|i| {
                 let r = self.range(axis, i);
@@ -381,7 +402,11 @@ impl IndexIter {
     /// All indices of `shape`; none when any axis is 0.
     #[must_use]
     pub fn new(shape: &[usize]) -> Self {
-        IndexIter { shape: shape.to_vec(), cur: vec![0; shape.len()], done: shape.contains(&0) }
+        IndexIter {
+            shape: shape.to_vec(),
+            cur: vec![0; shape.len()],
+            done: shape.contains(&0),
+        }
     }
 }
 
@@ -479,8 +504,7 @@ mod tests {
     }
 
     fn shape_and_chunks() -> impl Strategy<Value = (Vec<usize>, Vec<usize>)> {
-        prop::collection::vec((0usize..40, 1usize..12), 0..5)
-            .prop_map(|v| v.into_iter().unzip())
+        prop::collection::vec((0usize..40, 1usize..12), 0..5).prop_map(|v| v.into_iter().unzip())
     }
 
     proptest! {

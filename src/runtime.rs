@@ -41,7 +41,12 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Config { threads: 0, scheduler: SchedulerKind::Threaded, optimize: true, progress: None }
+        Config {
+            threads: 0,
+            scheduler: SchedulerKind::Threaded,
+            optimize: true,
+            progress: None,
+        }
     }
 }
 
@@ -66,7 +71,11 @@ impl Runtime {
     /// [`Error::InvalidArgument`] when the thread pool cannot be created.
     pub fn new(config: Config) -> Result<Self> {
         crate::device::cpu::alloc::keep_freed_memory();
-        let threads = if config.threads == 0 { default_threads() } else { config.threads };
+        let threads = if config.threads == 0 {
+            default_threads()
+        } else {
+            config.threads
+        };
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .thread_name(|i| format!("chunkwise-{i}"))
@@ -100,12 +109,19 @@ impl Runtime {
     #[must_use]
     pub fn graph(&self, targets: &[Target<'_>]) -> TaskGraph {
         let g = lower(targets);
-        if self.config.optimize { optimize(g, &default_rules()).0 } else { g }
+        if self.config.optimize {
+            optimize(g, &default_rules()).0
+        } else {
+            g
+        }
     }
 
     fn run(&self, targets: &[Target<'_>]) -> Result<(scheduler::Outputs, TaskGraph, RunStats)> {
         let g = self.graph(targets);
-        let opts = RunOptions { kind: self.config.scheduler, progress: self.config.progress.clone() };
+        let opts = RunOptions {
+            kind: self.config.scheduler,
+            progress: self.config.progress.clone(),
+        };
         let (outs, stats) = scheduler::run(&g, &opts, &self.pool)?;
         Ok((outs, g, stats))
     }
@@ -118,7 +134,11 @@ impl Runtime {
     pub fn compute_with_stats(&self, arrays: &[&Array]) -> Result<(Vec<Chunk>, RunStats)> {
         let targets: Vec<Target<'_>> = arrays.iter().map(|a| Target::Array(a)).collect();
         let (outs, g, stats) = self.run(&targets)?;
-        let chunks = outs.into_iter().zip(&g.outputs).map(|(vals, o)| assemble(o, vals)).collect::<Result<_>>()?;
+        let chunks = outs
+            .into_iter()
+            .zip(&g.outputs)
+            .map(|(vals, o)| assemble(o, vals))
+            .collect::<Result<_>>()?;
         Ok((chunks, stats))
     }
 
@@ -137,7 +157,10 @@ impl Runtime {
     /// otherwise the first task error.
     pub fn compute<T: Element>(&self, a: &Array) -> Result<ndarray::ArrayD<T>> {
         if T::DTYPE != a.dtype() {
-            return Err(Error::DTypeMismatch { requested: T::DTYPE, actual: a.dtype() });
+            return Err(Error::DTypeMismatch {
+                requested: T::DTYPE,
+                actual: a.dtype(),
+            });
         }
         self.compute_many(&[a])?.pop().expect("one output").into_ndarray()
     }
@@ -192,7 +215,10 @@ impl Array {
     /// [`Error::InvalidArgument`] when the array is not 0-d; otherwise as [`Array::compute`].
     pub fn compute_scalar<T: Element>(&self) -> Result<T> {
         if self.ndim() != 0 {
-            return Err(Error::InvalidArgument(format!("compute_scalar on an array of shape {:?}", self.shape())));
+            return Err(Error::InvalidArgument(format!(
+                "compute_scalar on an array of shape {:?}",
+                self.shape()
+            )));
         }
         Ok(*self.compute::<T>()?.first().expect("0-d array has one element"))
     }
@@ -202,6 +228,9 @@ impl Array {
     /// # Errors
     /// The first task error.
     pub fn compute_chunk(&self) -> Result<Chunk> {
-        Runtime::global().compute_many(&[self])?.pop().ok_or_else(|| Error::Unsupported("no output".into()))
+        Runtime::global()
+            .compute_many(&[self])?
+            .pop()
+            .ok_or_else(|| Error::Unsupported("no output".into()))
     }
 }

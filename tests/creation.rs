@@ -8,9 +8,33 @@ use common::*;
 
 #[test]
 fn constants_and_ranges() {
-    assert_eq!(Array::arange(0, 10, 3, [2]).unwrap().compute::<i64>().unwrap().as_slice().unwrap(), &[0, 3, 6, 9]);
-    assert_eq!(Array::arange(5, 0, -2, [1]).unwrap().compute::<i64>().unwrap().as_slice().unwrap(), &[5, 3, 1]);
-    assert_eq!(Array::arange(0.0, 1.0, 0.25, [3]).unwrap().compute::<f64>().unwrap().as_slice().unwrap(), &[0.0, 0.25, 0.5, 0.75]);
+    assert_eq!(
+        Array::arange(0, 10, 3, [2])
+            .unwrap()
+            .compute::<i64>()
+            .unwrap()
+            .as_slice()
+            .unwrap(),
+        &[0, 3, 6, 9]
+    );
+    assert_eq!(
+        Array::arange(5, 0, -2, [1])
+            .unwrap()
+            .compute::<i64>()
+            .unwrap()
+            .as_slice()
+            .unwrap(),
+        &[5, 3, 1]
+    );
+    assert_eq!(
+        Array::arange(0.0, 1.0, 0.25, [3])
+            .unwrap()
+            .compute::<f64>()
+            .unwrap()
+            .as_slice()
+            .unwrap(),
+        &[0.0, 0.25, 0.5, 0.75]
+    );
     assert_eq!(Array::arange(0, 0, 1, [3]).unwrap().shape(), vec![0]);
     assert!(Array::arange(0, 5, 0, [3]).is_err());
     let l = Array::linspace(0.0, 1.0, 11, [4]).unwrap().compute::<f64>().unwrap();
@@ -18,7 +42,10 @@ fn constants_and_ranges() {
     assert_eq!(l[10], 1.0);
     assert!((l[3] - 0.3).abs() < 1e-15);
     let f = Array::full(&[2, 3], 7, DType::U8, [1, 2]).unwrap();
-    assert_eq!(f.compute::<u8>().unwrap().iter().copied().collect::<Vec<_>>(), vec![7; 6]);
+    assert_eq!(
+        f.compute::<u8>().unwrap().iter().copied().collect::<Vec<_>>(),
+        vec![7; 6]
+    );
     let z = f.zeros_like();
     assert_eq!(z.chunks(), f.chunks());
     assert_eq!(z.sum(None).unwrap().compute_scalar::<u64>().unwrap(), 0);
@@ -26,7 +53,10 @@ fn constants_and_ranges() {
 
 #[test]
 fn random_values_do_not_depend_on_chunks_or_threads() {
-    let whole = Array::random_normal(&[37, 23], 1.0, 2.0, 77, [37, 23]).unwrap().compute::<f64>().unwrap();
+    let whole = Array::random_normal(&[37, 23], 1.0, 2.0, 77, [37, 23])
+        .unwrap()
+        .compute::<f64>()
+        .unwrap();
     for chunks in chunkings(&[37, 23]) {
         let a = Array::random_normal(&[37, 23], 1.0, 2.0, 77, ChunkSpec::from(chunks.clone())).unwrap();
         assert_eq!(a.compute::<f64>().unwrap(), whole, "chunks {chunks:?}");
@@ -34,12 +64,24 @@ fn random_values_do_not_depend_on_chunks_or_threads() {
     let u = Array::random_uniform(&[200_000], 2.0, 4.0, 3, [30_000]).unwrap();
     let m = u.mean(None).unwrap().compute_scalar::<f64>().unwrap();
     assert!((m - 3.0).abs() < 0.01, "{m}");
-    let (lo, hi) = (u.min(None).unwrap().compute_scalar::<f64>().unwrap(), u.max(None).unwrap().compute_scalar::<f64>().unwrap());
+    let (lo, hi) = (
+        u.min(None).unwrap().compute_scalar::<f64>().unwrap(),
+        u.max(None).unwrap().compute_scalar::<f64>().unwrap(),
+    );
     assert!(lo >= 2.0 && hi < 4.0);
     let n = Array::random_normal(&[200_000], 0.0, 3.0, 4, [50_000]).unwrap();
     let s = n.std(None, 0.0).unwrap().compute_scalar::<f64>().unwrap();
     assert!((s - 3.0).abs() < 0.03, "{s}");
-    assert_ne!(Array::random_uniform(&[4], 0.0, 1.0, 1, [4]).unwrap().compute::<f64>().unwrap(), Array::random_uniform(&[4], 0.0, 1.0, 2, [4]).unwrap().compute::<f64>().unwrap());
+    assert_ne!(
+        Array::random_uniform(&[4], 0.0, 1.0, 1, [4])
+            .unwrap()
+            .compute::<f64>()
+            .unwrap(),
+        Array::random_uniform(&[4], 0.0, 1.0, 2, [4])
+            .unwrap()
+            .compute::<f64>()
+            .unwrap()
+    );
 }
 
 #[test]

@@ -10,7 +10,11 @@ use ndarray::{ArrayD, IxDyn};
 
 fn f64s(a: &Array) -> ArrayD<f64> {
     let c = a.compute_chunk().unwrap();
-    ArrayD::from_shape_vec(IxDyn(c.shape()), (0..c.data().len()).map(|i| c.data().get_f64(i)).collect()).unwrap()
+    ArrayD::from_shape_vec(
+        IxDyn(c.shape()),
+        (0..c.data().len()).map(|i| c.data().get_f64(i)).collect(),
+    )
+    .unwrap()
 }
 
 fn close(a: &ArrayD<f64>, b: &ArrayD<f64>, rtol: f64, what: &str) {
@@ -19,7 +23,10 @@ fn close(a: &ArrayD<f64>, b: &ArrayD<f64>, rtol: f64, what: &str) {
         if x.is_nan() || y.is_nan() {
             assert!(x.is_nan() && y.is_nan(), "{what}[{i}]: {x} vs {y}");
         } else {
-            assert!((x - y).abs() <= rtol * y.abs().max(1.0) || x == y, "{what}[{i}]: {x} vs {y}");
+            assert!(
+                (x - y).abs() <= rtol * y.abs().max(1.0) || x == y,
+                "{what}[{i}]: {x} vs {y}"
+            );
         }
     }
 }
@@ -28,7 +35,8 @@ fn close(a: &ArrayD<f64>, b: &ArrayD<f64>, rtol: f64, what: &str) {
 fn unary_ops_match_std() {
     let x = data(&[13, 7], DType::F64, 3, 0.1);
     let pos = x.mapv(|v| v.abs() + 0.5);
-    let cases: Vec<(UnaryOp, &ArrayD<f64>, fn(f64) -> f64)> = vec![
+    type Case<'a> = (UnaryOp, &'a ArrayD<f64>, fn(f64) -> f64);
+    let cases: Vec<Case> = vec![
         (UnaryOp::Neg, &x, |v| -v),
         (UnaryOp::Abs, &x, f64::abs),
         (UnaryOp::Square, &x, |v| v * v),
@@ -60,7 +68,12 @@ fn unary_ops_match_std() {
     let isn = f64s(&b.isnan());
     close(&isn, &x.mapv(|v| f64::from(u8::from(v.is_nan()))), 0.0, "isnan");
     assert_eq!(b.isfinite().dtype(), DType::Bool);
-    close(&f64s(&b.logical_not()), &x.mapv(|v| f64::from(u8::from(v == 0.0))), 0.0, "not");
+    close(
+        &f64s(&b.logical_not()),
+        &x.mapv(|v| f64::from(u8::from(v == 0.0))),
+        0.0,
+        "not",
+    );
 }
 
 #[test]
@@ -89,7 +102,11 @@ fn binary_ops_match_python_semantics() {
     ];
     for (op, f) in &int_cases {
         let want = ndarray::Zip::from(&a).and(&b).map_collect(|&x, &y| f(x, y));
-        let got = f64s(&array(&a, DType::I32, &[4, 3]).binary(*op, &array(&b, DType::I32, &[2, 8])).unwrap());
+        let got = f64s(
+            &array(&a, DType::I32, &[4, 3])
+                .binary(*op, &array(&b, DType::I32, &[2, 8]))
+                .unwrap(),
+        );
         close(&got, &want, 1e-15, op.name());
     }
     let float_cases: Vec<(BinaryOp, F)> = vec![
@@ -99,9 +116,17 @@ fn binary_ops_match_python_semantics() {
         (BinaryOp::FloorDiv, pyfloordiv),
     ];
     for (op, f) in &float_cases {
-        let (l, r) = if *op == BinaryOp::Pow { (fa.mapv(f64::abs), fb.mapv(|v| v / 4.0)) } else { (fa.clone(), fb.clone()) };
+        let (l, r) = if *op == BinaryOp::Pow {
+            (fa.mapv(f64::abs), fb.mapv(|v| v / 4.0))
+        } else {
+            (fa.clone(), fb.clone())
+        };
         let want = ndarray::Zip::from(&fa).and(&fb).map_collect(|&x, &y| f(x, y));
-        let got = f64s(&array(&l, DType::F64, &[5, 5]).binary(*op, &array(&r, DType::F64, &[9, 1])).unwrap());
+        let got = f64s(
+            &array(&l, DType::F64, &[5, 5])
+                .binary(*op, &array(&r, DType::F64, &[9, 1]))
+                .unwrap(),
+        );
         close(&got, &want, 1e-14, op.name());
     }
 }
@@ -121,7 +146,10 @@ fn promotion_and_weak_scalars_follow_numpy() {
     assert_eq!(Array::ones(&[2], DType::I32, [1]).unwrap().sin().dtype(), DType::F64);
     // int8 wraps like NumPy
     let big = Array::full(&[3], 100, DType::I8, [2]).unwrap();
-    assert_eq!((&big + &big).compute::<i8>().unwrap().as_slice().unwrap(), &[-56, -56, -56]);
+    assert_eq!(
+        (&big + &big).compute::<i8>().unwrap().as_slice().unwrap(),
+        &[-56, -56, -56]
+    );
     // scalar on the left
     assert_eq!((10.0 - &f32a).compute::<f32>().unwrap().as_slice().unwrap(), &[9.0; 4]);
     // bool arithmetic
@@ -140,7 +168,11 @@ fn broadcasting_across_different_chunk_grids() {
         .and_broadcast(&row.broadcast(IxDyn(&[6, 5, 4])).unwrap())
         .and_broadcast(&vec.broadcast(IxDyn(&[6, 5, 4])).unwrap())
         .map_collect(|&a, &b, &c| a * b - c);
-    for (cx, cr, cv) in [([2, 2, 2], [5, 1], [4]), ([6, 3, 1], [2, 1], [3]), ([1, 5, 4], [1, 1], [1])] {
+    for (cx, cr, cv) in [
+        ([2, 2, 2], [5, 1], [4]),
+        ([6, 3, 1], [2, 1], [3]),
+        ([1, 5, 4], [1, 1], [1]),
+    ] {
         let ax = array(&x, DType::F64, &cx);
         let ar = array(&row, DType::F64, &cr);
         let av = array(&vec, DType::F64, &cv);
@@ -149,7 +181,10 @@ fn broadcasting_across_different_chunk_grids() {
         close(&f64s(&r), &want, 1e-15, "broadcast");
     }
     let bad = Array::ones(&[3], DType::F64, [1]).unwrap();
-    assert!(matches!(array(&x, DType::F64, &[2, 2, 2]).binary(BinaryOp::Add, &bad), Err(Error::Broadcast { .. })));
+    assert!(matches!(
+        array(&x, DType::F64, &[2, 2, 2]).binary(BinaryOp::Add, &bad),
+        Err(Error::Broadcast { .. })
+    ));
 }
 
 #[test]
@@ -159,9 +194,19 @@ fn where_clip_astype() {
     let w = where_(&a.greater(0.0).unwrap(), &a, -1.0).unwrap();
     close(&f64s(&w), &x.mapv(|v| if v > 0.0 { v } else { -1.0 }), 0.0, "where");
     let c = a.clip(-2.0, 3.0).unwrap();
-    close(&f64s(&c), &x.mapv(|v| if v.is_nan() { v } else { v.clamp(-2.0, 3.0) }), 0.0, "clip");
+    close(
+        &f64s(&c),
+        &x.mapv(|v| if v.is_nan() { v } else { v.clamp(-2.0, 3.0) }),
+        0.0,
+        "clip",
+    );
     let i = a.astype(DType::I16);
-    close(&f64s(&i), &x.mapv(|v| if v.is_nan() { 0.0 } else { v.trunc() }), 0.0, "astype");
+    close(
+        &f64s(&i),
+        &x.mapv(|v| if v.is_nan() { 0.0 } else { v.trunc() }),
+        0.0,
+        "astype",
+    );
     let nanfill = where_(&a.isnan(), 0.0, &a).unwrap();
     assert_eq!(nanfill.nanmean(None).unwrap().dtype(), DType::F64);
 }
@@ -173,7 +218,11 @@ fn fused_and_unfused_graphs_agree() {
     let z = ((&x.sin().square() + &x.cos().square()) * &y - x.exp().log1p()).abs();
     let expr = [z.sum(None).unwrap(), z.clone(), z.nanmax(0).unwrap()];
     let fused = Runtime::new(Config::default()).unwrap();
-    let plain = Runtime::new(Config { optimize: false, ..Config::default() }).unwrap();
+    let plain = Runtime::new(Config {
+        optimize: false,
+        ..Config::default()
+    })
+    .unwrap();
     let refs: Vec<&Array> = expr.iter().collect();
     let a = fused.compute_many(&refs).unwrap();
     let b = plain.compute_many(&refs).unwrap();
@@ -182,5 +231,8 @@ fn fused_and_unfused_graphs_agree() {
     // reductions' chunk step; only y's 3 blocks, broadcast to many consumers, stay apart.
     use chunkwise::graph::lower::Target;
     let g = fused.graph(&[Target::Array(&expr[0])]);
-    assert_eq!(g.kind_counts(), vec![("map", 3), ("reduce-partial", 12), ("reduce-combine", 5)]);
+    assert_eq!(
+        g.kind_counts(),
+        vec![("map", 3), ("reduce-partial", 12), ("reduce-combine", 5)]
+    );
 }

@@ -7,7 +7,16 @@ mod common;
 use chunkwise::{Array, Axes, DType, Error, ReduceOp, ReduceOptions, Runtime};
 use common::*;
 
-const SHAPES: &[&[usize]] = &[&[], &[7], &[5, 6], &[0, 4], &[3, 0], &[3, 4, 5], &[2, 3, 1, 4], &[2, 2, 3, 1, 2]];
+const SHAPES: &[&[usize]] = &[
+    &[],
+    &[7],
+    &[5, 6],
+    &[0, 4],
+    &[3, 0],
+    &[3, 4, 5],
+    &[2, 3, 1, 4],
+    &[2, 2, 3, 1, 2],
+];
 
 fn axes_sets(nd: usize) -> Vec<Axes> {
     let mut v = vec![Axes::All];
@@ -28,7 +37,10 @@ fn norm_axes(ax: &Axes, nd: usize) -> Vec<usize> {
     match ax {
         Axes::All => (0..nd).collect(),
         Axes::List(l) => {
-            let mut v: Vec<usize> = l.iter().map(|&a| if a < 0 { (a + nd as isize) as usize } else { a as usize }).collect();
+            let mut v: Vec<usize> = l
+                .iter()
+                .map(|&a| if a < 0 { (a + nd as isize) as usize } else { a as usize })
+                .collect();
             v.sort_unstable();
             v
         }
@@ -49,8 +61,15 @@ fn check_op(op: ReduceOp, dtype: DType, nan_frac: f64, split_every: &[usize]) {
                 let want = reference_reduce(&x, op, &ax, 1.0, dtype);
                 for &se in split_every {
                     for keepdims in [false, true] {
-                        let what = format!("{} {dtype} shape {shape:?} chunks {chunks:?} axes {ax:?} split_every {se} keepdims {keepdims}", op.name());
-                        let opts = ReduceOptions { keepdims, ddof: 1.0, split_every: se };
+                        let what = format!(
+                            "{} {dtype} shape {shape:?} chunks {chunks:?} axes {ax:?} split_every {se} keepdims {keepdims}",
+                            op.name()
+                        );
+                        let opts = ReduceOptions {
+                            keepdims,
+                            ddof: 1.0,
+                            split_every: se,
+                        };
                         let r = arr.reduce(op, axes.clone(), &opts);
                         let r = match (r, &want) {
                             (Err(Error::EmptyReduction { .. }), Err(_)) => continue,
@@ -66,7 +85,9 @@ fn check_op(op: ReduceOp, dtype: DType, nan_frac: f64, split_every: &[usize]) {
                             (Ok(mut g), Ok(w)) => {
                                 let g = g.pop().unwrap();
                                 let w = if keepdims {
-                                    let ks: Vec<usize> = (0..shape.len()).map(|a| if ax.contains(&a) { 1 } else { shape[a] }).collect();
+                                    let ks: Vec<usize> = (0..shape.len())
+                                        .map(|a| if ax.contains(&a) { 1 } else { shape[a] })
+                                        .collect();
                                     w.clone().into_shape_with_order(ks).unwrap()
                                 } else {
                                     w.clone()
@@ -91,7 +112,14 @@ fn float_reductions_match_reference() {
 
 #[test]
 fn f32_reductions_accumulate_in_f64() {
-    for op in [ReduceOp::Sum, ReduceOp::NanMean, ReduceOp::NanStd, ReduceOp::Max, ReduceOp::ArgMin, ReduceOp::Count] {
+    for op in [
+        ReduceOp::Sum,
+        ReduceOp::NanMean,
+        ReduceOp::NanStd,
+        ReduceOp::Max,
+        ReduceOp::ArgMin,
+        ReduceOp::Count,
+    ] {
         check_op(op, DType::F32, 0.1, &[3]);
     }
 }
@@ -99,7 +127,19 @@ fn f32_reductions_accumulate_in_f64() {
 #[test]
 fn integer_and_bool_reductions_are_exact() {
     for dtype in [DType::I8, DType::U16, DType::I64, DType::Bool] {
-        for op in [ReduceOp::Sum, ReduceOp::Prod, ReduceOp::Min, ReduceOp::Max, ReduceOp::Mean, ReduceOp::Var, ReduceOp::ArgMax, ReduceOp::Any, ReduceOp::All, ReduceOp::Count, ReduceOp::NanSum] {
+        for op in [
+            ReduceOp::Sum,
+            ReduceOp::Prod,
+            ReduceOp::Min,
+            ReduceOp::Max,
+            ReduceOp::Mean,
+            ReduceOp::Var,
+            ReduceOp::ArgMax,
+            ReduceOp::Any,
+            ReduceOp::All,
+            ReduceOp::Count,
+            ReduceOp::NanSum,
+        ] {
             check_op(op, dtype, 0.0, &[2]);
         }
     }
@@ -112,7 +152,10 @@ fn deep_trees_with_many_split_every_values() {
     let arr = array(&x, DType::F64, &[1, 1]);
     for se in [2, 3, 4, 7, 16, 1000] {
         for op in [ReduceOp::NanSum, ReduceOp::NanVar, ReduceOp::NanArgMax, ReduceOp::Max] {
-            let opts = ReduceOptions { split_every: se, ..Default::default() };
+            let opts = ReduceOptions {
+                split_every: se,
+                ..Default::default()
+            };
             for ax in [vec![0usize], vec![1], vec![0, 1]] {
                 let axes: Vec<isize> = ax.iter().map(|&a| a as isize).collect();
                 let r = arr.reduce(op, axes, &opts).unwrap();
@@ -135,7 +178,14 @@ fn numpy_empty_and_all_nan_semantics() {
     assert!(matches!(empty.max(None), Err(Error::EmptyReduction { op: "max" })));
     assert!(matches!(empty.argmin(None), Err(Error::EmptyReduction { .. })));
     let nan = Array::full(&[3, 2], f64::NAN, DType::F64, [2, 1]).unwrap();
-    assert!(nan.nanmean(0).unwrap().compute::<f64>().unwrap().iter().all(|v| v.is_nan()));
+    assert!(
+        nan.nanmean(0)
+            .unwrap()
+            .compute::<f64>()
+            .unwrap()
+            .iter()
+            .all(|v| v.is_nan())
+    );
     assert!(nan.nanmax(None).unwrap().compute_scalar::<f64>().unwrap().is_nan());
     assert_eq!(nan.count(None).unwrap().compute_scalar::<i64>().unwrap(), 0);
     let e = nan.nanargmin(None).unwrap().compute::<i64>().unwrap_err();
@@ -164,14 +214,28 @@ impl ChunkSpecEmpty {
 #[test]
 fn results_are_bit_identical_across_thread_counts_and_schedulers() {
     let x = Array::random_normal(&[300, 200], 3.0, 10.0, 5, [37, 41]).unwrap();
-    let ops = [x.sum(None).unwrap(), x.std(0, 0.0).unwrap(), x.nanmean([1]).unwrap(), x.argmax(None).unwrap()];
+    let ops = [
+        x.sum(None).unwrap(),
+        x.std(0, 0.0).unwrap(),
+        x.nanmean([1]).unwrap(),
+        x.argmax(None).unwrap(),
+    ];
     let reference: Vec<_> = {
-        let rt = Runtime::new(chunkwise::Config { threads: 1, scheduler: chunkwise::SchedulerKind::Sync, ..Default::default() }).unwrap();
+        let rt = Runtime::new(chunkwise::Config {
+            threads: 1,
+            scheduler: chunkwise::SchedulerKind::Sync,
+            ..Default::default()
+        })
+        .unwrap();
         let refs: Vec<&Array> = ops.iter().collect();
         rt.compute_many(&refs).unwrap()
     };
     for threads in [1, 2, 3, 8] {
-        let rt = Runtime::new(chunkwise::Config { threads, ..Default::default() }).unwrap();
+        let rt = Runtime::new(chunkwise::Config {
+            threads,
+            ..Default::default()
+        })
+        .unwrap();
         for _ in 0..3 {
             let refs: Vec<&Array> = ops.iter().collect();
             let got = rt.compute_many(&refs).unwrap();

@@ -36,25 +36,47 @@ impl ChunkSource for Counting {
     fn read(&self, region: &[Range<usize>]) -> Result<Chunk> {
         self.reads.fetch_add(1, Ordering::SeqCst);
         if Some(region[0].start) == self.fail_at {
-            return Err(Error::Format(format!("counting: corrupt chunk at row {}", region[0].start)));
+            return Err(Error::Format(format!(
+                "counting: corrupt chunk at row {}",
+                region[0].start
+            )));
         }
         let shape: Vec<usize> = region.iter().map(|r| r.len()).collect();
         let n = shape.iter().product();
         let cols = shape[1];
-        let v: Vec<f64> = (0..n).map(|i| ((region[0].start + i / cols) * 1000 + region[1].start + i % cols) as f64).collect();
+        let v: Vec<f64> = (0..n)
+            .map(|i| ((region[0].start + i / cols) * 1000 + region[1].start + i % cols) as f64)
+            .collect();
         Chunk::new(shape, chunkwise::Buffer::F64(v))
     }
 }
 
 fn counting(rows: usize, fail_at: Option<usize>) -> Arc<Counting> {
-    Arc::new(Counting { shape: vec![rows, 1000], reads: AtomicUsize::new(0), fail_at })
+    Arc::new(Counting {
+        shape: vec![rows, 1000],
+        reads: AtomicUsize::new(0),
+        fail_at,
+    })
 }
 
 fn runtimes() -> Vec<Runtime> {
     vec![
-        Runtime::new(Config { threads: 1, scheduler: SchedulerKind::Sync, ..Config::default() }).unwrap(),
-        Runtime::new(Config { threads: 2, ..Config::default() }).unwrap(),
-        Runtime::new(Config { threads: 4, ..Config::default() }).unwrap(),
+        Runtime::new(Config {
+            threads: 1,
+            scheduler: SchedulerKind::Sync,
+            ..Config::default()
+        })
+        .unwrap(),
+        Runtime::new(Config {
+            threads: 2,
+            ..Config::default()
+        })
+        .unwrap(),
+        Runtime::new(Config {
+            threads: 4,
+            ..Config::default()
+        })
+        .unwrap(),
     ]
 }
 
@@ -82,7 +104,12 @@ fn intermediates_are_released_early() {
         let y = (&x * 2.0).sum(None).unwrap();
         let (_, stats) = rt.compute_with_stats(&[&y]).unwrap();
         let block = 8000;
-        assert!(stats.peak_bytes <= 6 * block, "peak {} bytes with {} threads", stats.peak_bytes, rt.threads());
+        assert!(
+            stats.peak_bytes <= 6 * block,
+            "peak {} bytes with {} threads",
+            stats.peak_bytes,
+            rt.threads()
+        );
         assert!(stats.total_bytes >= 64 * block);
     }
 }
@@ -113,7 +140,12 @@ fn panics_in_tasks_become_errors() {
 fn progress_counts_every_task_once() {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let s2 = seen.clone();
-    let rt = Runtime::new(Config { threads: 2, progress: Some(Arc::new(move |p| s2.lock().unwrap().push(p))), ..Config::default() }).unwrap();
+    let rt = Runtime::new(Config {
+        threads: 2,
+        progress: Some(Arc::new(move |p| s2.lock().unwrap().push(p))),
+        ..Config::default()
+    })
+    .unwrap();
     let x = Array::random_uniform(&[100, 100], 0.0, 1.0, 1, [10, 10]).unwrap();
     let y = x.nanmean(0).unwrap();
     rt.compute_many(&[&y]).unwrap();
@@ -128,7 +160,9 @@ fn progress_counts_every_task_once() {
 #[test]
 fn custom_graphs_mix_closures_and_array_blocks() {
     let x = Array::arange(0, 100, 1, [25]).unwrap();
-    let parts: Vec<_> = (0..4).map(|b| x.block_delayed::<i64>(&[b]).unwrap().then("block-sum", |a| Ok(a.sum()))).collect();
+    let parts: Vec<_> = (0..4)
+        .map(|b| x.block_delayed::<i64>(&[b]).unwrap().then("block-sum", |a| Ok(a.sum())))
+        .collect();
     let total = gather(&parts, "total", |v| Ok(v.iter().copied().sum::<i64>()));
     let scale = delayed("scale", || Ok(2i64));
     let out = total.zip(&scale, "scaled", |t, s| Ok(t * s));
@@ -168,14 +202,27 @@ fn dot_export_and_graph_size() {
     assert_eq!(dot.matches(" -> ").count(), 4);
     assert!(dot.contains("reduce-partial sum"));
     // A 10^4-block graph stays small per task.
-    let big = Array::zeros(&[10_000, 100], DType::F32, [1, 100]).unwrap().sum(None).unwrap();
+    let big = Array::zeros(&[10_000, 100], DType::F32, [1, 100])
+        .unwrap()
+        .sum(None)
+        .unwrap();
     let g = Runtime::global().graph(&[Target::Array(&big)]);
-    assert!(g.metadata_bytes() / g.len() < 200, "{} bytes per task", g.metadata_bytes() / g.len());
+    assert!(
+        g.metadata_bytes() / g.len() < 200,
+        "{} bytes per task",
+        g.metadata_bytes() / g.len()
+    );
 }
 
 #[test]
 fn typed_compute_checks_the_dtype() {
     let x = Array::ones(&[3], DType::F32, [2]).unwrap();
-    assert!(matches!(x.compute::<f64>(), Err(Error::DTypeMismatch { requested: DType::F64, actual: DType::F32 })));
+    assert!(matches!(
+        x.compute::<f64>(),
+        Err(Error::DTypeMismatch {
+            requested: DType::F64,
+            actual: DType::F32
+        })
+    ));
     assert!(x.compute_scalar::<f32>().is_err());
 }

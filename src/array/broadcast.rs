@@ -24,7 +24,10 @@ pub fn broadcast_shapes(shapes: &[&[usize]]) -> Result<Vec<usize>> {
                 *o = n;
             } else if n != 1 && n != *o {
                 let first = shapes[0].to_vec();
-                return Err(Error::Broadcast { a: first, b: s.to_vec() });
+                return Err(Error::Broadcast {
+                    a: first,
+                    b: s.to_vec(),
+                });
             }
         }
     }
@@ -84,7 +87,11 @@ pub(crate) fn align(inputs: &[&Array]) -> Result<(Vec<Array>, ChunkGrid)> {
             });
         }
     }
-    let chunks: Vec<Vec<usize>> = chunks.into_iter().zip(&shape).map(|(c, &n)| c.unwrap_or_else(|| vec![n])).collect();
+    let chunks: Vec<Vec<usize>> = chunks
+        .into_iter()
+        .zip(&shape)
+        .map(|(c, &n)| c.unwrap_or_else(|| vec![n]))
+        .collect();
     let grid = ChunkGrid::from_chunks(&shape, chunks.clone())?;
     let mut out = Vec::with_capacity(inputs.len());
     for a in inputs {

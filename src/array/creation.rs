@@ -22,7 +22,10 @@ impl Array {
     ///
     /// # Errors
     /// [`Error::InvalidChunks`] when `chunks` does not fit the shape.
-    pub fn from_ndarray<T: Element, D: ndarray::Dimension>(a: ndarray::Array<T, D>, chunks: impl Into<ChunkSpec>) -> Result<Array> {
+    pub fn from_ndarray<T: Element, D: ndarray::Dimension>(
+        a: ndarray::Array<T, D>,
+        chunks: impl Into<ChunkSpec>,
+    ) -> Result<Array> {
         let chunk = Chunk::from_ndarray(a.into_dyn());
         let grid = ChunkGrid::new(chunk.shape(), &chunks.into(), T::DTYPE.size())?;
         let src = MemorySource::split(chunk, grid.clone())?;
@@ -43,14 +46,26 @@ impl Array {
         let grid = ChunkGrid::new(shape, &chunks, dtype.size())?;
         let mut p = Program::new(0);
         p.push(op, dtype);
-        Ok(Array::from_expr(ExprKind::Map { program: Arc::new(p), inputs: Vec::new() }, grid, dtype))
+        Ok(Array::from_expr(
+            ExprKind::Map {
+                program: Arc::new(p),
+                inputs: Vec::new(),
+            },
+            grid,
+            dtype,
+        ))
     }
 
     /// An array filled with `value` cast to `dtype`.
     ///
     /// # Errors
     /// [`Error::InvalidChunks`] when `chunks` does not fit the shape.
-    pub fn full(shape: &[usize], value: impl Into<Scalar>, dtype: DType, chunks: impl Into<ChunkSpec>) -> Result<Array> {
+    pub fn full(
+        shape: &[usize],
+        value: impl Into<Scalar>,
+        dtype: DType,
+        chunks: impl Into<ChunkSpec>,
+    ) -> Result<Array> {
         Array::generated(shape, dtype, InstOp::Const(value.into()), chunks.into())
     }
 
@@ -94,24 +109,43 @@ impl Array {
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] for a zero step.
-    pub fn arange(start: impl Into<Scalar>, stop: impl Into<Scalar>, step: impl Into<Scalar>, chunks: impl Into<ChunkSpec>) -> Result<Array> {
+    pub fn arange(
+        start: impl Into<Scalar>,
+        stop: impl Into<Scalar>,
+        step: impl Into<Scalar>,
+        chunks: impl Into<ChunkSpec>,
+    ) -> Result<Array> {
         let (start, stop, step) = (start.into(), stop.into(), step.into());
         let ints = [start, stop, step].iter().all(|s| matches!(s, Scalar::Int(_)));
         let (n, dtype) = if ints {
-            let (Scalar::Int(a), Scalar::Int(b), Scalar::Int(s)) = (start, stop, step) else { unreachable!() };
+            let (Scalar::Int(a), Scalar::Int(b), Scalar::Int(s)) = (start, stop, step) else {
+                unreachable!()
+            };
             if s == 0 {
                 return Err(Error::InvalidArgument("arange step must not be zero".into()));
             }
-            let n = if s > 0 { (b - a + s - 1).div_euclid(s) } else { (a - b - s - 1).div_euclid(-s) };
+            let n = if s > 0 {
+                (b - a + s - 1).div_euclid(s)
+            } else {
+                (a - b - s - 1).div_euclid(-s)
+            };
             (n.max(0) as usize, DType::I64)
         } else {
             let s = step.as_f64();
             if s == 0.0 || !s.is_finite() {
                 return Err(Error::InvalidArgument("arange step must be finite and non-zero".into()));
             }
-            (((stop.as_f64() - start.as_f64()) / s).ceil().max(0.0) as usize, DType::F64)
+            (
+                ((stop.as_f64() - start.as_f64()) / s).ceil().max(0.0) as usize,
+                DType::F64,
+            )
         };
-        Array::generated(&[n], dtype, InstOp::Gen(Generator::Arange { start, step }), chunks.into())
+        Array::generated(
+            &[n],
+            dtype,
+            InstOp::Gen(Generator::Arange { start, step }),
+            chunks.into(),
+        )
     }
 
     /// `num` evenly spaced float64 values from `start` to `stop` inclusive (`np.linspace`).
@@ -119,10 +153,24 @@ impl Array {
     /// # Errors
     /// [`Error::InvalidChunks`] when `chunks` does not fit.
     pub fn linspace(start: f64, stop: f64, num: usize, chunks: impl Into<ChunkSpec>) -> Result<Array> {
-        let step = if num > 1 { (stop - start) / (num - 1) as f64 } else { 0.0 };
+        let step = if num > 1 {
+            (stop - start) / (num - 1) as f64
+        } else {
+            0.0
+        };
         let last = if num > 0 { num as u64 - 1 } else { 0 };
         let stop_v = if num == 1 { start } else { stop };
-        Array::generated(&[num], DType::F64, InstOp::Gen(Generator::Linspace { start, step, last, stop: stop_v }), chunks.into())
+        Array::generated(
+            &[num],
+            DType::F64,
+            InstOp::Gen(Generator::Linspace {
+                start,
+                step,
+                last,
+                stop: stop_v,
+            }),
+            chunks.into(),
+        )
     }
 
     /// Uniform random float64 values in `[low, high)`, a pure function of `seed` and the
@@ -130,15 +178,37 @@ impl Array {
     ///
     /// # Errors
     /// [`Error::InvalidChunks`] when `chunks` does not fit.
-    pub fn random_uniform(shape: &[usize], low: f64, high: f64, seed: u64, chunks: impl Into<ChunkSpec>) -> Result<Array> {
-        Array::generated(shape, DType::F64, InstOp::Gen(Generator::Uniform { seed, low, high }), chunks.into())
+    pub fn random_uniform(
+        shape: &[usize],
+        low: f64,
+        high: f64,
+        seed: u64,
+        chunks: impl Into<ChunkSpec>,
+    ) -> Result<Array> {
+        Array::generated(
+            shape,
+            DType::F64,
+            InstOp::Gen(Generator::Uniform { seed, low, high }),
+            chunks.into(),
+        )
     }
 
     /// Normal random float64 values, a pure function of `seed` and the element's index.
     ///
     /// # Errors
     /// [`Error::InvalidChunks`] when `chunks` does not fit.
-    pub fn random_normal(shape: &[usize], mean: f64, std: f64, seed: u64, chunks: impl Into<ChunkSpec>) -> Result<Array> {
-        Array::generated(shape, DType::F64, InstOp::Gen(Generator::Normal { seed, mean, std }), chunks.into())
+    pub fn random_normal(
+        shape: &[usize],
+        mean: f64,
+        std: f64,
+        seed: u64,
+        chunks: impl Into<ChunkSpec>,
+    ) -> Result<Array> {
+        Array::generated(
+            shape,
+            DType::F64,
+            InstOp::Gen(Generator::Normal { seed, mean, std }),
+            chunks.into(),
+        )
     }
 }

@@ -62,7 +62,10 @@ fn cast(p: &mut Program, r: Reg, to: DType) -> Reg {
 
 /// Builds a Map node over operands; `f` gets the program and one register per operand.
 fn map_operands(ops: &[Operand<'_>], f: impl FnOnce(&mut Program, &[Reg]) -> Result<Reg>) -> Result<Array> {
-    let arrays: Vec<&Array> = ops.iter().filter_map(|o| if let Operand::Array(a) = o { Some(*a) } else { None }).collect();
+    let arrays: Vec<&Array> = ops
+        .iter()
+        .filter_map(|o| if let Operand::Array(a) = o { Some(*a) } else { None })
+        .collect();
     let (inputs, grid) = align(&arrays)?;
     let mut p = Program::new(inputs.len() as u32);
     let mut regs = Vec::with_capacity(ops.len());
@@ -95,7 +98,14 @@ fn map_operands(ops: &[Operand<'_>], f: impl FnOnce(&mut Program, &[Reg]) -> Res
         p.push(InstOp::Cast(out), d);
     }
     let dtype = p.out_dtype();
-    Ok(Array::from_expr(ExprKind::Map { program: Arc::new(p), inputs }, grid, dtype))
+    Ok(Array::from_expr(
+        ExprKind::Map {
+            program: Arc::new(p),
+            inputs,
+        },
+        grid,
+        dtype,
+    ))
 }
 
 fn binary_regs(p: &mut Program, op: BinaryOp, a: Reg, b: Reg) -> Result<Reg> {
@@ -146,7 +156,9 @@ impl Array {
     /// # Errors
     /// As [`Array::binary`].
     pub fn rbinary(&self, op: BinaryOp, scalar: impl Into<Scalar>) -> Result<Array> {
-        map_operands(&[Operand::Scalar(scalar.into()), Operand::Array(self)], |p, r| binary_regs(p, op, r[0], r[1]))
+        map_operands(&[Operand::Scalar(scalar.into()), Operand::Array(self)], |p, r| {
+            binary_regs(p, op, r[0], r[1])
+        })
     }
 
     /// Numeric negative.
@@ -284,4 +296,3 @@ impl std::ops::Neg for Array {
         expect_ok(self.negative(), "neg")
     }
 }
-

@@ -41,7 +41,9 @@ pub struct Array {
 
 impl Array {
     pub(crate) fn from_expr(kind: ExprKind, grid: ChunkGrid, dtype: DType) -> Array {
-        Array { expr: Arc::new(Expr { kind, grid, dtype }) }
+        Array {
+            expr: Arc::new(Expr { kind, grid, dtype }),
+        }
     }
 
     /// The expression node (for graph lowering and inspection).
@@ -107,6 +109,12 @@ impl Array {
 
 impl std::fmt::Debug for Array {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Array<shape={:?}, dtype={}, chunks={:?}>", self.shape(), self.dtype(), self.chunks())
+        write!(
+            f,
+            "Array<shape={:?}, dtype={}, chunks={:?}>",
+            self.shape(),
+            self.dtype(),
+            self.chunks()
+        )
     }
 }

@@ -27,9 +27,14 @@ impl Array {
         match &self.expr.kind {
             ExprKind::Source(s) => Array::from_expr(ExprKind::Source(s.clone()), grid, self.dtype()),
             ExprKind::Rechunk { input } => input.rechunk_to(grid),
-            ExprKind::Map { program, inputs } if inputs.is_empty() => {
-                Array::from_expr(ExprKind::Map { program: program.clone(), inputs: Vec::new() }, grid, self.dtype())
-            }
+            ExprKind::Map { program, inputs } if inputs.is_empty() => Array::from_expr(
+                ExprKind::Map {
+                    program: program.clone(),
+                    inputs: Vec::new(),
+                },
+                grid,
+                self.dtype(),
+            ),
             _ => Array::from_expr(ExprKind::Rechunk { input: self.clone() }, grid, self.dtype()),
         }
     }

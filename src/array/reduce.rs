@@ -77,7 +77,11 @@ pub struct ReduceOptions {
 
 impl Default for ReduceOptions {
     fn default() -> Self {
-        ReduceOptions { keepdims: false, ddof: 0.0, split_every: DEFAULT_SPLIT_EVERY }
+        ReduceOptions {
+            keepdims: false,
+            ddof: 0.0,
+            split_every: DEFAULT_SPLIT_EVERY,
+        }
     }
 }
 
@@ -99,10 +103,16 @@ impl Array {
             }
         };
         if op.is_arg() && !(all || axes.len() == 1) {
-            return Err(Error::InvalidArgument(format!("{} takes one axis or none, not {axes:?}", op.name())));
+            return Err(Error::InvalidArgument(format!(
+                "{} takes one axis or none, not {axes:?}",
+                op.name()
+            )));
         }
         if opts.split_every < 2 {
-            return Err(Error::InvalidArgument(format!("split_every must be at least 2, not {}", opts.split_every)));
+            return Err(Error::InvalidArgument(format!(
+                "split_every must be at least 2, not {}",
+                opts.split_every
+            )));
         }
         let shape = self.shape();
         let reduced: usize = axes.iter().map(|&a| shape[a]).product();
@@ -113,20 +123,33 @@ impl Array {
         let g = self.grid();
         let mut out_shape = Vec::new();
         let mut out_chunks = Vec::new();
-        for a in 0..nd {
+        for (a, &n) in shape.iter().enumerate() {
             if axes.contains(&a) {
                 if opts.keepdims {
                     out_shape.push(1);
                     out_chunks.push(vec![1]);
                 }
             } else {
-                out_shape.push(shape[a]);
+                out_shape.push(n);
                 out_chunks.push(g.chunks(a).to_vec());
             }
         }
         let grid = ChunkGrid::from_chunks(&out_shape, out_chunks)?;
-        let spec = ReduceSpec { op, axes, keepdims: opts.keepdims, ddof: opts.ddof, split_every: opts.split_every };
-        Ok(Array::from_expr(ExprKind::Reduce { input: self.clone(), spec }, grid, op.result_dtype(self.dtype())))
+        let spec = ReduceSpec {
+            op,
+            axes,
+            keepdims: opts.keepdims,
+            ddof: opts.ddof,
+            split_every: opts.split_every,
+        };
+        Ok(Array::from_expr(
+            ExprKind::Reduce {
+                input: self.clone(),
+                spec,
+            },
+            grid,
+            op.result_dtype(self.dtype()),
+        ))
     }
 
     /// Variance with `ddof` (NaN propagates).
@@ -134,7 +157,14 @@ impl Array {
     /// # Errors
     /// As [`Array::reduce`].
     pub fn var(&self, axes: impl Into<Axes>, ddof: f64) -> Result<Array> {
-        self.reduce(ReduceOp::Var, axes, &ReduceOptions { ddof, ..Default::default() })
+        self.reduce(
+            ReduceOp::Var,
+            axes,
+            &ReduceOptions {
+                ddof,
+                ..Default::default()
+            },
+        )
     }
 
     /// Standard deviation with `ddof` (NaN propagates).
@@ -142,7 +172,14 @@ impl Array {
     /// # Errors
     /// As [`Array::reduce`].
     pub fn std(&self, axes: impl Into<Axes>, ddof: f64) -> Result<Array> {
-        self.reduce(ReduceOp::Std, axes, &ReduceOptions { ddof, ..Default::default() })
+        self.reduce(
+            ReduceOp::Std,
+            axes,
+            &ReduceOptions {
+                ddof,
+                ..Default::default()
+            },
+        )
     }
 
     /// Variance skipping NaN.
@@ -150,7 +187,14 @@ impl Array {
     /// # Errors
     /// As [`Array::reduce`].
     pub fn nanvar(&self, axes: impl Into<Axes>, ddof: f64) -> Result<Array> {
-        self.reduce(ReduceOp::NanVar, axes, &ReduceOptions { ddof, ..Default::default() })
+        self.reduce(
+            ReduceOp::NanVar,
+            axes,
+            &ReduceOptions {
+                ddof,
+                ..Default::default()
+            },
+        )
     }
 
     /// Standard deviation skipping NaN.
@@ -158,7 +202,14 @@ impl Array {
     /// # Errors
     /// As [`Array::reduce`].
     pub fn nanstd(&self, axes: impl Into<Axes>, ddof: f64) -> Result<Array> {
-        self.reduce(ReduceOp::NanStd, axes, &ReduceOptions { ddof, ..Default::default() })
+        self.reduce(
+            ReduceOp::NanStd,
+            axes,
+            &ReduceOptions {
+                ddof,
+                ..Default::default()
+            },
+        )
     }
 }
 

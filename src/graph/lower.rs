@@ -25,12 +25,20 @@ pub enum Target<'a> {
 /// Builds the task graph for several targets at once, sharing common nodes.
 #[must_use]
 pub fn lower(targets: &[Target<'_>]) -> TaskGraph {
-    let mut cx = Lowering { g: TaskGraph::new(), arrays: HashMap::new(), customs: HashMap::new() };
+    let mut cx = Lowering {
+        g: TaskGraph::new(),
+        arrays: HashMap::new(),
+        customs: HashMap::new(),
+    };
     for t in targets {
         let out = match t {
             Target::Array(a) => {
                 let tasks = cx.array(a);
-                Output::Array { grid: a.grid().clone(), dtype: a.dtype(), tasks }
+                Output::Array {
+                    grid: a.grid().clone(),
+                    dtype: a.dtype(),
+                    tasks,
+                }
             }
             Target::Custom(c) => Output::Task(cx.custom(c)),
         };
@@ -63,7 +71,11 @@ impl Lowering {
         let tasks: Vec<TaskId> = match &e.kind {
             ExprKind::Source(src) => (0..nblocks)
                 .map(|b| {
-                    let kind = TaskKind::Load { source: src.clone(), grid: grid.clone(), block: b as u32 };
+                    let kind = TaskKind::Load {
+                        source: src.clone(),
+                        grid: grid.clone(),
+                        block: b as u32,
+                    };
                     self.g.push(kind, &[], block_bytes(&grid, b, item))
                 })
                 .collect(),
@@ -85,7 +97,11 @@ impl Lowering {
                                 tasks[ig.linear(&iidx)]
                             })
                             .collect();
-                        let kind = TaskKind::Map { program: program.clone(), grid: grid.clone(), block: b as u32 };
+                        let kind = TaskKind::Map {
+                            program: program.clone(),
+                            grid: grid.clone(),
+                            block: b as u32,
+                        };
                         self.g.push(kind, &deps, block_bytes(&grid, b, item))
                     })
                     .collect()
@@ -94,23 +110,37 @@ impl Lowering {
                 let ins = self.array(input);
                 let in_grid = input.grid().clone();
                 let overlaps: Vec<_> = (0..grid.ndim()).map(|ax| grid.overlaps(&in_grid, ax)).collect();
-                let node = Arc::new(RechunkNode { in_grid: in_grid.clone(), out_grid: (*grid).clone(), overlaps, dtype: e.dtype });
+                let node = Arc::new(RechunkNode {
+                    in_grid: in_grid.clone(),
+                    out_grid: (*grid).clone(),
+                    overlaps,
+                    dtype: e.dtype,
+                });
                 (0..nblocks)
                     .map(|b| {
                         let idx = grid.unlinear(b);
-                        let lists: Vec<&Vec<_>> = idx.iter().enumerate().map(|(ax, &i)| &node.overlaps[ax][i]).collect();
+                        let lists: Vec<&Vec<_>> =
+                            idx.iter().enumerate().map(|(ax, &i)| &node.overlaps[ax][i]).collect();
                         let lens: Vec<usize> = lists.iter().map(|l| l.len()).collect();
                         let deps: Vec<TaskId> = if lens.is_empty() {
                             vec![ins[0]]
                         } else {
                             IndexIter::new(&lens)
                                 .map(|k| {
-                                    let iidx: Vec<usize> = k.iter().enumerate().map(|(ax, &j)| lists[ax][j].0).collect();
+                                    let iidx: Vec<usize> =
+                                        k.iter().enumerate().map(|(ax, &j)| lists[ax][j].0).collect();
                                     ins[in_grid.linear(&iidx)]
                                 })
                                 .collect()
                         };
-                        self.g.push(TaskKind::Rechunk { node: node.clone(), block: b as u32 }, &deps, block_bytes(&grid, b, item))
+                        self.g.push(
+                            TaskKind::Rechunk {
+                                node: node.clone(),
+                                block: b as u32,
+                            },
+                            &deps,
+                            block_bytes(&grid, b, item),
+                        )
                     })
                     .collect()
             }
@@ -123,7 +153,12 @@ impl Lowering {
     fn reduce(&mut self, input: &Array, spec: &crate::ops::ReduceSpec, out_dtype: crate::dtype::DType) -> Vec<TaskId> {
         let ins = self.array(input);
         let in_grid = input.grid().clone();
-        let node = Arc::new(ReduceNode { spec: spec.clone(), in_grid: in_grid.clone(), in_dtype: input.dtype(), out_dtype });
+        let node = Arc::new(ReduceNode {
+            spec: spec.clone(),
+            in_grid: in_grid.clone(),
+            in_dtype: input.dtype(),
+            out_dtype,
+        });
         let nd = in_grid.ndim();
         // The fan-in is spread over the reduced axes that have more than one block (dask
         // spreads it over all reduced axes, which wastes it on single-block axes).
@@ -135,23 +170,41 @@ impl Lowering {
         let needs_combine = (0..nd).any(|a| reduced(a) && nb[a] > 1);
         // Partial bytes: kept block extent, 16 bytes per element is a safe upper bound.
         let pbytes = |shape: &[usize]| -> u64 {
-            (shape.iter().enumerate().map(|(a, &n)| if reduced(a) { 1 } else { n }).product::<usize>() * 16) as u64
+            (shape
+                .iter()
+                .enumerate()
+                .map(|(a, &n)| if reduced(a) { 1 } else { n })
+                .product::<usize>()
+                * 16) as u64
         };
         let mut cur: Vec<TaskId> = (0..in_grid.num_blocks())
             .map(|b| {
                 let shape = in_grid.block_shape(&in_grid.unlinear(b));
-                let kind = TaskKind::ReducePartial { node: node.clone(), pre: None, block: b as u32, finalize: !needs_combine };
+                let kind = TaskKind::ReducePartial {
+                    node: node.clone(),
+                    pre: None,
+                    block: b as u32,
+                    finalize: !needs_combine,
+                };
                 self.g.push(kind, &[ins[b]], pbytes(&shape))
             })
             .collect();
         while (0..nd).any(|a| reduced(a) && nb[a] > 1) {
-            let new_nb: Vec<usize> = (0..nd).map(|a| if reduced(a) { nb[a].div_ceil(fan) } else { nb[a] }).collect();
+            let new_nb: Vec<usize> = (0..nd)
+                .map(|a| if reduced(a) { nb[a].div_ceil(fan) } else { nb[a] })
+                .collect();
             let last = (0..nd).all(|a| !reduced(a) || new_nb[a] == 1);
             let cur_grid = ChunkGrid::from_chunks(&nb, nb.iter().map(|&n| vec![1; n]).collect()).expect("block grid");
             let mut next = Vec::with_capacity(new_nb.iter().product());
             for j in IndexIter::new(&new_nb) {
                 let spans: Vec<(usize, usize)> = (0..nd)
-                    .map(|a| if reduced(a) { (j[a] * fan, ((j[a] + 1) * fan).min(nb[a])) } else { (j[a], j[a] + 1) })
+                    .map(|a| {
+                        if reduced(a) {
+                            (j[a] * fan, ((j[a] + 1) * fan).min(nb[a]))
+                        } else {
+                            (j[a], j[a] + 1)
+                        }
+                    })
                     .collect();
                 let lens: Vec<usize> = spans.iter().map(|(s, e)| e - s).collect();
                 let deps: Vec<TaskId> = IndexIter::new(&lens)
@@ -161,7 +214,14 @@ impl Lowering {
                     })
                     .collect();
                 let bytes = self.g.task(deps[0]).nbytes;
-                next.push(self.g.push(TaskKind::ReduceCombine { node: node.clone(), finalize: last }, &deps, bytes));
+                next.push(self.g.push(
+                    TaskKind::ReduceCombine {
+                        node: node.clone(),
+                        finalize: last,
+                    },
+                    &deps,
+                    bytes,
+                ));
             }
             cur = next;
             nb = new_nb;

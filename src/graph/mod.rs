@@ -20,7 +20,6 @@ use crate::error::Result;
 use crate::grid::ChunkGrid;
 use crate::io::ChunkSource;
 use crate::ops::{Program, ReduceSpec};
-use std::ops::Range;
 use std::sync::Arc;
 
 /// The id of a task in its graph.
@@ -56,7 +55,7 @@ pub struct RechunkNode {
     /// Output grid.
     pub out_grid: ChunkGrid,
     /// Per axis, per output block: `(input block, range in output block, range in input block)`.
-    pub overlaps: Vec<Vec<Vec<(usize, Range<usize>, Range<usize>)>>>,
+    pub overlaps: Vec<Vec<Vec<crate::grid::Overlap>>>,
     /// dtype.
     pub dtype: DType,
 }
@@ -217,10 +216,17 @@ impl TaskGraph {
     /// When a dependency does not exist yet (tasks are added in topological order).
     pub fn push(&mut self, kind: TaskKind, deps: &[TaskId], nbytes: u64) -> TaskId {
         let id = TaskId(self.tasks.len() as u32);
-        assert!(deps.iter().all(|d| d.0 < id.0), "dependencies must precede their dependents");
+        assert!(
+            deps.iter().all(|d| d.0 < id.0),
+            "dependencies must precede their dependents"
+        );
         let start = self.deps.len() as u32;
         self.deps.extend_from_slice(deps);
-        self.tasks.push(Task { kind, deps: (start, deps.len() as u32), nbytes });
+        self.tasks.push(Task {
+            kind,
+            deps: (start, deps.len() as u32),
+            nbytes,
+        });
         id
     }
 
@@ -292,7 +298,11 @@ impl TaskGraph {
 
     /// A new graph of the tasks with `keep[t]`, each with `kinds_deps(t)` replaced when
     /// given; ids are renumbered in order, outputs remapped.
-    pub(crate) fn rebuild(&self, keep: &[bool], mut replace: impl FnMut(TaskId) -> Option<(TaskKind, Vec<TaskId>)>) -> TaskGraph {
+    pub(crate) fn rebuild(
+        &self,
+        keep: &[bool],
+        mut replace: impl FnMut(TaskId) -> Option<(TaskKind, Vec<TaskId>)>,
+    ) -> TaskGraph {
         let mut map = vec![u32::MAX; self.tasks.len()];
         let mut g = TaskGraph::new();
         for (i, t) in self.tasks.iter().enumerate() {
@@ -324,10 +334,18 @@ impl TaskGraph {
     #[must_use]
     pub fn describe(&self, t: TaskId) -> String {
         match &self.task(t).kind {
-            TaskKind::Load { source, grid, block } => format!("load {} block {:?}", source.name(), grid.unlinear(*block as usize)),
-            TaskKind::Map { program, grid, block } => format!("map {} block {:?}", program.describe(), grid.unlinear(*block as usize)),
+            TaskKind::Load { source, grid, block } => {
+                format!("load {} block {:?}", source.name(), grid.unlinear(*block as usize))
+            }
+            TaskKind::Map { program, grid, block } => {
+                format!("map {} block {:?}", program.describe(), grid.unlinear(*block as usize))
+            }
             TaskKind::ReducePartial { node, block, .. } => {
-                format!("reduce-partial {} block {:?}", node.spec.op.name(), node.in_grid.unlinear(*block as usize))
+                format!(
+                    "reduce-partial {} block {:?}",
+                    node.spec.op.name(),
+                    node.in_grid.unlinear(*block as usize)
+                )
             }
             TaskKind::ReduceCombine { node, .. } => format!("reduce-combine {} (task {})", node.spec.op.name(), t.0),
             TaskKind::Rechunk { node, block } => format!("rechunk block {:?}", node.out_grid.unlinear(*block as usize)),

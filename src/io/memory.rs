@@ -36,18 +36,29 @@ impl MemorySource {
     /// [`Error::InvalidChunks`] when the grid's shape is not the data's.
     pub fn split(data: Chunk, grid: ChunkGrid) -> Result<Self> {
         if grid.shape() != data.shape() {
-            return Err(Error::InvalidChunks(format!("grid of shape {:?} for data of shape {:?}", grid.shape(), data.shape())));
+            return Err(Error::InvalidChunks(format!(
+                "grid of shape {:?} for data of shape {:?}",
+                grid.shape(),
+                data.shape()
+            )));
         }
         if grid.num_blocks() == 1 {
             return Ok(Self::from_blocks(grid, vec![Arc::new(data)]));
         }
-        let blocks = (0..grid.num_blocks()).map(|b| Arc::new(data.slice(&grid.block_ranges(&grid.unlinear(b))))).collect();
+        let blocks = (0..grid.num_blocks())
+            .map(|b| Arc::new(data.slice(&grid.block_ranges(&grid.unlinear(b)))))
+            .collect();
         Ok(Self::from_blocks(grid, blocks))
     }
 
     fn from_blocks(grid: ChunkGrid, blocks: Vec<Arc<Chunk>>) -> Self {
         let dtype = blocks.first().map_or(DType::F64, |b| b.dtype());
-        MemorySource { shape: grid.shape(), dtype, grid, blocks }
+        MemorySource {
+            shape: grid.shape(),
+            dtype,
+            grid,
+            blocks,
+        }
     }
 }
 
@@ -70,27 +81,54 @@ impl ChunkSource for MemorySource {
     }
     fn read_shared(&self, region: &[Range<usize>]) -> Result<Arc<Chunk>> {
         let g = &self.grid;
-        if region.len() != g.ndim() || region.iter().zip(&self.shape).any(|(r, &n)| r.end > n || r.start > r.end) {
-            return Err(Error::InvalidArgument(format!("region {region:?} outside an array of shape {:?}", self.shape)));
+        if region.len() != g.ndim()
+            || region
+                .iter()
+                .zip(&self.shape)
+                .any(|(r, &n)| r.end > n || r.start > r.end)
+        {
+            return Err(Error::InvalidArgument(format!(
+                "region {region:?} outside an array of shape {:?}",
+                self.shape
+            )));
         }
         // One block exactly: share it.
-        let first: Vec<usize> = region.iter().enumerate().map(|(a, r)| if r.is_empty() { 0 } else { g.locate(a, r.start) }).collect();
+        let first: Vec<usize> = region
+            .iter()
+            .enumerate()
+            .map(|(a, r)| if r.is_empty() { 0 } else { g.locate(a, r.start) })
+            .collect();
         if g.block_ranges(&first).as_slice() == region {
             return Ok(self.blocks[g.linear(&first)].clone());
         }
         // Otherwise assemble from the overlapping blocks.
         let shape: Vec<usize> = region.iter().map(|r| r.len()).collect();
-        let mut out = Chunk::new(shape.clone(), crate::dtype::Buffer::zeros(self.dtype, shape.iter().product()))?;
+        let mut out = Chunk::new(
+            shape.clone(),
+            crate::dtype::Buffer::zeros(self.dtype, shape.iter().product()),
+        )?;
         if shape.contains(&0) {
             return Ok(Arc::new(out));
         }
-        let spans: Vec<(usize, usize)> = region.iter().enumerate().map(|(a, r)| (g.locate(a, r.start), g.locate(a, r.end - 1) + 1)).collect();
+        let spans: Vec<(usize, usize)> = region
+            .iter()
+            .enumerate()
+            .map(|(a, r)| (g.locate(a, r.start), g.locate(a, r.end - 1) + 1))
+            .collect();
         let lens: Vec<usize> = spans.iter().map(|(s, e)| e - s).collect();
         for k in IndexIter::new(&lens) {
             let bidx: Vec<usize> = k.iter().zip(&spans).map(|(&k, (s, _))| s + k).collect();
             let br = g.block_ranges(&bidx);
-            let src: Vec<Range<usize>> = br.iter().zip(region).map(|(b, r)| r.start.max(b.start) - b.start..r.end.min(b.end) - b.start).collect();
-            let dst: Vec<usize> = br.iter().zip(region).map(|(b, r)| r.start.max(b.start) - r.start).collect();
+            let src: Vec<Range<usize>> = br
+                .iter()
+                .zip(region)
+                .map(|(b, r)| r.start.max(b.start) - b.start..r.end.min(b.end) - b.start)
+                .collect();
+            let dst: Vec<usize> = br
+                .iter()
+                .zip(region)
+                .map(|(b, r)| r.start.max(b.start) - r.start)
+                .collect();
             out.write_box(&dst, &self.blocks[g.linear(&bidx)], &src)?;
         }
         Ok(Arc::new(out))

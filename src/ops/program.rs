@@ -114,7 +114,10 @@ impl Program {
     /// An empty program over `n_inputs` inputs.
     #[must_use]
     pub fn new(n_inputs: u32) -> Self {
-        Program { insts: Vec::new(), n_inputs }
+        Program {
+            insts: Vec::new(),
+            n_inputs,
+        }
     }
 
     /// Appends an instruction; returns its register.

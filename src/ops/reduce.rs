@@ -124,7 +124,10 @@ impl ReduceOp {
     #[must_use]
     pub fn skips_nan(self) -> bool {
         use ReduceOp::*;
-        matches!(self, NanSum | NanProd | NanMean | NanMin | NanMax | NanVar | NanStd | NanArgMin | NanArgMax | Count)
+        matches!(
+            self,
+            NanSum | NanProd | NanMean | NanMin | NanMax | NanVar | NanStd | NanArgMin | NanArgMax | Count
+        )
     }
 
     /// The kind of partial.
@@ -149,7 +152,10 @@ impl ReduceOp {
     #[must_use]
     pub fn needs_nonempty(self) -> bool {
         use ReduceOp::*;
-        matches!(self, Min | Max | NanMin | NanMax | ArgMin | ArgMax | NanArgMin | NanArgMax)
+        matches!(
+            self,
+            Min | Max | NanMin | NanMax | ArgMin | ArgMax | NanArgMin | NanArgMax
+        )
     }
 
     /// The dtype of the accumulator of an [`Partial::Acc`] for this input.
@@ -267,6 +273,29 @@ impl Partial {
     }
 }
 
+impl Partial {
+    /// An explicit copy (partials can be as large as a block with kept axes).
+    #[must_use]
+    pub fn copy(&self) -> Partial {
+        match self {
+            Partial::Acc(b) => Partial::Acc(b.try_clone().expect("infallible copy")),
+            Partial::Mean { sum, n } => Partial::Mean {
+                sum: sum.clone(),
+                n: n.clone(),
+            },
+            Partial::Moments { n, mean, m2 } => Partial::Moments {
+                n: n.clone(),
+                mean: mean.clone(),
+                m2: m2.clone(),
+            },
+            Partial::Arg { val, idx } => Partial::Arg {
+                val: val.try_clone().expect("infallible copy"),
+                idx: idx.clone(),
+            },
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -280,19 +309,11 @@ mod tests {
         assert_eq!(ReduceOp::Mean.result_dtype(DType::F32), DType::F32);
         assert_eq!(ReduceOp::ArgMax.result_dtype(DType::F32), DType::I64);
         assert_eq!(ReduceOp::Max.result_dtype(DType::U16), DType::U16);
-        assert!(ReduceOp::parse("nanmedian").unwrap_err().to_string().contains("nanmean"));
-    }
-}
-
-impl Partial {
-    /// An explicit copy (partials can be as large as a block with kept axes).
-    #[must_use]
-    pub fn copy(&self) -> Partial {
-        match self {
-            Partial::Acc(b) => Partial::Acc(b.try_clone().expect("infallible copy")),
-            Partial::Mean { sum, n } => Partial::Mean { sum: sum.clone(), n: n.clone() },
-            Partial::Moments { n, mean, m2 } => Partial::Moments { n: n.clone(), mean: mean.clone(), m2: m2.clone() },
-            Partial::Arg { val, idx } => Partial::Arg { val: val.try_clone().expect("infallible copy"), idx: idx.clone() },
-        }
+        assert!(
+            ReduceOp::parse("nanmedian")
+                .unwrap_err()
+                .to_string()
+                .contains("nanmean")
+        );
     }
 }

@@ -60,7 +60,9 @@ impl Rule for Fuse {
         for i in 0..n {
             let t = TaskId(i as u32);
             let kind = &g.task(t).kind;
-            let Some((shape, gshape)) = block_shape(kind) else { continue };
+            let Some((shape, gshape)) = block_shape(kind) else {
+                continue;
+            };
             let (mut kind, mut deps) = (kind.clone(), g.deps(t).to_vec());
             let mut touched = false;
             loop {
@@ -69,23 +71,37 @@ impl Rule for Fuse {
                         return false;
                     }
                     let dk = cur[d.ix()].as_ref().map_or(&g.task(d).kind, |c| &c.0);
-                    matches!(dk, TaskKind::Map { .. }) && block_shape(dk).is_some_and(|(s, gs)| s == shape && gs == gshape)
+                    matches!(dk, TaskKind::Map { .. })
+                        && block_shape(dk).is_some_and(|(s, gs)| s == shape && gs == gshape)
                 });
                 let Some(slot) = slot else { break };
                 let d = deps[slot];
-                let (dk, ddeps) = cur[d.ix()].clone().unwrap_or_else(|| (g.task(d).kind.clone(), g.deps(d).to_vec()));
-                let TaskKind::Map { program: prod, .. } = &dk else { unreachable!() };
+                let (dk, ddeps) = cur[d.ix()]
+                    .clone()
+                    .unwrap_or_else(|| (g.task(d).kind.clone(), g.deps(d).to_vec()));
+                let TaskKind::Map { program: prod, .. } = &dk else {
+                    unreachable!()
+                };
                 let consumer: Arc<Program> = match &kind {
                     TaskKind::Map { program, .. } => program.clone(),
                     TaskKind::ReducePartial { pre: Some(p), .. } => p.clone(),
-                    TaskKind::ReducePartial { pre: None, node, .. } => {
-                        identities.entry(node.in_dtype).or_insert_with(|| identity_program(node.in_dtype)).clone()
-                    }
+                    TaskKind::ReducePartial { pre: None, node, .. } => identities
+                        .entry(node.in_dtype)
+                        .or_insert_with(|| identity_program(node.in_dtype))
+                        .clone(),
                     _ => unreachable!(),
                 };
                 let key = (Arc::as_ptr(&consumer) as usize, slot as u32, Arc::as_ptr(prod) as usize);
-                let mut composed = memo.entry(key).or_insert_with(|| Arc::new(consumer.substitute(slot as u32, prod))).clone();
-                let mut new_deps: Vec<TaskId> = deps.iter().enumerate().filter(|(k, _)| *k != slot).map(|(_, &d)| d).collect();
+                let mut composed = memo
+                    .entry(key)
+                    .or_insert_with(|| Arc::new(consumer.substitute(slot as u32, prod)))
+                    .clone();
+                let mut new_deps: Vec<TaskId> = deps
+                    .iter()
+                    .enumerate()
+                    .filter(|(k, _)| *k != slot)
+                    .map(|(_, &d)| d)
+                    .collect();
                 new_deps.extend_from_slice(&ddeps);
                 // One upstream task in two slots: read it once.
                 let mut uniq: Vec<TaskId> = Vec::with_capacity(new_deps.len());
@@ -102,14 +118,26 @@ impl Rule for Fuse {
                 if uniq.len() != new_deps.len() {
                     let key = (Arc::as_ptr(&composed) as usize, mapping.clone());
                     let nu = uniq.len() as u32;
-                    composed = remap.entry(key).or_insert_with(|| Arc::new(composed.remap_inputs(&mapping, nu))).clone();
+                    composed = remap
+                        .entry(key)
+                        .or_insert_with(|| Arc::new(composed.remap_inputs(&mapping, nu)))
+                        .clone();
                     new_deps = uniq;
                 }
                 kind = match kind {
-                    TaskKind::Map { grid, block, .. } => TaskKind::Map { program: composed, grid, block },
-                    TaskKind::ReducePartial { node, block, finalize, .. } => {
-                        TaskKind::ReducePartial { node, pre: Some(composed), block, finalize }
-                    }
+                    TaskKind::Map { grid, block, .. } => TaskKind::Map {
+                        program: composed,
+                        grid,
+                        block,
+                    },
+                    TaskKind::ReducePartial {
+                        node, block, finalize, ..
+                    } => TaskKind::ReducePartial {
+                        node,
+                        pre: Some(composed),
+                        block,
+                        finalize,
+                    },
                     other => other,
                 };
                 deps = new_deps;

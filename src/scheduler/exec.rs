@@ -13,7 +13,10 @@ fn inputs_of<'a>(vals: &'a [&'a Value]) -> Result<Vec<InputRef<'a>>> {
     vals.iter()
         .map(|v| {
             let c = v.as_chunk()?;
-            Ok(InputRef { data: c.data(), shape: c.shape() })
+            Ok(InputRef {
+                data: c.data(),
+                shape: c.shape(),
+            })
         })
         .collect()
 }
@@ -22,7 +25,12 @@ fn out_shape(spec: &ReduceSpec, pshape: &[usize]) -> Vec<usize> {
     if spec.keepdims {
         pshape.to_vec()
     } else {
-        pshape.iter().enumerate().filter(|(a, _)| !spec.axes.contains(a)).map(|(_, &n)| n).collect()
+        pshape
+            .iter()
+            .enumerate()
+            .filter(|(a, _)| !spec.axes.contains(a))
+            .map(|(_, &n)| n)
+            .collect()
     }
 }
 
@@ -42,7 +50,9 @@ fn finish_reduce(node: &ReduceNode, p: Partial, pshape: Vec<usize>, fin: bool) -
 pub fn execute(kind: &TaskKind, inputs: Vec<Arc<Value>>) -> Result<Value> {
     if let TaskKind::ReduceCombine { node, finalize: fin } = kind {
         let mut it = inputs.into_iter();
-        let first = it.next().ok_or_else(|| Error::Unsupported("combine without partials".into()))?;
+        let first = it
+            .next()
+            .ok_or_else(|| Error::Unsupported("combine without partials".into()))?;
         let (mut acc, pshape) = match Arc::try_unwrap(first) {
             Ok(Value::Partial(p, s)) => (p, s),
             Err(shared) => match &*shared {
@@ -52,7 +62,9 @@ pub fn execute(kind: &TaskKind, inputs: Vec<Arc<Value>>) -> Result<Value> {
             Ok(_) => return Err(Error::Unsupported("combine of a non-partial".into())),
         };
         for v in it {
-            let Value::Partial(p, _) = &*v else { return Err(Error::Unsupported("combine of a non-partial".into())) };
+            let Value::Partial(p, _) = &*v else {
+                return Err(Error::Unsupported("combine of a non-partial".into()));
+            };
             merge(node.spec.op, &mut acc, p)?;
         }
         return finish_reduce(node, acc, pshape, *fin);
@@ -81,31 +93,58 @@ pub fn execute(kind: &TaskKind, inputs: Vec<Arc<Value>>) -> Result<Value> {
             let shape = grid.block_shape(&idx);
             let offset = grid.block_offset(&idx);
             let gshape = grid.shape();
-            let ctx = BlockCtx { global_shape: &gshape, offset: &offset, shape: &shape };
+            let ctx = BlockCtx {
+                global_shape: &gshape,
+                offset: &offset,
+                shape: &shape,
+            };
             let ins = inputs_of(vals)?;
             let buf = eval_block(program, &ctx, &ins)?;
             Ok(Value::Chunk(Chunk::new(shape, buf)?))
         }
-        TaskKind::ReducePartial { node, pre, block, finalize: fin } => {
+        TaskKind::ReducePartial {
+            node,
+            pre,
+            block,
+            finalize: fin,
+        } => {
             let g = &node.in_grid;
             let idx = g.unlinear(*block as usize);
             let shape = g.block_shape(&idx);
             let offset = g.block_offset(&idx);
             let gshape = g.shape();
-            let ctx = BlockCtx { global_shape: &gshape, offset: &offset, shape: &shape };
+            let ctx = BlockCtx {
+                global_shape: &gshape,
+                offset: &offset,
+                shape: &shape,
+            };
             let ins = inputs_of(vals)?;
             let src = match pre {
                 Some(p) => RowSource::Program { prog: p, inputs: &ins },
-                None => RowSource::Block(ins.first().ok_or_else(|| Error::Unsupported("reduction without input".into()))?.data),
+                None => RowSource::Block(
+                    ins.first()
+                        .ok_or_else(|| Error::Unsupported("reduction without input".into()))?
+                        .data,
+                ),
             };
             let spec = &node.spec;
             let arg = spec.op.is_arg().then(|| ArgInfo {
                 global_shape: &gshape,
                 offset: &offset,
-                axis: if spec.axes.len() == 1 && gshape.len() > 1 { Some(spec.axes[0]) } else if gshape.len() == 1 { Some(0) } else { None },
+                axis: if spec.axes.len() == 1 && gshape.len() > 1 {
+                    Some(spec.axes[0])
+                } else if gshape.len() == 1 {
+                    Some(0)
+                } else {
+                    None
+                },
             });
             let p = partial(spec.op, &spec.axes, &src, &ctx, arg)?;
-            let pshape: Vec<usize> = shape.iter().enumerate().map(|(a, &n)| if spec.axes.contains(&a) { 1 } else { n }).collect();
+            let pshape: Vec<usize> = shape
+                .iter()
+                .enumerate()
+                .map(|(a, &n)| if spec.axes.contains(&a) { 1 } else { n })
+                .collect();
             finish_reduce(node, p, pshape, *fin)
         }
         TaskKind::ReduceCombine { .. } => unreachable!("handled above"),
@@ -118,13 +157,17 @@ pub fn execute(kind: &TaskKind, inputs: Vec<Arc<Value>>) -> Result<Value> {
             let lists: Vec<&Vec<_>> = idx.iter().enumerate().map(|(ax, &i)| &node.overlaps[ax][i]).collect();
             let lens: Vec<usize> = lists.iter().map(|l| l.len()).collect();
             if lens.is_empty() {
-                let c = vals.first().ok_or_else(|| Error::Unsupported("rechunk without input".into()))?.as_chunk()?;
+                let c = vals
+                    .first()
+                    .ok_or_else(|| Error::Unsupported("rechunk without input".into()))?
+                    .as_chunk()?;
                 return Ok(Value::Chunk(c.try_clone()?));
             }
             for (k, v) in IndexIter::new(&lens).zip(vals) {
                 let c = v.as_chunk()?;
                 let dst: Vec<usize> = k.iter().enumerate().map(|(ax, &j)| lists[ax][j].1.start).collect();
-                let src: Vec<std::ops::Range<usize>> = k.iter().enumerate().map(|(ax, &j)| lists[ax][j].2.clone()).collect();
+                let src: Vec<std::ops::Range<usize>> =
+                    k.iter().enumerate().map(|(ax, &j)| lists[ax][j].2.clone()).collect();
                 out.write_box(&dst, c, &src)?;
             }
             Ok(Value::Chunk(out))

@@ -104,7 +104,11 @@ impl<'g> State<'g> {
                 self.resident -= std::mem::take(&mut self.held[d.ix()]);
             }
         }
-        Progress { done: self.done, total: self.g.len(), resident_bytes: self.resident }
+        Progress {
+            done: self.done,
+            total: self.g.len(),
+            resident_bytes: self.resident,
+        }
     }
 
     pub fn into_outputs(mut self) -> (Outputs, RunStats) {
@@ -112,7 +116,12 @@ impl<'g> State<'g> {
             .g
             .outputs
             .iter()
-            .map(|o| o.tasks().iter().map(|t| self.results[t.ix()].clone().expect("output computed")).collect())
+            .map(|o| {
+                o.tasks()
+                    .iter()
+                    .map(|t| self.results[t.ix()].clone().expect("output computed"))
+                    .collect()
+            })
             .collect();
         self.results.clear();
         (outs, self.stats)

@@ -7,7 +7,10 @@ use crate::error::{Error, Result};
 pub(super) fn run(st: &mut State<'_>, opts: &RunOptions) -> Result<()> {
     while let Some(t) = st.pop_ready() {
         let ins = st.inputs(t);
-        let v = execute(&st.g.task(t).kind, ins).map_err(|e| Error::Task { task: st.g.describe(t), source: Box::new(e) })?;
+        let v = execute(&st.g.task(t).kind, ins).map_err(|e| Error::Task {
+            task: st.g.describe(t),
+            source: Box::new(e),
+        })?;
         let p = st.finish(t, v);
         if let Some(cb) = &opts.progress {
             cb(p);

@@ -57,7 +57,10 @@ pub(super) fn run(st: &mut State<'_>, opts: &RunOptions, pool: &rayon::ThreadPoo
                 Ok(_) => {}
                 Err(e) => {
                     if first_err.is_none() {
-                        first_err = Some(Error::Task { task: g.describe(t), source: Box::new(e) });
+                        first_err = Some(Error::Task {
+                            task: g.describe(t),
+                            source: Box::new(e),
+                        });
                     }
                 }
             }

@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use chunkwise::io::memory::MemorySource;
-use chunkwise::{Array, Buffer, ChunkSpec, Chunk, DType, ReduceOp};
+use chunkwise::{Array, Buffer, Chunk, ChunkSpec, DType, ReduceOp};
 use ndarray::{ArrayD, IxDyn};
 use std::sync::Arc;
 
@@ -86,10 +86,21 @@ pub fn kahan(v: &[f64]) -> f64 {
 }
 
 /// The reference result of one reduction: `Err` where NumPy raises.
-pub fn reference_reduce(x: &ArrayD<f64>, op: ReduceOp, axes: &[usize], ddof: f64, dtype: DType) -> Result<ArrayD<f64>, String> {
+pub fn reference_reduce(
+    x: &ArrayD<f64>,
+    op: ReduceOp,
+    axes: &[usize],
+    ddof: f64,
+    dtype: DType,
+) -> Result<ArrayD<f64>, String> {
     let is_float = dtype.is_float();
     let shape = x.shape().to_vec();
-    let out_shape: Vec<usize> = shape.iter().enumerate().filter(|(a, _)| !axes.contains(a)).map(|(_, &n)| n).collect();
+    let out_shape: Vec<usize> = shape
+        .iter()
+        .enumerate()
+        .filter(|(a, _)| !axes.contains(a))
+        .map(|(_, &n)| n)
+        .collect();
     let red_shape: Vec<usize> = axes.iter().map(|&a| shape[a]).collect();
     let out_n: usize = out_shape.iter().product();
     let red_n: usize = red_shape.iter().product();
@@ -125,7 +136,11 @@ pub fn reference_reduce(x: &ArrayD<f64>, op: ReduceOp, axes: &[usize], ddof: f64
             let f: usize = idx.iter().zip(&strides).map(|(i, s)| i * s).sum();
             vals.push(flat[f]);
             // index along the single axis, or flat over all
-            flat_idx.push(if axes.len() == 1 && shape.len() > 1 { idx[axes[0]] } else { f });
+            flat_idx.push(if axes.len() == 1 && shape.len() > 1 {
+                idx[axes[0]]
+            } else {
+                f
+            });
         }
         let nn: Vec<f64> = vals.iter().copied().filter(|v| !v.is_nan()).collect();
         let v = match op {
@@ -152,10 +167,26 @@ pub fn reference_reduce(x: &ArrayD<f64>, op: ReduceOp, axes: &[usize], ddof: f64
                     vals.iter().copied().fold(f64::NEG_INFINITY, f64::max)
                 }
             }
-            ReduceOp::NanMin => if nn.is_empty() { f64::NAN } else { nn.iter().copied().fold(f64::INFINITY, f64::min) },
-            ReduceOp::NanMax => if nn.is_empty() { f64::NAN } else { nn.iter().copied().fold(f64::NEG_INFINITY, f64::max) },
+            ReduceOp::NanMin => {
+                if nn.is_empty() {
+                    f64::NAN
+                } else {
+                    nn.iter().copied().fold(f64::INFINITY, f64::min)
+                }
+            }
+            ReduceOp::NanMax => {
+                if nn.is_empty() {
+                    f64::NAN
+                } else {
+                    nn.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+                }
+            }
             ReduceOp::Var | ReduceOp::Std | ReduceOp::NanVar | ReduceOp::NanStd => {
-                let v = if matches!(op, ReduceOp::Var | ReduceOp::Std) { &vals } else { &nn };
+                let v = if matches!(op, ReduceOp::Var | ReduceOp::Std) {
+                    &vals
+                } else {
+                    &nn
+                };
                 let n = v.len() as f64;
                 let var = if v.is_empty() {
                     f64::NAN
@@ -164,7 +195,11 @@ pub fn reference_reduce(x: &ArrayD<f64>, op: ReduceOp, axes: &[usize], ddof: f64
                     let sq: Vec<f64> = v.iter().map(|x| (x - m) * (x - m)).collect();
                     kahan(&sq) / (n - ddof).max(0.0)
                 };
-                if matches!(op, ReduceOp::Std | ReduceOp::NanStd) { var.sqrt() } else { var }
+                if matches!(op, ReduceOp::Std | ReduceOp::NanStd) {
+                    var.sqrt()
+                } else {
+                    var
+                }
             }
             ReduceOp::Any => f64::from(u8::from(vals.iter().any(|&v| v != 0.0))),
             ReduceOp::All => f64::from(u8::from(vals.iter().all(|&v| v != 0.0))),
@@ -218,7 +253,10 @@ pub fn assert_close(got: &Chunk, want: &ArrayD<f64>, rtol: f64, what: &str) {
             assert_eq!(g, w, "{what}: element {i}");
         } else {
             let tol = rtol * w.abs().max(1.0);
-            assert!((g - w).abs() <= tol, "{what}: element {i}: got {g}, want {w} (rtol {rtol})");
+            assert!(
+                (g - w).abs() <= tol,
+                "{what}: element {i}: got {g}, want {w} (rtol {rtol})"
+            );
         }
     }
 }

@@ -7,7 +7,7 @@
 //! engines) can be compared. Storage workloads and `--compare dask` come with the
 //! readers (issues 3 and 7).
 
-use chunkwise::{Array, ChunkSpec, Config, DType, Runtime, RunStats, where_};
+use chunkwise::{Array, ChunkSpec, Config, DType, RunStats, Runtime, where_};
 use std::time::Instant;
 
 /// Arguments of `chunkwise bench`.
@@ -48,8 +48,24 @@ enum Format {
 struct Workload {
     name: &'static str,
     about: &'static str,
-    /// Builds the arrays to compute and the bytes of input they read.
-    build: fn(Size) -> chunkwise::Result<(Vec<Array>, f64)>,
+    /// Builds the work and the bytes of input it reads.
+    build: fn(Size) -> chunkwise::Result<(Job, f64)>,
+}
+
+/// What a workload computes.
+enum Job {
+    /// Arrays computed together.
+    Arrays(Vec<Array>),
+    /// A custom graph with this many tasks and an i64 result.
+    Graph(chunkwise::Delayed<i64>, usize),
+}
+
+/// dask's `dask_fanin_100k` graph: `n` independent `inc(i)` tasks and one sum over them.
+fn fanin(n: usize) -> chunkwise::Delayed<i64> {
+    let parts: Vec<_> = (0..n as i64)
+        .map(|i| chunkwise::delayed("inc", move || Ok(i + 1)))
+        .collect();
+    chunkwise::gather(&parts, "total", |v| Ok(v.iter().copied().sum::<i64>()))
 }
 
 fn field_shape(size: Size) -> [usize; 3] {
@@ -65,8 +81,12 @@ fn field_shape(size: Size) -> [usize; 3] {
 fn memory_field(size: Size) -> chunkwise::Result<Array> {
     let shape = field_shape(size);
     let chunks = [10, 721, 1440];
-    let season = ndarray::Array::from_shape_fn((shape[0], 1, 1), |(t, _, _)| 10.0 * (std::f64::consts::TAU * t as f64 / 365.0).cos());
-    let lat = ndarray::Array::from_shape_fn((1, shape[1], 1), |(_, j, _)| -40.0 * ((j as f64 - 360.0) / 360.0).powi(2));
+    let season = ndarray::Array::from_shape_fn((shape[0], 1, 1), |(t, _, _)| {
+        10.0 * (std::f64::consts::TAU * t as f64 / 365.0).cos()
+    });
+    let lat = ndarray::Array::from_shape_fn((1, shape[1], 1), |(_, j, _)| {
+        -40.0 * ((j as f64 - 360.0) / 360.0).powi(2)
+    });
     let noise = Array::random_normal(&shape, 288.0, 3.0, 20240917, chunks)?;
     let x = (&noise + &Array::from_ndarray(season, [10, 1, 1])?) + Array::from_ndarray(lat, [1, 721, 1])?;
     let x = (&x * 100.0).round() / 100.0;
@@ -87,7 +107,7 @@ const WORKLOADS: &[Workload] = &[
             };
             let x = Array::random_uniform(&[n, n], -10.0, 10.0, 42, [2000, 2000])?;
             let y = (&x.sin().square() + &x.cos().square()).sum(None)?;
-            Ok((vec![y], (n * n * 8) as f64))
+            Ok((Job::Arrays(vec![y]), (n * n * 8) as f64))
         },
     },
     Workload {
@@ -96,15 +116,20 @@ const WORKLOADS: &[Workload] = &[
         build: |size| {
             let x = memory_field(size)?;
             let bytes = x.nbytes() as f64;
-            Ok((vec![x.nanmean(0)?], bytes))
+            Ok((Job::Arrays(vec![x.nanmean(0)?]), bytes))
         },
     },
     Workload {
-        name: "scheduler-overhead",
-        about: "sum of ones over 100,000 one-element blocks (~133,000 trivial tasks)",
+        name: "scheduler-fanin",
+        about: "100,000 independent inc(i) tasks and one sum over them (dask's fan-in graph)",
+        build: |_| Ok((Job::Graph(fanin(100_000), 100_001), 0.0)),
+    },
+    Workload {
+        name: "scheduler-array",
+        about: "sum of ones over 100,000 one-element blocks (~133,000 trivial array tasks)",
         build: |_| {
             let x = Array::ones(&[100_000], DType::F64, ChunkSpec::from([1]))?;
-            Ok((vec![x.sum(None)?], 800_000.0))
+            Ok((Job::Arrays(vec![x.sum(None)?]), 800_000.0))
         },
     },
 ];
@@ -119,7 +144,10 @@ fn checksum(c: &chunkwise::Chunk) -> f64 {
 /// # Errors
 /// The first failing workload's error.
 pub fn run(args: &BenchArgs) -> chunkwise::Result<()> {
-    let selected: Vec<&Workload> = WORKLOADS.iter().filter(|w| args.filter.as_deref().is_none_or(|f| w.name.contains(f))).collect();
+    let selected: Vec<&Workload> = WORKLOADS
+        .iter()
+        .filter(|w| args.filter.as_deref().is_none_or(|f| w.name.contains(f)))
+        .collect();
     if args.list {
         for w in WORKLOADS {
             println!("{:<20} {}", w.name, w.about);
@@ -132,25 +160,55 @@ pub fn run(args: &BenchArgs) -> chunkwise::Result<()> {
             args.filter.as_deref().unwrap_or("")
         )));
     }
-    let rt = Runtime::new(Config { threads: args.threads, ..Config::default() })?;
+    let rt = Runtime::new(Config {
+        threads: args.threads,
+        ..Config::default()
+    })?;
     if args.format == Format::Table {
-        println!("chunkwise bench · size {:?} · {} threads · {} timed runs after a warm-up", args.size, rt.threads(), args.repeat);
-        println!("{:<20} {:>9} {:>9} {:>9} {:>9} {:>12} {:>14} {:>12}", "workload", "min s", "median s", "max s", "GB/s", "tasks", "peak MB", "checksum");
+        println!(
+            "chunkwise bench · size {:?} · {} threads · {} timed runs after a warm-up",
+            args.size,
+            rt.threads(),
+            args.repeat
+        );
+        println!(
+            "{:<20} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>13}",
+            "workload", "min s", "median s", "max s", "GB/s", "tasks", "µs/task", "peak MB", "checksum"
+        );
     }
     for w in selected {
-        let (arrays, bytes) = (w.build)(args.size)?;
-        let refs: Vec<&Array> = arrays.iter().collect();
-        let (warm, _) = rt.compute_with_stats(&refs)?;
-        let sum = checksum(&warm[0]);
+        let (job, bytes) = (w.build)(args.size)?;
+        let run_once = || -> chunkwise::Result<(f64, RunStats)> {
+            match &job {
+                Job::Arrays(arrays) => {
+                    let refs: Vec<&Array> = arrays.iter().collect();
+                    let (out, s) = rt.compute_with_stats(&refs)?;
+                    Ok((checksum(&out[0]), s))
+                }
+                Job::Graph(d, n) => {
+                    let v = rt.compute_delayed(d)?;
+                    Ok((
+                        v as f64,
+                        RunStats {
+                            tasks: *n,
+                            ..RunStats::default()
+                        },
+                    ))
+                }
+            }
+        };
+        let (sum, _) = run_once()?;
         let mut times = Vec::with_capacity(args.repeat);
         let mut stats = RunStats::default();
         for _ in 0..args.repeat.max(1) {
             let t0 = Instant::now();
-            let (out, s) = rt.compute_with_stats(&refs)?;
+            let (c, s) = run_once()?;
             times.push(t0.elapsed().as_secs_f64());
-            let c = checksum(&out[0]);
             if c.to_bits() != sum.to_bits() {
-                return Err(chunkwise::Error::Value(format!("{}: result changed between runs ({sum} vs {c})", w.name)));
+                return Err(chunkwise::Error::Value(format!(
+                    "{}: result changed between runs ({sum} vs {c})",
+                    w.name
+                )));
             }
             stats = s;
         }
@@ -160,8 +218,16 @@ pub fn run(args: &BenchArgs) -> chunkwise::Result<()> {
         let peak_mb = stats.peak_bytes as f64 / 1e6;
         match args.format {
             Format::Table => println!(
-                "{:<20} {:>9.3} {:>9.3} {:>9.3} {:>9.2} {:>12} {:>14.1} {:>12.6e}",
-                w.name, min, med, max, gbs, stats.tasks, peak_mb, sum
+                "{:<20} {:>9.3} {:>9.3} {:>9.3} {:>9.2} {:>9} {:>9.2} {:>10.1} {:>13.6e}",
+                w.name,
+                min,
+                med,
+                max,
+                gbs,
+                stats.tasks,
+                med * 1e6 / stats.tasks.max(1) as f64,
+                peak_mb,
+                sum
             ),
             Format::Json => println!(
                 "{{\"workload\":\"{}\",\"engine\":\"chunkwise\",\"size\":\"{:?}\",\"threads\":{},\"runs\":{},\"min_s\":{min},\"median_s\":{med},\"max_s\":{max},\"gb_per_s\":{gbs},\"tasks\":{},\"us_per_task\":{},\"peak_accounted_mb\":{peak_mb},\"checksum\":{sum}}}",

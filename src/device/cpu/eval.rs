@@ -102,14 +102,24 @@ fn runs(bshape: &[usize], strides: &[isize], start: usize, len: usize, mut f: im
     }
 }
 
-fn gather<T: Element>(src: &[T], ishape: &[usize], bshape: &[usize], start: usize, len: usize, out: &mut [T]) -> Result<()> {
+fn gather<T: Element>(
+    src: &[T],
+    ishape: &[usize],
+    bshape: &[usize],
+    start: usize,
+    len: usize,
+    out: &mut [T],
+) -> Result<()> {
     if ishape == bshape {
         out.copy_from_slice(&src[start..start + len]);
         return Ok(());
     }
     let nd = bshape.len();
     if ishape.len() > nd {
-        return Err(Error::Broadcast { a: ishape.to_vec(), b: bshape.to_vec() });
+        return Err(Error::Broadcast {
+            a: ishape.to_vec(),
+            b: bshape.to_vec(),
+        });
     }
     let pad = nd - ishape.len();
     let full: Vec<usize> = (0..nd).map(|a| if a < pad { 1 } else { ishape[a - pad] }).collect();
@@ -119,7 +129,10 @@ fn gather<T: Element>(src: &[T], ishape: &[usize], bshape: &[usize], start: usiz
         if full[a] == bshape[a] {
             strides[a] = cs[a] as isize;
         } else if full[a] != 1 {
-            return Err(Error::Broadcast { a: ishape.to_vec(), b: bshape.to_vec() });
+            return Err(Error::Broadcast {
+                a: ishape.to_vec(),
+                b: bshape.to_vec(),
+            });
         }
     }
     let step = strides[nd.saturating_sub(1)].max(0) as usize;
@@ -144,7 +157,9 @@ impl<'p> Evaluator<'p> {
         let mut cos_of = vec![None; n];
         let mut skip = vec![false; n];
         for (i, inst) in prog.insts.iter().enumerate() {
-            if let (InstOp::Unary(op @ (UnaryOp::Sin | UnaryOp::Cos), a), DType::F64, false) = (inst.op, inst.dtype, skip[i]) {
+            if let (InstOp::Unary(op @ (UnaryOp::Sin | UnaryOp::Cos), a), DType::F64, false) =
+                (inst.op, inst.dtype, skip[i])
+            {
                 let other = if op == UnaryOp::Sin { UnaryOp::Cos } else { UnaryOp::Sin };
                 let j = (i + 1..n).find(|&j| prog.insts[j].op == InstOp::Unary(other, a) && !skip[j]);
                 if let Some(j) = j {
@@ -153,7 +168,15 @@ impl<'p> Evaluator<'p> {
                 }
             }
         }
-        Evaluator { prog, regs: prog.insts.iter().map(|_| placeholder()).collect(), scratch: Vec::new(), scratch2: Vec::new(), idx: Vec::new(), cos_of, skip }
+        Evaluator {
+            prog,
+            regs: prog.insts.iter().map(|_| placeholder()).collect(),
+            scratch: Vec::new(),
+            scratch2: Vec::new(),
+            idx: Vec::new(),
+            cos_of,
+            skip,
+        }
     }
 
     /// Evaluates the flat C-order range `[start, start+len)` of the block; returns the
@@ -186,9 +209,15 @@ impl<'p> Evaluator<'p> {
             let r = |x: u32| &before[x as usize];
             let res = match inst.op {
                 InstOp::Input(k) => {
-                    let inp = inputs.get(k as usize).ok_or_else(|| Error::Unsupported(format!("program reads input {k} of {}", inputs.len())))?;
+                    let inp = inputs
+                        .get(k as usize)
+                        .ok_or_else(|| Error::Unsupported(format!("program reads input {k} of {}", inputs.len())))?;
                     if inp.data.dtype() != inst.dtype {
-                        return Err(Error::Unsupported(format!("input {k} is {} but the program expects {}", inp.data.dtype(), inst.dtype)));
+                        return Err(Error::Unsupported(format!(
+                            "input {k} is {} but the program expects {}",
+                            inp.data.dtype(),
+                            inst.dtype
+                        )));
                     }
                     dispatch_buffer!(inp.data, v, T => {
                         let mut o = take_vec::<T>(out, len);
@@ -216,7 +245,9 @@ impl<'p> Evaluator<'p> {
                     }))
                 }
                 InstOp::Where(c, a, b) => {
-                    let Buffer::Bool(c) = r(c) else { return Err(Error::Unsupported("where() condition is not bool".into())) };
+                    let Buffer::Bool(c) = r(c) else {
+                        return Err(Error::Unsupported("where() condition is not bool".into()));
+                    };
                     let (a, b) = (r(a), r(b));
                     dispatch_buffer!(a, av, T => {
                         let bv = T::slice_of(b).ok_or_else(|| Error::Unsupported("where() branches differ in dtype".into()))?;
@@ -274,7 +305,14 @@ pub fn eval_block(prog: &Program, ctx: &BlockCtx<'_>, inputs: &[InputRef<'_>]) -
     })
 }
 
-fn generate(g: Generator, dt: DType, idx: &[u64], out: Buffer, scratch: &mut Vec<f64>, scratch2: &mut Vec<f64>) -> Buffer {
+fn generate(
+    g: Generator,
+    dt: DType,
+    idx: &[u64],
+    out: Buffer,
+    scratch: &mut Vec<f64>,
+    scratch2: &mut Vec<f64>,
+) -> Buffer {
     let len = idx.len();
     match g {
         Generator::Arange { start, step } if dt.is_integer() || dt == DType::Bool => {
@@ -295,10 +333,19 @@ fn generate(g: Generator, dt: DType, idx: &[u64], out: Buffer, scratch: &mut Vec
             match g {
                 Generator::Arange { start, step } => {
                     let (s, st) = (start.as_f64(), step.as_f64());
-                    for (o, &i) in scratch.iter_mut().zip(idx) { *o = s + i as f64 * st; }
+                    for (o, &i) in scratch.iter_mut().zip(idx) {
+                        *o = s + i as f64 * st;
+                    }
                 }
-                Generator::Linspace { start, step, last, stop } => {
-                    for (o, &i) in scratch.iter_mut().zip(idx) { *o = if i == last { stop } else { start + i as f64 * step }; }
+                Generator::Linspace {
+                    start,
+                    step,
+                    last,
+                    stop,
+                } => {
+                    for (o, &i) in scratch.iter_mut().zip(idx) {
+                        *o = if i == last { stop } else { start + i as f64 * step };
+                    }
                 }
                 Generator::Uniform { seed, low, high } => math::uniform_fill(seed, 0, low, high, idx, scratch),
                 Generator::Normal { seed, mean, std } => {
@@ -327,16 +374,47 @@ macro_rules! num_dispatch {
     ($buf:expr, $v:ident, $T:ident => $body:expr, bool => $b:expr) => {{
         match $buf {
             Buffer::Bool(_) => $b,
-            Buffer::I8($v) => { #[allow(dead_code)] type $T = i8; $body }
-            Buffer::I16($v) => { type $T = i16; $body }
-            Buffer::I32($v) => { type $T = i32; $body }
-            Buffer::I64($v) => { type $T = i64; $body }
-            Buffer::U8($v) => { type $T = u8; $body }
-            Buffer::U16($v) => { type $T = u16; $body }
-            Buffer::U32($v) => { type $T = u32; $body }
-            Buffer::U64($v) => { type $T = u64; $body }
-            Buffer::F32($v) => { type $T = f32; $body }
-            Buffer::F64($v) => { type $T = f64; $body }
+            Buffer::I8($v) => {
+                #[allow(dead_code)]
+                type $T = i8;
+                $body
+            }
+            Buffer::I16($v) => {
+                type $T = i16;
+                $body
+            }
+            Buffer::I32($v) => {
+                type $T = i32;
+                $body
+            }
+            Buffer::I64($v) => {
+                type $T = i64;
+                $body
+            }
+            Buffer::U8($v) => {
+                type $T = u8;
+                $body
+            }
+            Buffer::U16($v) => {
+                type $T = u16;
+                $body
+            }
+            Buffer::U32($v) => {
+                type $T = u32;
+                $body
+            }
+            Buffer::U64($v) => {
+                type $T = u64;
+                $body
+            }
+            Buffer::F32($v) => {
+                type $T = f32;
+                $body
+            }
+            Buffer::F64($v) => {
+                type $T = f64;
+                $body
+            }
         }
     }};
 }
@@ -365,7 +443,9 @@ fn float_unary<T: Float>(op: UnaryOp, v: &[T], out: Buffer, scratch: &mut Vec<f6
                     f(&xs, scratch);
                 }
             }
-            for (o, &r) in o.iter_mut().zip(scratch.iter()) { *o = T::narrow(r); }
+            for (o, &r) in o.iter_mut().zip(scratch.iter()) {
+                *o = T::narrow(r);
+            }
             T::into_buffer(o)
         }
         Sqrt => map_into(v, out, T::sqrt),
@@ -388,7 +468,13 @@ fn unary(op: UnaryOp, a: &Buffer, out: Buffer, out_dt: DType, scratch: &mut Vec<
         _ if op.needs_float() => match a {
             Buffer::F32(v) => float_unary(op, v, out, scratch)?,
             Buffer::F64(v) => float_unary(op, v, out, scratch)?,
-            _ => return Err(Error::Unsupported(format!("{} of {} (expected a float input)", op.name(), a.dtype()))),
+            _ => {
+                return Err(Error::Unsupported(format!(
+                    "{} of {} (expected a float input)",
+                    op.name(),
+                    a.dtype()
+                )));
+            }
         },
         _ => num_dispatch!(a, v, T => {
             match op {
@@ -419,7 +505,12 @@ fn zip_into<T: Element, U: Element>(a: &[T], b: &[T], out: Buffer, f: impl Fn(T,
 fn binary(op: BinaryOp, a: &Buffer, b: &Buffer, out: Buffer) -> Result<Buffer> {
     use BinaryOp::*;
     if a.dtype() != b.dtype() {
-        return Err(Error::Unsupported(format!("{} of {} and {} (operands must be promoted first)", op.name(), a.dtype(), b.dtype())));
+        return Err(Error::Unsupported(format!(
+            "{} of {} and {} (operands must be promoted first)",
+            op.name(),
+            a.dtype(),
+            b.dtype()
+        )));
     }
     if op.is_comparison() {
         return Ok(dispatch_buffer!(a, av, T => {
@@ -427,9 +518,9 @@ fn binary(op: BinaryOp, a: &Buffer, b: &Buffer, out: Buffer) -> Result<Buffer> {
             match op {
                 Eq => zip_into(av, bv, out, |x, y| x == y),
                 Ne => zip_into(av, bv, out, |x, y| x != y),
-                Lt => zip_into(av, bv, out, |x, y| x < y),
+                Lt => zip_into(av, bv, out, |x, y| x.lt(&y)),
                 Le => zip_into(av, bv, out, |x, y| x <= y),
-                Gt => zip_into(av, bv, out, |x, y| x > y),
+                Gt => zip_into(av, bv, out, |x, y| x.gt(&y)),
                 _ => zip_into(av, bv, out, |x, y| x >= y),
             }
         }));

@@ -84,11 +84,21 @@ fn plan(shape: &[usize], axes: &[usize]) -> Plan {
     }
     let empty = shape.contains(&0);
     let out_len = if empty {
-        shape.iter().enumerate().map(|(a, &n)| if axes.contains(&a) { 1 } else { n }).product()
+        shape
+            .iter()
+            .enumerate()
+            .map(|(a, &n)| if axes.contains(&a) { 1 } else { n })
+            .product()
     } else {
         kept.iter().product()
     };
-    Plan { groups, in_strides, out_strides, out_len, empty }
+    Plan {
+        groups,
+        in_strides,
+        out_strides,
+        out_len,
+        empty,
+    }
 }
 
 /// Visits the block as rows: `f(in_offset, len, out_offset, inner_reduced)`.
@@ -184,7 +194,11 @@ impl<T: Element, A: Acc, const NAN: bool, const PROD: bool> Bank<T> for SumBank<
     fn row(&mut self, out: usize, xs: &[T]) {
         let acc = &mut self.0[out..out + xs.len()];
         for (a, &x) in acc.iter_mut().zip(xs) {
-            let v = if NAN && x.is_nan() { if PROD { A::ONE } else { A::ZERO } } else { A::of(x) };
+            let v = if NAN && x.is_nan() {
+                if PROD { A::ONE } else { A::ZERO }
+            } else {
+                A::of(x)
+            };
             *a = if PROD { A::mul(*a, v) } else { A::add(*a, v) };
         }
     }
@@ -205,7 +219,10 @@ impl<T: Element, A: Acc, const NAN: bool, const PROD: bool> Bank<T> for SumBank<
             lanes[l] = if PROD { A::mul(lanes[l], v) } else { A::add(lanes[l], v) };
         }
         let comb = |a: A, b: A| if PROD { A::mul(a, b) } else { A::add(a, b) };
-        let s = comb(comb(comb(lanes[0], lanes[4]), comb(lanes[2], lanes[6])), comb(comb(lanes[1], lanes[5]), comb(lanes[3], lanes[7])));
+        let s = comb(
+            comb(comb(lanes[0], lanes[4]), comb(lanes[2], lanes[6])),
+            comb(comb(lanes[1], lanes[5]), comb(lanes[3], lanes[7])),
+        );
         self.0[out] = comb(self.0[out], s);
     }
 }
@@ -252,7 +269,11 @@ impl<T: Element, const ALL: bool> Bank<T> for LogicBank<ALL> {
     }
     fn fold(&mut self, out: usize, xs: &[T]) {
         let a = &mut self.0[out];
-        *a = if ALL { *a && xs.iter().all(|x| x.truthy()) } else { *a || xs.iter().any(|x| x.truthy()) };
+        *a = if ALL {
+            *a && xs.iter().all(|x| x.truthy())
+        } else {
+            *a || xs.iter().any(|x| x.truthy())
+        };
     }
 }
 
@@ -301,7 +322,8 @@ impl<T: Element, const NAN: bool> Bank<T> for MeanBank<NAN> {
             lanes[l] += if nan { 0.0 } else { x.to_f64() };
             cnt[l] += if nan { 0.0 } else { 1.0 };
         }
-        self.sum[out] += ((lanes[0] + lanes[4]) + (lanes[2] + lanes[6])) + ((lanes[1] + lanes[5]) + (lanes[3] + lanes[7]));
+        self.sum[out] +=
+            ((lanes[0] + lanes[4]) + (lanes[2] + lanes[6])) + ((lanes[1] + lanes[5]) + (lanes[3] + lanes[7]));
         self.n[out] += cnt.iter().sum::<f64>();
     }
 }
@@ -384,12 +406,23 @@ impl<'s, 'a> Rows<'s, 'a> {
 ///
 /// # Errors
 /// When the source does not fit (a lowering bug) or an op/dtype pair is unsupported.
-pub fn partial(op: ReduceOp, axes: &[usize], src: &RowSource<'_>, ctx: &BlockCtx<'_>, arg: Option<ArgInfo<'_>>) -> Result<Partial> {
+pub fn partial(
+    op: ReduceOp,
+    axes: &[usize],
+    src: &RowSource<'_>,
+    ctx: &BlockCtx<'_>,
+    arg: Option<ArgInfo<'_>>,
+) -> Result<Partial> {
     let mut dt = match src {
         RowSource::Block(b) => b.dtype(),
         RowSource::Program { prog, .. } => prog.out_dtype(),
     };
-    let mut rows = Rows { src, ev: None, ctx: *ctx, cast: None };
+    let mut rows = Rows {
+        src,
+        ev: None,
+        ctx: *ctx,
+        cast: None,
+    };
     if let RowSource::Program { prog, .. } = src {
         rows.ev = Some(Evaluator::new(prog));
     }
@@ -408,7 +441,14 @@ pub fn partial(op: ReduceOp, axes: &[usize], src: &RowSource<'_>, ctx: &BlockCtx
     num_dispatch!(&Buffer::zeros(dt, 0), _v, T => partial_typed::<T>(op, &p, n, &mut rows, ctx, arg), bool => { let _ = b0; unreachable!("bool was cast") })
 }
 
-fn partial_typed<T: Num>(op: ReduceOp, p: &Plan, n: usize, rows: &mut Rows<'_, '_>, ctx: &BlockCtx<'_>, arg: Option<ArgInfo<'_>>) -> Result<Partial> {
+fn partial_typed<T: Num>(
+    op: ReduceOp,
+    p: &Plan,
+    n: usize,
+    rows: &mut Rows<'_, '_>,
+    ctx: &BlockCtx<'_>,
+    arg: Option<ArgInfo<'_>>,
+) -> Result<Partial> {
     use ReduceOp::*;
     macro_rules! acc_bank {
         ($A:ty, $nan:expr, $prod:expr) => {{
@@ -447,33 +487,61 @@ fn partial_typed<T: Num>(op: ReduceOp, p: &Plan, n: usize, rows: &mut Rows<'_, '
         NanProd => Partial::Acc(sum_like!(true, true)),
         Min => Partial::Acc(T::into_buffer(run!(MinMaxBank::<T, false, false>(vec![T::MAX; n])).0)),
         Max => Partial::Acc(T::into_buffer(run!(MinMaxBank::<T, true, false>(vec![T::MIN; n])).0)),
-        NanMin => Partial::Acc(T::into_buffer(run!(MinMaxBank::<T, false, true>(vec![nan_or(T::MAX); n])).0)),
-        NanMax => Partial::Acc(T::into_buffer(run!(MinMaxBank::<T, true, true>(vec![nan_or(T::MIN); n])).0)),
+        NanMin => Partial::Acc(T::into_buffer(
+            run!(MinMaxBank::<T, false, true>(vec![nan_or(T::MAX); n])).0,
+        )),
+        NanMax => Partial::Acc(T::into_buffer(
+            run!(MinMaxBank::<T, true, true>(vec![nan_or(T::MIN); n])).0,
+        )),
         Any => Partial::Acc(Buffer::Bool(run!(LogicBank::<false>(vec![false; n])).0)),
         All => Partial::Acc(Buffer::Bool(run!(LogicBank::<true>(vec![true; n])).0)),
         Count => Partial::Acc(Buffer::I64(run!(CountBank(vec![0; n])).0)),
         Mean => {
-            let b = run!(MeanBank::<false> { sum: vec![0.0; n], n: vec![0.0; n] });
+            let b = run!(MeanBank::<false> {
+                sum: vec![0.0; n],
+                n: vec![0.0; n]
+            });
             Partial::Mean { sum: b.sum, n: b.n }
         }
         NanMean => {
-            let b = run!(MeanBank::<true> { sum: vec![0.0; n], n: vec![0.0; n] });
+            let b = run!(MeanBank::<true> {
+                sum: vec![0.0; n],
+                n: vec![0.0; n]
+            });
             Partial::Mean { sum: b.sum, n: b.n }
         }
         Var | Std | NanVar | NanStd => {
             let nan = op.skips_nan();
             let (sum, cnt) = if nan {
-                let b = run!(MeanBank::<true> { sum: vec![0.0; n], n: vec![0.0; n] });
+                let b = run!(MeanBank::<true> {
+                    sum: vec![0.0; n],
+                    n: vec![0.0; n]
+                });
                 (b.sum, b.n)
             } else {
-                let b = run!(MeanBank::<false> { sum: vec![0.0; n], n: vec![0.0; n] });
+                let b = run!(MeanBank::<false> {
+                    sum: vec![0.0; n],
+                    n: vec![0.0; n]
+                });
                 (b.sum, b.n)
             };
-            let mean: Vec<f64> = sum.iter().zip(&cnt).map(|(&s, &c)| if c > 0.0 { s / c } else { 0.0 }).collect();
+            let mean: Vec<f64> = sum
+                .iter()
+                .zip(&cnt)
+                .map(|(&s, &c)| if c > 0.0 { s / c } else { 0.0 })
+                .collect();
             let m2 = if nan {
-                run!(M2Bank::<true> { mean: &mean, m2: vec![0.0; n] }).m2
+                run!(M2Bank::<true> {
+                    mean: &mean,
+                    m2: vec![0.0; n]
+                })
+                .m2
             } else {
-                run!(M2Bank::<false> { mean: &mean, m2: vec![0.0; n] }).m2
+                run!(M2Bank::<false> {
+                    mean: &mean,
+                    m2: vec![0.0; n]
+                })
+                .m2
             };
             Partial::Moments { n: cnt, mean, m2 }
         }
@@ -485,7 +553,11 @@ fn partial_typed<T: Num>(op: ReduceOp, p: &Plan, n: usize, rows: &mut Rows<'_, '
 }
 
 fn nan_or<T: Num>(fallback: T) -> T {
-    if T::DTYPE.is_float() { T::from_f64(f64::NAN) } else { fallback }
+    if T::DTYPE.is_float() {
+        T::from_f64(f64::NAN)
+    } else {
+        fallback
+    }
 }
 
 /// Does candidate (a, ia) beat incumbent (b, ib)? First occurrence wins ties; argmin and
@@ -508,7 +580,14 @@ fn wins<T: Element>(op: ReduceOp, a: T, ia: i64, b: T, ib: i64) -> bool {
     better || (a == b && ia < ib)
 }
 
-fn arg_partial<T: Num>(op: ReduceOp, p: &Plan, n: usize, rows: &mut Rows<'_, '_>, ctx: &BlockCtx<'_>, info: ArgInfo<'_>) -> Result<Partial> {
+fn arg_partial<T: Num>(
+    op: ReduceOp,
+    p: &Plan,
+    n: usize,
+    rows: &mut Rows<'_, '_>,
+    ctx: &BlockCtx<'_>,
+    info: ArgInfo<'_>,
+) -> Result<Partial> {
     let mut val = vec![T::default(); n];
     let mut idx = vec![-1i64; n];
     let lstr = c_strides(ctx.shape);
@@ -541,7 +620,10 @@ fn arg_partial<T: Num>(op: ReduceOp, p: &Plan, n: usize, rows: &mut Rows<'_, '_>
         }
         Ok(())
     })?;
-    Ok(Partial::Arg { val: T::into_buffer(val), idx })
+    Ok(Partial::Arg {
+        val: T::into_buffer(val),
+        idx,
+    })
 }
 
 /// Combine step: merges `b` into `a` (same shape), in that order.
@@ -559,7 +641,14 @@ pub fn merge(op: ReduceOp, a: &mut Partial, b: &Partial) -> Result<()> {
             }
             Ok(())
         }
-        (Partial::Moments { n, mean, m2 }, Partial::Moments { n: nb, mean: mb, m2: m2b }) => {
+        (
+            Partial::Moments { n, mean, m2 },
+            Partial::Moments {
+                n: nb,
+                mean: mb,
+                m2: m2b,
+            },
+        ) => {
             for i in 0..n.len() {
                 let (na, nbi) = (n[i], nb[i]);
                 let nt = na + nbi;
@@ -666,9 +755,19 @@ pub fn finalize(op: ReduceOp, part: Partial, ddof: f64, out: DType) -> Result<Bu
 pub fn identity(op: ReduceOp, input: DType, n: usize) -> Partial {
     use ReduceOp::*;
     match op.partial_kind() {
-        crate::ops::PartialKind::Mean => Partial::Mean { sum: vec![0.0; n], n: vec![0.0; n] },
-        crate::ops::PartialKind::Moments => Partial::Moments { n: vec![0.0; n], mean: vec![0.0; n], m2: vec![0.0; n] },
-        crate::ops::PartialKind::Arg => Partial::Arg { val: Buffer::zeros(input, n), idx: vec![-1; n] },
+        crate::ops::PartialKind::Mean => Partial::Mean {
+            sum: vec![0.0; n],
+            n: vec![0.0; n],
+        },
+        crate::ops::PartialKind::Moments => Partial::Moments {
+            n: vec![0.0; n],
+            mean: vec![0.0; n],
+            m2: vec![0.0; n],
+        },
+        crate::ops::PartialKind::Arg => Partial::Arg {
+            val: Buffer::zeros(input, n),
+            idx: vec![-1; n],
+        },
         crate::ops::PartialKind::Acc => {
             let dt = op.acc_dtype(if input == DType::Bool { DType::I8 } else { input });
             match op {

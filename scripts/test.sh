@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The whole test suite, exactly what CI runs (.ci/run calls this script).
+#
+#   bash scripts/test.sh
+#
+# 1. installs the system library the opt-in `hdf5` feature links (libhdf5, via apt when
+#    run as root and missing); the default features need no system library;
+# 2. rustfmt check; clippy with warnings denied, for the default features and for
+#    `--features hdf5,cuda` (cuda builds without a toolkit: cudarc loads the driver and
+#    NVRTC at run time);
+# 3. every test (unit, integration, property, doc) in one debug build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+if ! pkg-config --exists hdf5 2>/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "== installing libhdf5-dev and pkg-config (for the hdf5 feature)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libhdf5-dev pkg-config >/dev/null
+  else
+    echo "== libhdf5 not found and cannot install it: skipping the hdf5 feature checks"
+    SKIP_HDF5=1
+  fi
+fi
+
+echo "== cargo fmt --check"
+cargo fmt --check
+
+echo "== cargo clippy (default features)"
+cargo clippy --all-targets -- -D warnings
+
+if [ -z "${SKIP_HDF5:-}" ]; then
+  echo "== cargo clippy --features hdf5,cuda"
+  cargo clippy --all-targets --features hdf5,cuda -- -D warnings
+else
+  echo "== cargo clippy --features cuda"
+  cargo clippy --all-targets --features cuda -- -D warnings
+fi
+
+echo "== cargo test"
+cargo test --all-targets
+cargo test --doc
