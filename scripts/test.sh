@@ -39,5 +39,5 @@ else
 fi
 
 echo "== cargo test"
-cargo test --all-targets
+cargo test --lib --bins --tests --examples
 cargo test --doc
