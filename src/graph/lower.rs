@@ -153,20 +153,21 @@ impl Lowering {
     fn reduce(&mut self, input: &Array, spec: &crate::ops::ReduceSpec, out_dtype: crate::dtype::DType) -> Vec<TaskId> {
         let ins = self.array(input);
         let in_grid = input.grid().clone();
-        let node = Arc::new(ReduceNode {
-            spec: spec.clone(),
-            in_grid: in_grid.clone(),
-            in_dtype: input.dtype(),
-            out_dtype,
-        });
         let nd = in_grid.ndim();
         // The fan-in is spread over the reduced axes that have more than one block (dask
         // spreads it over all reduced axes, which wastes it on single-block axes).
         let split_axes = spec.axes.iter().filter(|&&a| in_grid.nblocks()[a] > 1).count();
         let k = split_axes.max(1) as f64;
         let fan = ((spec.split_every as f64).powf(1.0 / k) + 1e-9).floor().max(2.0) as usize;
-        let mut nb = in_grid.nblocks();
+        let node = Arc::new(ReduceNode {
+            spec: spec.clone(),
+            in_grid: in_grid.clone(),
+            in_dtype: input.dtype(),
+            out_dtype,
+            fan,
+        });
         let reduced = |a: usize| spec.axes.contains(&a);
+        let mut nb = node.group_counts();
         let needs_combine = (0..nd).any(|a| reduced(a) && nb[a] > 1);
         // Partial bytes: kept block extent, 16 bytes per element is a safe upper bound.
         let pbytes = |shape: &[usize]| -> u64 {
@@ -177,16 +178,19 @@ impl Lowering {
                 .product::<usize>()
                 * 16) as u64
         };
-        let mut cur: Vec<TaskId> = (0..in_grid.num_blocks())
-            .map(|b| {
-                let shape = in_grid.block_shape(&in_grid.unlinear(b));
+        let ngroups: usize = nb.iter().product();
+        let mut cur: Vec<TaskId> = (0..ngroups)
+            .map(|g| {
+                let blocks = node.group_blocks(g);
+                let shape = in_grid.block_shape(&in_grid.unlinear(blocks[0]));
+                let deps: Vec<TaskId> = blocks.iter().map(|&b| ins[b]).collect();
                 let kind = TaskKind::ReducePartial {
                     node: node.clone(),
                     pre: None,
-                    block: b as u32,
+                    block: g as u32,
                     finalize: !needs_combine,
                 };
-                self.g.push(kind, &[ins[b]], pbytes(&shape))
+                self.g.push(kind, &deps, pbytes(&shape))
             })
             .collect();
         while (0..nd).any(|a| reduced(a) && nb[a] > 1) {

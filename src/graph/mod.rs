@@ -35,6 +35,11 @@ impl TaskId {
 }
 
 /// A reduction node's parameters, shared by its tasks.
+///
+/// The chunk step folds a *group* of input blocks — up to `fan` consecutive blocks along
+/// each reduced axis — into one partial, so partials (which can be as large as a block's
+/// kept extent, 16 bytes per element for a mean) are written and merged `fan^k` times
+/// less often. Groups are numbered in C order over [`ReduceNode::group_counts`].
 #[derive(Debug)]
 pub struct ReduceNode {
     /// The reduction.
@@ -45,6 +50,56 @@ pub struct ReduceNode {
     pub in_dtype: DType,
     /// The result dtype.
     pub out_dtype: DType,
+    /// Blocks per group (and partials per combine) along each reduced axis.
+    pub fan: usize,
+}
+
+impl ReduceNode {
+    /// Number of chunk-step groups along each axis.
+    #[must_use]
+    pub fn group_counts(&self) -> Vec<usize> {
+        self.in_grid
+            .nblocks()
+            .iter()
+            .enumerate()
+            .map(|(a, &n)| {
+                if self.spec.axes.contains(&a) {
+                    n.div_ceil(self.fan)
+                } else {
+                    n
+                }
+            })
+            .collect()
+    }
+
+    /// The input blocks (C-order block numbers) of chunk-step group `g`, in C order.
+    #[must_use]
+    pub fn group_blocks(&self, g: usize) -> Vec<usize> {
+        let counts = self.group_counts();
+        let nb = self.in_grid.nblocks();
+        let mut rem = g;
+        let mut j = vec![0; counts.len()];
+        for a in (0..counts.len()).rev() {
+            j[a] = rem % counts[a];
+            rem /= counts[a];
+        }
+        let spans: Vec<(usize, usize)> = (0..nb.len())
+            .map(|a| {
+                if self.spec.axes.contains(&a) {
+                    (j[a] * self.fan, ((j[a] + 1) * self.fan).min(nb[a]))
+                } else {
+                    (j[a], j[a] + 1)
+                }
+            })
+            .collect();
+        let lens: Vec<usize> = spans.iter().map(|(s, e)| e - s).collect();
+        crate::grid::IndexIter::new(&lens)
+            .map(|o| {
+                let idx: Vec<usize> = o.iter().zip(&spans).map(|(&o, (s, _))| s + o).collect();
+                self.in_grid.linear(&idx)
+            })
+            .collect()
+    }
 }
 
 /// A rechunk node's parameters.
@@ -109,14 +164,15 @@ pub enum TaskKind {
         /// Block number.
         block: u32,
     },
-    /// The chunk step of a reduction over one input block, optionally through a fused
-    /// program (then the dependencies are the program's inputs), optionally finalising.
+    /// The chunk step of a reduction over one group of input blocks, optionally through a
+    /// fused program, optionally finalising. Dependencies: for each block of the group in
+    /// order, its input chunk (no program) or the program's inputs (in slot order).
     ReducePartial {
         /// The reduction.
         node: Arc<ReduceNode>,
-        /// A fused elementwise program producing the block.
+        /// A fused elementwise program producing each block.
         pre: Option<Arc<Program>>,
-        /// Input block number.
+        /// Group number (see [`ReduceNode::group_blocks`]).
         block: u32,
         /// Also run the aggregate step (only one block along the reduced axes).
         finalize: bool,
@@ -341,11 +397,17 @@ impl TaskGraph {
                 format!("map {} block {:?}", program.describe(), grid.unlinear(*block as usize))
             }
             TaskKind::ReducePartial { node, block, .. } => {
-                format!(
-                    "reduce-partial {} block {:?}",
-                    node.spec.op.name(),
-                    node.in_grid.unlinear(*block as usize)
-                )
+                let blocks = node.group_blocks(*block as usize);
+                let first = node.in_grid.unlinear(blocks[0]);
+                if blocks.len() == 1 {
+                    format!("reduce-partial {} block {first:?}", node.spec.op.name())
+                } else {
+                    format!(
+                        "reduce-partial {} blocks {first:?} +{}",
+                        node.spec.op.name(),
+                        blocks.len() - 1
+                    )
+                }
             }
             TaskKind::ReduceCombine { node, .. } => format!("reduce-combine {} (task {})", node.spec.op.name(), t.0),
             TaskKind::Rechunk { node, block } => format!("rechunk block {:?}", node.out_grid.unlinear(*block as usize)),

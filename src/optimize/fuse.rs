@@ -24,12 +24,22 @@ pub struct Fuse;
 type Memo = HashMap<(usize, u32, usize), Arc<Program>>;
 type RemapMemo = HashMap<(usize, Vec<u32>), Arc<Program>>;
 
-fn block_shape(k: &TaskKind) -> Option<(Vec<usize>, Vec<usize>)> {
+/// The blocks a task computes over (one for a Map, a group for a reduction's chunk step):
+/// each block's shape and the array's shape.
+fn block_shapes(k: &TaskKind) -> Option<Vec<(Vec<usize>, Vec<usize>)>> {
     match k {
-        TaskKind::Map { grid, block, .. } => Some((grid.block_shape(&grid.unlinear(*block as usize)), grid.shape())),
+        TaskKind::Map { grid, block, .. } => {
+            Some(vec![(grid.block_shape(&grid.unlinear(*block as usize)), grid.shape())])
+        }
         TaskKind::ReducePartial { node, block, .. } => {
             let g = &node.in_grid;
-            Some((g.block_shape(&g.unlinear(*block as usize)), g.shape()))
+            let gs = g.shape();
+            Some(
+                node.group_blocks(*block as usize)
+                    .iter()
+                    .map(|&b| (g.block_shape(&g.unlinear(b)), gs.clone()))
+                    .collect(),
+            )
         }
         _ => None,
     }
@@ -39,6 +49,22 @@ fn identity_program(dtype: DType) -> Arc<Program> {
     let mut p = Program::new(1);
     p.push(InstOp::Input(0), dtype);
     Arc::new(p)
+}
+
+/// For each block's dependency list, the unique dependencies and the slot mapping.
+fn dedup(list: &[TaskId]) -> (Vec<TaskId>, Vec<u32>) {
+    let mut uniq: Vec<TaskId> = Vec::with_capacity(list.len());
+    let mapping = list
+        .iter()
+        .map(|d| match uniq.iter().position(|u| u == d) {
+            Some(p) => p as u32,
+            None => {
+                uniq.push(*d);
+                (uniq.len() - 1) as u32
+            }
+        })
+        .collect();
+    (uniq, mapping)
 }
 
 impl Rule for Fuse {
@@ -60,27 +86,36 @@ impl Rule for Fuse {
         for i in 0..n {
             let t = TaskId(i as u32);
             let kind = &g.task(t).kind;
-            let Some((shape, gshape)) = block_shape(kind) else {
-                continue;
-            };
+            let Some(shapes) = block_shapes(kind) else { continue };
+            let nblk = shapes.len();
             let (mut kind, mut deps) = (kind.clone(), g.deps(t).to_vec());
             let mut touched = false;
             loop {
-                let slot = deps.iter().position(|&d| {
-                    if outputs[d.ix()] || ndeps(d) != 1 || !keep[d.ix()] {
-                        return false;
+                let per = deps.len() / nblk;
+                let current = |d: TaskId| cur[d.ix()].as_ref().map_or(&g.task(d).kind, |c| &c.0);
+                // A slot is fusable when, in every block, it is fed by a Map task of the
+                // same program, used only here, over a block of the same shape.
+                let fusable = |s: usize| -> Option<Arc<Program>> {
+                    let mut prog: Option<&Arc<Program>> = None;
+                    for (b, shape) in shapes.iter().enumerate() {
+                        let d = deps[b * per + s];
+                        if outputs[d.ix()] || ndeps(d) != 1 || !keep[d.ix()] {
+                            return None;
+                        }
+                        let dk = current(d);
+                        let TaskKind::Map { program, .. } = dk else { return None };
+                        if block_shapes(dk).as_deref() != Some(std::slice::from_ref(shape)) {
+                            return None;
+                        }
+                        match prog {
+                            Some(p) if !Arc::ptr_eq(p, program) => return None,
+                            _ => prog = Some(program),
+                        }
                     }
-                    let dk = cur[d.ix()].as_ref().map_or(&g.task(d).kind, |c| &c.0);
-                    matches!(dk, TaskKind::Map { .. })
-                        && block_shape(dk).is_some_and(|(s, gs)| s == shape && gs == gshape)
-                });
-                let Some(slot) = slot else { break };
-                let d = deps[slot];
-                let (dk, ddeps) = cur[d.ix()]
-                    .clone()
-                    .unwrap_or_else(|| (g.task(d).kind.clone(), g.deps(d).to_vec()));
-                let TaskKind::Map { program: prod, .. } = &dk else {
-                    unreachable!()
+                    prog.cloned()
+                };
+                let Some((slot, prod)) = (0..per).find_map(|s| fusable(s).map(|p| (s, p))) else {
+                    break;
                 };
                 let consumer: Arc<Program> = match &kind {
                     TaskKind::Map { program, .. } => program.clone(),
@@ -89,41 +124,48 @@ impl Rule for Fuse {
                         .entry(node.in_dtype)
                         .or_insert_with(|| identity_program(node.in_dtype))
                         .clone(),
-                    _ => unreachable!(),
+                    _ => unreachable!("only Map and ReducePartial have block shapes"),
                 };
-                let key = (Arc::as_ptr(&consumer) as usize, slot as u32, Arc::as_ptr(prod) as usize);
+                let mut new_lists = Vec::with_capacity(nblk);
+                for b in 0..nblk {
+                    let own = &deps[b * per..(b + 1) * per];
+                    let d = own[slot];
+                    let ddeps = cur[d.ix()].as_ref().map_or_else(|| g.deps(d).to_vec(), |c| c.1.clone());
+                    let mut list: Vec<TaskId> = own
+                        .iter()
+                        .enumerate()
+                        .filter(|(k, _)| *k != slot)
+                        .map(|(_, &x)| x)
+                        .collect();
+                    list.extend_from_slice(&ddeps);
+                    new_lists.push(dedup(&list));
+                }
+                // Every block must read its inputs in the same pattern to share one program.
+                if new_lists.iter().any(|(_, m)| *m != new_lists[0].1) {
+                    break;
+                }
+                let key = (
+                    Arc::as_ptr(&consumer) as usize,
+                    slot as u32,
+                    Arc::as_ptr(&prod) as usize,
+                );
                 let mut composed = memo
                     .entry(key)
-                    .or_insert_with(|| Arc::new(consumer.substitute(slot as u32, prod)))
+                    .or_insert_with(|| Arc::new(consumer.substitute(slot as u32, &prod)))
                     .clone();
-                let mut new_deps: Vec<TaskId> = deps
-                    .iter()
-                    .enumerate()
-                    .filter(|(k, _)| *k != slot)
-                    .map(|(_, &d)| d)
-                    .collect();
-                new_deps.extend_from_slice(&ddeps);
-                // One upstream task in two slots: read it once.
-                let mut uniq: Vec<TaskId> = Vec::with_capacity(new_deps.len());
-                let mapping: Vec<u32> = new_deps
-                    .iter()
-                    .map(|d| match uniq.iter().position(|u| u == d) {
-                        Some(p) => p as u32,
-                        None => {
-                            uniq.push(*d);
-                            (uniq.len() - 1) as u32
-                        }
-                    })
-                    .collect();
-                if uniq.len() != new_deps.len() {
+                let (uniq0, mapping) = &new_lists[0];
+                if uniq0.len() != mapping.len() {
                     let key = (Arc::as_ptr(&composed) as usize, mapping.clone());
-                    let nu = uniq.len() as u32;
+                    let nu = uniq0.len() as u32;
                     composed = remap
                         .entry(key)
-                        .or_insert_with(|| Arc::new(composed.remap_inputs(&mapping, nu)))
+                        .or_insert_with(|| Arc::new(composed.remap_inputs(mapping, nu)))
                         .clone();
-                    new_deps = uniq;
                 }
+                for b in 0..nblk {
+                    keep[deps[b * per + slot].ix()] = false;
+                }
+                deps = new_lists.into_iter().flat_map(|(u, _)| u).collect();
                 kind = match kind {
                     TaskKind::Map { grid, block, .. } => TaskKind::Map {
                         program: composed,
@@ -140,8 +182,6 @@ impl Rule for Fuse {
                     },
                     other => other,
                 };
-                deps = new_deps;
-                keep[d.ix()] = false;
                 touched = true;
             }
             if touched {

@@ -109,42 +109,54 @@ pub fn execute(kind: &TaskKind, inputs: Vec<Arc<Value>>) -> Result<Value> {
             finalize: fin,
         } => {
             let g = &node.in_grid;
-            let idx = g.unlinear(*block as usize);
-            let shape = g.block_shape(&idx);
-            let offset = g.block_offset(&idx);
-            let gshape = g.shape();
-            let ctx = BlockCtx {
-                global_shape: &gshape,
-                offset: &offset,
-                shape: &shape,
-            };
+            let blocks = node.group_blocks(*block as usize);
             let ins = inputs_of(vals)?;
-            let src = match pre {
-                Some(p) => RowSource::Program { prog: p, inputs: &ins },
-                None => RowSource::Block(
-                    ins.first()
-                        .ok_or_else(|| Error::Unsupported("reduction without input".into()))?
-                        .data,
-                ),
-            };
+            if blocks.is_empty() || ins.len() % blocks.len() != 0 {
+                return Err(Error::Unsupported("reduction group and inputs disagree".into()));
+            }
+            let per = ins.len() / blocks.len();
+            let gshape = g.shape();
             let spec = &node.spec;
-            let arg = spec.op.is_arg().then(|| ArgInfo {
-                global_shape: &gshape,
-                offset: &offset,
-                axis: if spec.axes.len() == 1 && gshape.len() > 1 {
-                    Some(spec.axes[0])
-                } else if gshape.len() == 1 {
-                    Some(0)
-                } else {
-                    None
-                },
-            });
-            let p = partial(spec.op, &spec.axes, &src, &ctx, arg)?;
-            let pshape: Vec<usize> = shape
-                .iter()
-                .enumerate()
-                .map(|(a, &n)| if spec.axes.contains(&a) { 1 } else { n })
-                .collect();
+            let mut acc = None;
+            let mut pshape = Vec::new();
+            // Fold every block of the group into one accumulator, in block order.
+            for (k, &b) in blocks.iter().enumerate() {
+                let idx = g.unlinear(b);
+                let shape = g.block_shape(&idx);
+                let offset = g.block_offset(&idx);
+                let ctx = BlockCtx {
+                    global_shape: &gshape,
+                    offset: &offset,
+                    shape: &shape,
+                };
+                let mine = &ins[k * per..(k + 1) * per];
+                let src = match pre {
+                    Some(p) => RowSource::Program { prog: p, inputs: mine },
+                    None => RowSource::Block(
+                        mine.first()
+                            .ok_or_else(|| Error::Unsupported("reduction without input".into()))?
+                            .data,
+                    ),
+                };
+                let arg = spec.op.is_arg().then(|| ArgInfo {
+                    global_shape: &gshape,
+                    offset: &offset,
+                    axis: if spec.axes.len() == 1 && gshape.len() > 1 {
+                        Some(spec.axes[0])
+                    } else if gshape.len() == 1 {
+                        Some(0)
+                    } else {
+                        None
+                    },
+                });
+                acc = Some(partial(spec.op, &spec.axes, &src, &ctx, arg, acc.take())?);
+                pshape = shape
+                    .iter()
+                    .enumerate()
+                    .map(|(a, &n)| if spec.axes.contains(&a) { 1 } else { n })
+                    .collect();
+            }
+            let p = acc.ok_or_else(|| Error::Unsupported("empty reduction group".into()))?;
             finish_reduce(node, p, pshape, *fin)
         }
         TaskKind::ReduceCombine { .. } => unreachable!("handled above"),

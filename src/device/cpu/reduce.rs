@@ -412,6 +412,7 @@ pub fn partial(
     src: &RowSource<'_>,
     ctx: &BlockCtx<'_>,
     arg: Option<ArgInfo<'_>>,
+    acc: Option<Partial>,
 ) -> Result<Partial> {
     let mut dt = match src {
         RowSource::Block(b) => b.dtype(),
@@ -438,7 +439,27 @@ pub fn partial(
     let p = plan(ctx.shape, axes);
     let n = p.out_len;
     let b0 = Buffer::Bool(Vec::new());
-    num_dispatch!(&Buffer::zeros(dt, 0), _v, T => partial_typed::<T>(op, &p, n, &mut rows, ctx, arg), bool => { let _ = b0; unreachable!("bool was cast") })
+    num_dispatch!(&Buffer::zeros(dt, 0), _v, T => partial_typed::<T>(op, &p, n, &mut rows, ctx, arg, acc), bool => { let _ = b0; unreachable!("bool was cast") })
+}
+
+fn mismatch() -> Error {
+    Error::Unsupported("accumulating into a partial of another kind or size".into())
+}
+
+fn acc_vec<A: Element>(acc: Option<Partial>, n: usize, init: A) -> Result<Vec<A>> {
+    match acc {
+        None => Ok(vec![init; n]),
+        Some(Partial::Acc(b)) if b.len() == n => A::vec_of(b).map_err(|_| mismatch()),
+        Some(_) => Err(mismatch()),
+    }
+}
+
+fn mean_vecs(acc: Option<Partial>, n: usize) -> Result<(Vec<f64>, Vec<f64>)> {
+    match acc {
+        None => Ok((vec![0.0; n], vec![0.0; n])),
+        Some(Partial::Mean { sum, n: c }) if c.len() == n => Ok((sum, c)),
+        Some(_) => Err(mismatch()),
+    }
 }
 
 fn partial_typed<T: Num>(
@@ -448,17 +469,19 @@ fn partial_typed<T: Num>(
     rows: &mut Rows<'_, '_>,
     ctx: &BlockCtx<'_>,
     arg: Option<ArgInfo<'_>>,
+    acc: Option<Partial>,
 ) -> Result<Partial> {
     use ReduceOp::*;
     macro_rules! acc_bank {
         ($A:ty, $nan:expr, $prod:expr) => {{
             let init: $A = if $prod { <$A as Num>::ONE } else { <$A as Num>::ZERO };
+            let v = acc_vec::<$A>(acc, n, init)?;
             if $nan {
-                let mut b = SumBank::<$A, true, $prod>(vec![init; n]);
+                let mut b = SumBank::<$A, true, $prod>(v);
                 drive::<T>(p, rows, &mut b)?;
                 <$A>::into_buffer(b.0)
             } else {
-                let mut b = SumBank::<$A, false, $prod>(vec![init; n]);
+                let mut b = SumBank::<$A, false, $prod>(v);
                 drive::<T>(p, rows, &mut b)?;
                 <$A>::into_buffer(b.0)
             }
@@ -485,29 +508,29 @@ fn partial_typed<T: Num>(
         NanSum => Partial::Acc(sum_like!(true, false)),
         Prod => Partial::Acc(sum_like!(false, true)),
         NanProd => Partial::Acc(sum_like!(true, true)),
-        Min => Partial::Acc(T::into_buffer(run!(MinMaxBank::<T, false, false>(vec![T::MAX; n])).0)),
-        Max => Partial::Acc(T::into_buffer(run!(MinMaxBank::<T, true, false>(vec![T::MIN; n])).0)),
+        Min => Partial::Acc(T::into_buffer(
+            run!(MinMaxBank::<T, false, false>(acc_vec(acc, n, T::MAX)?)).0,
+        )),
+        Max => Partial::Acc(T::into_buffer(
+            run!(MinMaxBank::<T, true, false>(acc_vec(acc, n, T::MIN)?)).0,
+        )),
         NanMin => Partial::Acc(T::into_buffer(
-            run!(MinMaxBank::<T, false, true>(vec![nan_or(T::MAX); n])).0,
+            run!(MinMaxBank::<T, false, true>(acc_vec(acc, n, nan_or(T::MAX))?)).0,
         )),
         NanMax => Partial::Acc(T::into_buffer(
-            run!(MinMaxBank::<T, true, true>(vec![nan_or(T::MIN); n])).0,
+            run!(MinMaxBank::<T, true, true>(acc_vec(acc, n, nan_or(T::MIN))?)).0,
         )),
-        Any => Partial::Acc(Buffer::Bool(run!(LogicBank::<false>(vec![false; n])).0)),
-        All => Partial::Acc(Buffer::Bool(run!(LogicBank::<true>(vec![true; n])).0)),
-        Count => Partial::Acc(Buffer::I64(run!(CountBank(vec![0; n])).0)),
+        Any => Partial::Acc(Buffer::Bool(run!(LogicBank::<false>(acc_vec(acc, n, false)?)).0)),
+        All => Partial::Acc(Buffer::Bool(run!(LogicBank::<true>(acc_vec(acc, n, true)?)).0)),
+        Count => Partial::Acc(Buffer::I64(run!(CountBank(acc_vec(acc, n, 0i64)?)).0)),
         Mean => {
-            let b = run!(MeanBank::<false> {
-                sum: vec![0.0; n],
-                n: vec![0.0; n]
-            });
+            let (sum, c) = mean_vecs(acc, n)?;
+            let b = run!(MeanBank::<false> { sum, n: c });
             Partial::Mean { sum: b.sum, n: b.n }
         }
         NanMean => {
-            let b = run!(MeanBank::<true> {
-                sum: vec![0.0; n],
-                n: vec![0.0; n]
-            });
+            let (sum, c) = mean_vecs(acc, n)?;
+            let b = run!(MeanBank::<true> { sum, n: c });
             Partial::Mean { sum: b.sum, n: b.n }
         }
         Var | Std | NanVar | NanStd => {
@@ -543,11 +566,25 @@ fn partial_typed<T: Num>(
                 })
                 .m2
             };
-            Partial::Moments { n: cnt, mean, m2 }
+            // Moments need the block's own mean first (two passes), so a block's moments
+            // are merged into the group's with Chan's formula.
+            let fresh = Partial::Moments { n: cnt, mean, m2 };
+            match acc {
+                None => fresh,
+                Some(mut a) => {
+                    merge(op, &mut a, &fresh)?;
+                    a
+                }
+            }
         }
         ArgMin | ArgMax | NanArgMin | NanArgMax => {
             let info = arg.ok_or_else(|| Error::Unsupported("argmin/argmax without index information".into()))?;
-            arg_partial::<T>(op, p, n, rows, ctx, info)?
+            let (val, idx) = match acc {
+                None => (vec![T::default(); n], vec![-1i64; n]),
+                Some(Partial::Arg { val, idx }) if idx.len() == n => (T::vec_of(val).map_err(|_| mismatch())?, idx),
+                Some(_) => return Err(mismatch()),
+            };
+            arg_partial::<T>(op, p, rows, ctx, info, val, idx)?
         }
     })
 }
@@ -583,13 +620,12 @@ fn wins<T: Element>(op: ReduceOp, a: T, ia: i64, b: T, ib: i64) -> bool {
 fn arg_partial<T: Num>(
     op: ReduceOp,
     p: &Plan,
-    n: usize,
     rows: &mut Rows<'_, '_>,
     ctx: &BlockCtx<'_>,
     info: ArgInfo<'_>,
+    mut val: Vec<T>,
+    mut idx: Vec<i64>,
 ) -> Result<Partial> {
-    let mut val = vec![T::default(); n];
-    let mut idx = vec![-1i64; n];
     let lstr = c_strides(ctx.shape);
     let gstr = c_strides(info.global_shape);
     let shape = ctx.shape;
