@@ -8,7 +8,9 @@
 # 2. rustfmt check; clippy with warnings denied, for the default features and for
 #    `--features hdf5,cuda` (cuda builds without a toolkit: cudarc loads the driver and
 #    NVRTC at run time);
-# 3. every test (unit, integration, property, doc) in one debug build.
+# 3. generates the Zarr fixtures with zarr-python 3 in a venv under target/ (pip from
+#    PyPI), so the reader is checked against the reference implementation;
+# 4. every test (unit, integration, property, doc) in one debug build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
@@ -23,6 +25,16 @@ if ! pkg-config --exists hdf5 2>/dev/null; then
     SKIP_HDF5=1
   fi
 fi
+
+echo "== Zarr fixtures from zarr-python (tests/fixtures/gen_zarr.py)"
+VENV="$PWD/target/fixture-venv"
+FIXTURES="$PWD/target/fixtures/zarr"
+if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import zarr, numpy" 2>/dev/null; then
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q "zarr>=3.1,<3.2" "numpy>=2,<3"
+fi
+"$VENV/bin/python" tests/fixtures/gen_zarr.py "$FIXTURES"
+export CHUNKWISE_FIXTURES="$FIXTURES" CHUNKWISE_REQUIRE_FIXTURES=1
 
 echo "== cargo fmt --check"
 cargo fmt --check

@@ -32,6 +32,19 @@ impl Array {
         Ok(Array::from_expr(ExprKind::Source(Arc::new(src)), grid, T::DTYPE))
     }
 
+    /// A lazy array over a Zarr (v2 or v3) array directory, one block per stored chunk
+    /// (per shard for sharded arrays), so no stored chunk is decoded twice.
+    ///
+    /// # Errors
+    /// As [`ZarrSource::open`](crate::io::zarr::ZarrSource::open): a missing path, a
+    /// directory with no Zarr array, invalid metadata, an unsupported dtype.
+    #[cfg(feature = "zarr")]
+    pub fn from_zarr(path: impl AsRef<std::path::Path>) -> Result<Array> {
+        let src = crate::io::zarr::ZarrSource::open(path)?;
+        let chunks = ChunkSpec::from(src.natural_chunks().unwrap_or_default());
+        Array::from_source(Arc::new(src), chunks)
+    }
+
     /// A lazy array whose blocks are read from `source`.
     ///
     /// # Errors

@@ -6,6 +6,9 @@
 //! Zarr (`zarr` feature), HDF5/NetCDF-4 (`hdf5` feature) and `.npy` come with issue 3.
 
 pub mod memory;
+pub mod npy;
+#[cfg(feature = "zarr")]
+pub mod zarr;
 
 use crate::chunk::Chunk;
 use crate::dtype::DType;

@@ -3,6 +3,9 @@
 //! Exit codes: 0 success, 1 a user or data error (one line on stderr), 2 a usage error.
 
 mod bench;
+mod info;
+mod reduce;
+mod source;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -25,6 +28,18 @@ enum Command {
     ///   chunkwise bench --list
     ///   chunkwise bench --format json
     Bench(bench::BenchArgs),
+    /// Reduce a stored array (Zarr v2/v3) over some or all axes.
+    ///
+    /// Examples:
+    ///   chunkwise reduce era5.zarr/t2m --op nanmean --axis 0 --out clim.npy
+    ///   chunkwise reduce data.zarr --op max --format json
+    ///   chunkwise reduce data.zarr --op argmin --axis -1 --threads 2
+    Reduce(reduce::ReduceArgs),
+    /// Describe a stored array: shape, dtype, chunks, codecs, fill value, sizes.
+    ///
+    /// Example:
+    ///   chunkwise info era5.zarr/t2m
+    Info(info::InfoArgs),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +53,8 @@ fn main() -> ExitCode {
     };
     let r = match cli.command {
         Command::Bench(args) => bench::run(&args),
+        Command::Reduce(args) => reduce::run(&args),
+        Command::Info(args) => info::run(&args),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,86 @@
+//! `chunkwise info`: what a stored array is, without reading its data.
+
+use crate::source::{self, Source};
+use chunkwise::io::ChunkSource;
+use std::path::Path;
+
+/// Arguments of `chunkwise info`.
+#[derive(clap::Args, Debug)]
+pub struct InfoArgs {
+    /// The array: `store.zarr`, `store.zarr/group/array` (Zarr v2/v3), or `file.h5:/dataset`.
+    source: String,
+}
+
+fn dir_stats(p: &Path) -> (u64, usize) {
+    let mut bytes = 0;
+    let mut chunks = 0;
+    let mut stack = vec![p.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        for e in rd.flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                // A nested array or group is not part of this array's chunks.
+                if d != p || !chunkwise::io::zarr::is_zarr(&path) {
+                    stack.push(path);
+                }
+                continue;
+            }
+            let name = e.file_name().to_string_lossy().into_owned();
+            bytes += e.metadata().map(|m| m.len()).unwrap_or(0);
+            if !matches!(
+                name.as_str(),
+                "zarr.json" | ".zarray" | ".zattrs" | ".zgroup" | ".zmetadata"
+            ) {
+                chunks += 1;
+            }
+        }
+    }
+    (bytes, chunks)
+}
+
+/// Runs the command.
+///
+/// # Errors
+/// A missing path or something that is not a readable array.
+pub fn run(args: &InfoArgs) -> chunkwise::Result<()> {
+    let Source::Zarr(path) = source::parse(&args.source) else {
+        let _ = source::open(&args.source)?;
+        return Ok(());
+    };
+    let src = chunkwise::io::zarr::ZarrSource::open(path)?;
+    let meta = serde_json::to_value(src.zarr().metadata()).unwrap_or_default();
+    let shape = src.shape().to_vec();
+    let chunks = src.natural_chunks().unwrap_or_default();
+    let nchunks: usize = shape.iter().zip(&chunks).map(|(&n, &c)| n.div_ceil(c.max(1))).product();
+    let (bytes, present) = dir_stats(path);
+    let mem = shape.iter().product::<usize>() * src.dtype().size();
+    let version = meta.get("zarr_format").and_then(serde_json::Value::as_u64).unwrap_or(0);
+    println!("source      {}", path.display());
+    println!("format      Zarr v{version}");
+    println!("shape       {shape:?}");
+    println!("dtype       {}", src.dtype());
+    println!("chunks      {chunks:?} ({nchunks} in the grid, {present} stored)");
+    let codecs = if version == 2 {
+        format!(
+            "filters {} compressor {} order {}",
+            meta.get("filters").map_or("null".into(), ToString::to_string),
+            meta.get("compressor").map_or("null".into(), ToString::to_string),
+            meta.get("order").map_or("C".into(), ToString::to_string)
+        )
+    } else {
+        meta.get("codecs").map_or("[]".into(), ToString::to_string)
+    };
+    println!("codecs      {codecs}");
+    println!(
+        "fill value  {}",
+        meta.get("fill_value").map_or("null".into(), ToString::to_string)
+    );
+    println!("in memory   {mem} bytes ({:.1} MB)", mem as f64 / 1e6);
+    println!(
+        "on disk     {bytes} bytes ({:.1} MB, ratio {:.2})",
+        bytes as f64 / 1e6,
+        mem as f64 / bytes.max(1) as f64
+    );
+    Ok(())
+}

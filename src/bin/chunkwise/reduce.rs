@@ -1,0 +1,147 @@
+//! `chunkwise reduce`: one reduction of a stored array, printed or saved as `.npy`.
+//!
+//! Result dtypes follow NumPy, except that mean/std/var (and nan-variants) are reported
+//! as float64 (accumulated in f64 either way; the input is widened inside the fused
+//! chunk step, so no float32 rounding of the result happens first).
+
+use crate::source;
+use chunkwise::io::npy::write_npy;
+use chunkwise::{Chunk, Config, DType, ReduceOp, ReduceOptions, Runtime};
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// Arguments of `chunkwise reduce`.
+#[derive(clap::Args, Debug)]
+pub struct ReduceArgs {
+    /// The array: `store.zarr`, `store.zarr/group/array` (Zarr v2/v3), or `file.h5:/dataset`.
+    source: String,
+    /// The reduction: sum, mean, min, max, prod, std, var, nansum, nanmean, nanmin, nanmax,
+    /// nanstd, nanvar, argmin, argmax, count, any, all.
+    #[arg(long)]
+    op: String,
+    /// Axes to reduce, comma-separated (negative counts from the end); all when omitted.
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
+    axis: Option<Vec<isize>>,
+    /// Write the full result to this `.npy` file (atomically).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+    /// Worker threads (default: one per core).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Where to run: cpu, cuda or auto (cuda needs the `cuda` feature and a GPU).
+    #[arg(long, default_value = "auto")]
+    device: String,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    Text,
+    Json,
+}
+
+fn json_value(c: &Chunk) -> String {
+    let d = c.data();
+    match d {
+        chunkwise::Buffer::Bool(v) => v[0].to_string(),
+        chunkwise::Buffer::I64(v) => v[0].to_string(),
+        chunkwise::Buffer::U64(v) => v[0].to_string(),
+        chunkwise::Buffer::I32(v) => v[0].to_string(),
+        chunkwise::Buffer::I16(v) => v[0].to_string(),
+        chunkwise::Buffer::I8(v) => v[0].to_string(),
+        chunkwise::Buffer::U32(v) => v[0].to_string(),
+        chunkwise::Buffer::U16(v) => v[0].to_string(),
+        chunkwise::Buffer::U8(v) => v[0].to_string(),
+        chunkwise::Buffer::F32(v) => float(f64::from(v[0])),
+        chunkwise::Buffer::F64(v) => float(v[0]),
+    }
+}
+
+fn float(x: f64) -> String {
+    if x.is_finite() { format!("{x:?}") } else { "null".into() }
+}
+
+/// Runs the command.
+///
+/// # Errors
+/// Bad input (source, op, axis, empty selection) or a failing read.
+pub fn run(args: &ReduceArgs) -> chunkwise::Result<()> {
+    let op = ReduceOp::parse(&args.op)?;
+    match args.device.as_str() {
+        "cpu" | "auto" => {}
+        "cuda" => return Err(chunkwise::Error::CudaNotCompiled),
+        d => {
+            return Err(chunkwise::Error::InvalidArgument(format!(
+                "unknown device '{d}' (cpu, cuda or auto)"
+            )));
+        }
+    }
+    if let Some(out) = &args.out
+        && out.extension().is_none_or(|e| e != "npy")
+    {
+        return Err(chunkwise::Error::InvalidArgument(format!(
+            "--out {}: the output must be a .npy file",
+            out.display()
+        )));
+    }
+    let x = source::open(&args.source)?;
+    let moment = matches!(
+        op,
+        ReduceOp::Mean | ReduceOp::Std | ReduceOp::Var | ReduceOp::NanMean | ReduceOp::NanStd | ReduceOp::NanVar
+    );
+    let input = if moment { x.astype(DType::F64) } else { x.clone() };
+    let axes: chunkwise::Axes = match &args.axis {
+        None => chunkwise::Axes::All,
+        Some(a) => {
+            if x.ndim() == 0 {
+                return Err(chunkwise::Error::AxisOutOfRange { axis: a[0], ndim: 0 });
+            }
+            chunkwise::Axes::List(a.clone())
+        }
+    };
+    let r = input.reduce(op, axes, &ReduceOptions::default())?;
+    let rt = Runtime::new(Config {
+        threads: args.threads,
+        ..Config::default()
+    })?;
+    let t0 = Instant::now();
+    let (mut out, stats) = rt.compute_with_stats(&[&r])?;
+    let elapsed = t0.elapsed().as_secs_f64();
+    let c = out
+        .pop()
+        .ok_or_else(|| chunkwise::Error::Unsupported("no result".into()))?;
+    if let Some(path) = &args.out {
+        write_npy(path, &c)?;
+    }
+    match args.format {
+        Format::Json => {
+            let shape = c.shape().iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
+            let value = if c.shape().is_empty() {
+                format!(",\"value\":{}", json_value(&c))
+            } else {
+                String::new()
+            };
+            println!(
+                "{{\"op\":\"{}\",\"source\":{},\"shape\":[{shape}],\"dtype\":\"{}\"{value},\"elapsed_s\":{elapsed:.6},\"tasks\":{},\"threads\":{}}}",
+                op.name(),
+                serde_json::to_string(&args.source).unwrap_or_default(),
+                c.dtype(),
+                stats.tasks,
+                rt.threads()
+            );
+        }
+        Format::Text => {
+            if c.shape().is_empty() {
+                println!("{} = {}", op.name(), json_value(&c).replace("null", "nan"));
+            } else {
+                println!("{}: result of shape {:?}, dtype {}", op.name(), c.shape(), c.dtype());
+                if let Some(p) = &args.out {
+                    println!("written to {}", p.display());
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,53 @@
+//! Parsing a SOURCE argument into a lazy array.
+//!
+//! `path/store.zarr` or `path/store.zarr/group/array` (Zarr v2 or v3, recognised by its
+//! metadata files), or `file.h5:/group/dataset` / `file.nc:/group/var` (HDF5, NetCDF-4).
+
+use chunkwise::{Array, Error, Result};
+use std::path::Path;
+
+/// A parsed SOURCE.
+pub enum Source<'a> {
+    /// A Zarr array directory.
+    Zarr(&'a Path),
+    /// An HDF5 file and a dataset path inside it.
+    Hdf5(&'a Path, &'a str),
+}
+
+/// Splits `file.h5:/dataset` forms from plain paths.
+pub fn parse(s: &str) -> Source<'_> {
+    if let Some(i) = s.rfind(":/") {
+        let file = &s[..i];
+        let lower = file.to_ascii_lowercase();
+        if [".h5", ".hdf5", ".hdf", ".nc", ".nc4", ".he5"]
+            .iter()
+            .any(|e| lower.ends_with(e))
+        {
+            return Source::Hdf5(Path::new(file), &s[i + 1..]);
+        }
+    }
+    Source::Zarr(Path::new(s))
+}
+
+/// Opens a SOURCE.
+///
+/// # Errors
+/// A missing path, something that is not an array, invalid metadata; HDF5 sources until
+/// the HDF5 reader lands.
+pub fn open(s: &str) -> Result<Array> {
+    match parse(s) {
+        Source::Zarr(p) => Array::from_zarr(p),
+        Source::Hdf5(file, dataset) => {
+            if !file.exists() {
+                return Err(Error::Io {
+                    path: file.to_path_buf(),
+                    source: std::io::Error::from(std::io::ErrorKind::NotFound),
+                });
+            }
+            Err(Error::Unsupported(format!(
+                "{}:{dataset}: reading HDF5/NetCDF-4 is not implemented yet (only Zarr sources are)",
+                file.display()
+            )))
+        }
+    }
+}
