@@ -134,8 +134,11 @@ impl ZarrSource {
     fn read_typed<T: Element + zarrs::array::ElementOwned>(&self, region: &[Range<usize>]) -> Result<Vec<T>> {
         let ranges: Vec<Range<u64>> = region.iter().map(|r| r.start as u64..r.end as u64).collect();
         let subset = ArraySubset::new_with_ranges(&ranges);
+        // One decode thread per call: blocks are already decoded in parallel, one per
+        // worker, and zarrs' own fan-out would oversubscribe the cores.
+        let opts = zarrs::array::CodecOptions::default().with_concurrent_target(1);
         self.array
-            .retrieve_array_subset::<Vec<T>>(&subset)
+            .retrieve_array_subset_opt::<Vec<T>>(&subset, &opts)
             .map_err(|e| Error::Format(format!("{}: reading elements {region:?}: {e}", self.path.display())))
     }
 }

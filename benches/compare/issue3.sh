@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# chunkwise reduce vs dask on the shared ERA5-like field (../shared/bench/gen_data.py),
+# interleaved run by run, with peak RSS from /usr/bin/time -v for chunkwise.
+#
+#   bash benches/compare/issue3.sh [ROUNDS]
+#
+# Needs $ANCHORS_VENV (numpy, dask, zarr, h5py) and the data in $ANCHORS_DATA.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROUNDS="${1:-3}"
+VENV="${ANCHORS_VENV:-/tmp/anchors-venv}"
+DATA="${ANCHORS_DATA:-/tmp/anchors-data}"
+BENCH="$(cd .. && pwd)/shared/bench/bench.py"
+cargo build --release -q
+CW=./target/release/chunkwise
+run_cw() { # name source op
+  local t; t=$(mktemp)
+  /usr/bin/time -v "$CW" reduce "$2" --op "$3" --axis 0 --format json --out "$t.npy" 2>"$t" | tr -d '\n' | sed 's/}$//'
+  echo ",\"bench\":\"$1\",\"peak_rss_mb\":$(awk '/Maximum resident/ {print $6/1000}' "$t")}" ; rm -f "$t" "$t.npy"
+}
+for _ in $(seq "$ROUNDS"); do
+  run_cw cw_nanmean0_zarr3 "$DATA/t2m_zarr3.zarr" nanmean
+  "$VENV/bin/python" "$BENCH" dask_nanmean0_zarr3
+  run_cw cw_count0_zarr3 "$DATA/t2m_zarr3.zarr" count
+  run_cw cw_nanmean0_zarr2 "$DATA/t2m_zarr2.zarr" nanmean
+  "$VENV/bin/python" "$BENCH" dask_nanmean0_zarr2
+  run_cw cw_count0_zarr2 "$DATA/t2m_zarr2.zarr" count
+done
