@@ -132,7 +132,11 @@ pub fn read_npy(path: &Path) -> Result<Chunk> {
         return Err(bad("Fortran order"));
     }
     let s = field("shape").ok_or_else(|| bad("no shape"))?;
-    let s = &s[1..s.find(')').ok_or_else(|| bad("bad shape"))?];
+    let close = s.find(')').ok_or_else(|| bad("bad shape"))?;
+    let s = s
+        .get(1..close)
+        .filter(|_| s.starts_with('('))
+        .ok_or_else(|| bad("bad shape"))?;
     let shape: Vec<usize> = s
         .split(',')
         .map(str::trim)

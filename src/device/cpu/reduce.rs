@@ -185,7 +185,19 @@ trait Bank<T> {
     fn row(&mut self, out: usize, xs: &[T]);
     /// `acc[out] ⊕= fold(xs)`.
     fn fold(&mut self, out: usize, xs: &[T]);
+    /// `acc[out + j] ⊕= rows[0][j] ⊕ rows[1][j] ⊕ …`: several rows into the same
+    /// accumulators. Banks that can keep partial results in registers across the rows
+    /// override it, so the accumulators are read and written once per group of rows
+    /// instead of once per row.
+    fn rows(&mut self, out: usize, rows: &[&[T]]) {
+        for r in rows {
+            self.row(out, r);
+        }
+    }
 }
+
+/// Columns handled per register block by the `rows` overrides.
+const LANES: usize = 8;
 
 struct SumBank<A, const NAN: bool, const PROD: bool>(Vec<A>);
 
@@ -200,6 +212,38 @@ impl<T: Element, A: Acc, const NAN: bool, const PROD: bool> Bank<T> for SumBank<
                 A::of(x)
             };
             *a = if PROD { A::mul(*a, v) } else { A::add(*a, v) };
+        }
+    }
+    #[inline]
+    fn rows(&mut self, out: usize, rows: &[&[T]]) {
+        let Some(first) = rows.first() else { return };
+        let l = first.len();
+        let init = if PROD { A::ONE } else { A::ZERO };
+        let acc = &mut self.0[out..out + l];
+        let mut c = 0;
+        while c + LANES <= l {
+            let mut r8 = [init; LANES];
+            for r in rows {
+                let x = &r[c..c + LANES];
+                for k in 0..LANES {
+                    let v = if NAN && x[k].is_nan() { init } else { A::of(x[k]) };
+                    r8[k] = if PROD { A::mul(r8[k], v) } else { A::add(r8[k], v) };
+                }
+            }
+            for k in 0..LANES {
+                acc[c + k] = if PROD {
+                    A::mul(acc[c + k], r8[k])
+                } else {
+                    A::add(acc[c + k], r8[k])
+                };
+            }
+            c += LANES;
+        }
+        for r in rows {
+            for (a, &x) in acc[c..].iter_mut().zip(&r[c..]) {
+                let v = if NAN && x.is_nan() { init } else { A::of(x) };
+                *a = if PROD { A::mul(*a, v) } else { A::add(*a, v) };
+            }
         }
     }
     #[inline]
@@ -306,6 +350,37 @@ impl<T: Element, const NAN: bool> Bank<T> for MeanBank<NAN> {
         }
     }
     #[inline]
+    fn rows(&mut self, out: usize, rows: &[&[T]]) {
+        let Some(first) = rows.first() else { return };
+        let l = first.len();
+        let (sum, cnt) = (&mut self.sum[out..out + l], &mut self.n[out..out + l]);
+        let mut c = 0;
+        while c + LANES <= l {
+            let mut s8 = [0.0f64; LANES];
+            let mut n8 = [0.0f64; LANES];
+            for r in rows {
+                let x = &r[c..c + LANES];
+                for k in 0..LANES {
+                    let nan = NAN && x[k].is_nan();
+                    s8[k] += if nan { 0.0 } else { x[k].to_f64() };
+                    n8[k] += if nan { 0.0 } else { 1.0 };
+                }
+            }
+            for k in 0..LANES {
+                sum[c + k] += s8[k];
+                cnt[c + k] += n8[k];
+            }
+            c += LANES;
+        }
+        for r in rows {
+            for ((s, n), &x) in sum[c..].iter_mut().zip(cnt[c..].iter_mut()).zip(&r[c..]) {
+                let nan = NAN && x.is_nan();
+                *s += if nan { 0.0 } else { x.to_f64() };
+                *n += if nan { 0.0 } else { 1.0 };
+            }
+        }
+    }
+    #[inline]
     fn fold(&mut self, out: usize, xs: &[T]) {
         let mut lanes = [0.0f64; 8];
         let mut cnt = [0.0f64; 8];
@@ -364,6 +439,21 @@ impl<T: Element, const NAN: bool> Bank<T> for M2Bank<'_, NAN> {
 
 /// Runs a bank over the rows of a source.
 fn drive<T: Element>(p: &Plan, src: &mut Rows<'_, '_>, bank: &mut impl Bank<T>) -> Result<()> {
+    // Reduced axes before kept ones over a materialised block (axis 0 of a (time, lat,
+    // lon) block): hand each tile's rows to the bank together.
+    if let ([(nr, true), (nk, false)], Some(block)) = (p.groups.as_slice(), src.block::<T>()) {
+        let (nr, nk) = (*nr, *nk);
+        let mut rows: Vec<&[T]> = Vec::with_capacity(nr);
+        let mut t = 0;
+        while t < nk {
+            let l = TILE.min(nk - t);
+            rows.clear();
+            rows.extend((0..nr).map(|r| &block[r * nk + t..r * nk + t + l]));
+            bank.rows(t, &rows);
+            t += l;
+        }
+        return Ok(());
+    }
     visit(p, |io, len, oo, red| {
         let xs = src.get::<T>(io, len)?;
         if red {
@@ -383,6 +473,15 @@ struct Rows<'s, 'a> {
 }
 
 impl<'s, 'a> Rows<'s, 'a> {
+    /// The whole block when it is materialised (not produced by a program).
+    fn block<T: Element>(&self) -> Option<&[T]> {
+        match (&self.cast, self.src) {
+            (Some(b), _) => T::slice_of(b),
+            (None, RowSource::Block(b)) => T::slice_of(b),
+            _ => None,
+        }
+    }
+
     fn get<T: Element>(&mut self, start: usize, len: usize) -> Result<&[T]> {
         let buf: &Buffer = if let Some(b) = &self.cast {
             b
