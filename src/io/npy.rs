@@ -152,7 +152,11 @@ pub fn read_npy(path: &Path) -> Result<Chunk> {
         ($t:ty, $v:ident) => {
             Buffer::$v(
                 data.chunks_exact(std::mem::size_of::<$t>())
-                    .map(|c| <$t>::from_le_bytes(c.try_into().expect("exact chunk")))
+                    .map(|c| {
+                        let mut b = [0u8; std::mem::size_of::<$t>()];
+                        b.copy_from_slice(c);
+                        <$t>::from_le_bytes(b)
+                    })
                     .collect(),
             )
         };

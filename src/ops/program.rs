@@ -151,7 +151,6 @@ impl Program {
     /// Appends `other`'s instructions, mapping its input slot `k` to `inputs[k]`
     /// (registers of `self`); returns the register of `other`'s result.
     pub fn inline(&mut self, other: &Program, inputs: &[Reg]) -> Reg {
-        let base = self.insts.len() as Reg;
         let mut map: Vec<Reg> = Vec::with_capacity(other.insts.len());
         for inst in &other.insts {
             let r = |x: Reg| map[x as usize];
@@ -168,7 +167,6 @@ impl Program {
             };
             map.push(self.push(new, inst.dtype));
         }
-        let _ = base;
         *map.last().expect("inlined program is empty")
     }
 

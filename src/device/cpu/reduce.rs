@@ -537,8 +537,7 @@ pub fn partial(
     }
     let p = plan(ctx.shape, axes);
     let n = p.out_len;
-    let b0 = Buffer::Bool(Vec::new());
-    num_dispatch!(&Buffer::zeros(dt, 0), _v, T => partial_typed::<T>(op, &p, n, &mut rows, ctx, arg, acc), bool => { let _ = b0; unreachable!("bool was cast") })
+    num_dispatch!(&Buffer::zeros(dt, 0), _v, T => partial_typed::<T>(op, &p, n, &mut rows, ctx, arg, acc), bool => unreachable!("bool data was cast to int8 above"))
 }
 
 fn mismatch() -> Error {
@@ -766,7 +765,6 @@ fn arg_partial<T: Num>(
 /// # Errors
 /// When the partials are of different kinds (a lowering bug).
 pub fn merge(op: ReduceOp, a: &mut Partial, b: &Partial) -> Result<()> {
-    use ReduceOp::*;
     match (a, b) {
         (Partial::Acc(x), Partial::Acc(y)) => merge_acc(op, x, y),
         (Partial::Mean { sum, n }, Partial::Mean { sum: s2, n: n2 }) => {
@@ -815,10 +813,7 @@ pub fn merge(op: ReduceOp, a: &mut Partial, b: &Partial) -> Result<()> {
                 Ok(())
             })
         }
-        _ => {
-            let _ = (Sum,);
-            Err(Error::Unsupported(format!("mismatched partials for {}", op.name())))
-        }
+        _ => Err(Error::Unsupported(format!("mismatched partials for {}", op.name()))),
     }
 }
 
@@ -883,43 +878,4 @@ pub fn finalize(op: ReduceOp, part: Partial, ddof: f64, out: DType) -> Result<Bu
             Buffer::I64(idx)
         }
     })
-}
-
-/// An empty partial's identity for a whole output (used when a reduced axis has length 0).
-#[must_use]
-pub fn identity(op: ReduceOp, input: DType, n: usize) -> Partial {
-    use ReduceOp::*;
-    match op.partial_kind() {
-        crate::ops::PartialKind::Mean => Partial::Mean {
-            sum: vec![0.0; n],
-            n: vec![0.0; n],
-        },
-        crate::ops::PartialKind::Moments => Partial::Moments {
-            n: vec![0.0; n],
-            mean: vec![0.0; n],
-            m2: vec![0.0; n],
-        },
-        crate::ops::PartialKind::Arg => Partial::Arg {
-            val: Buffer::zeros(input, n),
-            idx: vec![-1; n],
-        },
-        crate::ops::PartialKind::Acc => {
-            let dt = op.acc_dtype(if input == DType::Bool { DType::I8 } else { input });
-            match op {
-                Prod | NanProd => Buffer::filled(dt, n, crate::Scalar::Int(1)),
-                All => Buffer::Bool(vec![true; n]),
-                _ => Buffer::zeros(dt, n),
-            }
-            .into_partial()
-        }
-    }
-}
-
-trait IntoPartial {
-    fn into_partial(self) -> Partial;
-}
-impl IntoPartial for Buffer {
-    fn into_partial(self) -> Partial {
-        Partial::Acc(self)
-    }
 }
