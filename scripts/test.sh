@@ -8,9 +8,10 @@
 # 2. rustfmt check; clippy with warnings denied, for the default features and for
 #    `--features hdf5,cuda` (cuda builds without a toolkit: cudarc loads the driver and
 #    NVRTC at run time);
-# 3. generates the Zarr fixtures with zarr-python 3 in a venv under target/ (pip from
-#    PyPI), so the reader is checked against the reference implementation;
-# 4. every test (unit, integration, property, doc) in one debug build.
+# 3. generates the fixtures with the reference implementations in a venv under target/
+#    (pip from PyPI): Zarr stores by zarr-python 3, HDF5 by h5py, NetCDF-4 by netCDF4;
+# 4. every test (unit, integration, property, doc) in one debug build, with the hdf5
+#    and cuda features when libhdf5 is there (GPU tests skip without a device).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
@@ -26,14 +27,15 @@ if ! pkg-config --exists hdf5 2>/dev/null; then
   fi
 fi
 
-echo "== Zarr fixtures from zarr-python (tests/fixtures/gen_zarr.py)"
+echo "== fixtures from zarr-python, h5py and netCDF4 (tests/fixtures/gen_*.py)"
 VENV="$PWD/target/fixture-venv"
-FIXTURES="$PWD/target/fixtures/zarr"
-if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import zarr, numpy" 2>/dev/null; then
+FIXTURES="$PWD/target/fixtures"
+if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import zarr, numpy, h5py, netCDF4" 2>/dev/null; then
   python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q "zarr>=3.1,<3.2" "numpy>=2,<3"
+  "$VENV/bin/pip" install -q "zarr>=3.1,<3.2" "numpy>=2,<3" "h5py>=3.11,<4" "netCDF4>=1.7,<2"
 fi
-"$VENV/bin/python" tests/fixtures/gen_zarr.py "$FIXTURES"
+"$VENV/bin/python" tests/fixtures/gen_zarr.py "$FIXTURES/zarr"
+"$VENV/bin/python" tests/fixtures/gen_hdf5.py "$FIXTURES/hdf5"
 export CHUNKWISE_FIXTURES="$FIXTURES" CHUNKWISE_REQUIRE_FIXTURES=1
 
 echo "== cargo fmt --check"
@@ -50,6 +52,11 @@ else
   cargo clippy --all-targets --features cuda -- -D warnings
 fi
 
-echo "== cargo test"
-cargo test --lib --bins --tests --examples
-cargo test --doc
+if [ -z "${SKIP_HDF5:-}" ]; then
+  FEATURES="hdf5,cuda"
+else
+  FEATURES="cuda"
+fi
+echo "== cargo test --features $FEATURES"
+cargo test --features "$FEATURES" --lib --bins --tests --examples
+cargo test --features "$FEATURES" --doc

@@ -292,6 +292,20 @@ impl Scalar {
     }
 }
 
+impl fmt::Display for Scalar {
+    /// As NumPy prints it: `true`, `-3`, `0.5`, `nan`, `inf`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Scalar::Bool(b) => write!(f, "{b}"),
+            Scalar::Int(i) => write!(f, "{i}"),
+            Scalar::UInt(u) => write!(f, "{u}"),
+            Scalar::Float(x) if x.is_nan() => f.write_str("nan"),
+            Scalar::Float(x) if x.is_infinite() => f.write_str(if x > 0.0 { "inf" } else { "-inf" }),
+            Scalar::Float(x) => write!(f, "{x:?}"),
+        }
+    }
+}
+
 macro_rules! scalar_from {
     ($($t:ty => $v:ident as $c:ty),*) => {$(
         impl From<$t> for Scalar { fn from(x: $t) -> Self { Scalar::$v(x as $c) } }

@@ -45,6 +45,35 @@ impl Array {
         Array::from_source(Arc::new(src), chunks)
     }
 
+    /// A lazy array over an HDF5 or NetCDF-4 dataset (`dataset` is `/group/var`), one
+    /// block per stored chunk; contiguous and compact datasets get automatic blocks of
+    /// about 128 MiB (use [`Array::from_hdf5_chunked`] to choose).
+    ///
+    /// # Errors
+    /// As [`Hdf5Source::open`](crate::io::hdf5::Hdf5Source::open): a missing file, a
+    /// path that names nothing or a group, a non-numeric datatype.
+    #[cfg(feature = "hdf5")]
+    pub fn from_hdf5(file: impl AsRef<std::path::Path>, dataset: &str) -> Result<Array> {
+        let src = crate::io::hdf5::Hdf5Source::open(file, dataset)?;
+        let chunks = src.natural_chunks().map_or_else(ChunkSpec::auto, ChunkSpec::from);
+        Array::from_source(Arc::new(src), chunks)
+    }
+
+    /// [`Array::from_hdf5`] with the block shape chosen by the caller (best a multiple
+    /// of the stored chunks, so no stored chunk is decoded twice).
+    ///
+    /// # Errors
+    /// As [`Array::from_hdf5`], and [`Error::InvalidChunks`] when `chunks` does not fit.
+    #[cfg(feature = "hdf5")]
+    pub fn from_hdf5_chunked(
+        file: impl AsRef<std::path::Path>,
+        dataset: &str,
+        chunks: impl Into<ChunkSpec>,
+    ) -> Result<Array> {
+        let src = crate::io::hdf5::Hdf5Source::open(file, dataset)?;
+        Array::from_source(Arc::new(src), chunks)
+    }
+
     /// A lazy array whose blocks are read from `source`.
     ///
     /// # Errors

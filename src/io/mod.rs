@@ -2,9 +2,11 @@
 //!
 //! A [`ChunkSource`] hands out any box of an array as a [`Chunk`]; Load tasks call it on
 //! the worker threads, so decoding runs in parallel and never on the caller's thread.
-//! Formats are known only inside this module: [`memory`] (an in-memory ndarray) today;
-//! Zarr (`zarr` feature), HDF5/NetCDF-4 (`hdf5` feature) and `.npy` come with issue 3.
+//! Formats are known only inside this module: [`memory`] (an in-memory ndarray),
+//! [`npy`], Zarr v2/v3 (`zarr` feature) and HDF5/NetCDF-4 (`hdf5` feature).
 
+#[cfg(feature = "hdf5")]
+pub mod hdf5;
 pub mod memory;
 pub mod npy;
 #[cfg(feature = "zarr")]

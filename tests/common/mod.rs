@@ -3,6 +3,9 @@
 //! against.
 #![allow(dead_code)]
 
+#[cfg(feature = "zarr")]
+pub mod fixtures;
+
 use chunkwise::io::memory::MemorySource;
 use chunkwise::{Array, Buffer, Chunk, ChunkSpec, DType, ReduceOp};
 use ndarray::{ArrayD, IxDyn};

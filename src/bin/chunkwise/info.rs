@@ -44,10 +44,20 @@ fn dir_stats(p: &Path) -> (u64, usize) {
 /// # Errors
 /// A missing path or something that is not a readable array.
 pub fn run(args: &InfoArgs) -> chunkwise::Result<()> {
-    let Source::Zarr(path) = source::parse(&args.source) else {
-        let _ = source::open(&args.source)?;
-        return Ok(());
+    let path = match source::parse(&args.source) {
+        Source::Zarr(path) => path,
+        #[cfg(feature = "hdf5")]
+        Source::Hdf5(file, dataset) => return hdf5_info(file, dataset),
+        #[cfg(not(feature = "hdf5"))]
+        Source::Hdf5(..) => {
+            let _ = source::open(&args.source)?;
+            return Ok(());
+        }
     };
+    if path.is_file() {
+        // Not a Zarr directory: let the opener explain (an HDF5 file without a dataset).
+        let _ = source::open(&args.source)?;
+    }
     let src = chunkwise::io::zarr::ZarrSource::open(path)?;
     let meta = serde_json::to_value(src.zarr().metadata()).unwrap_or_default();
     let shape = src.shape().to_vec();
@@ -76,6 +86,43 @@ pub fn run(args: &InfoArgs) -> chunkwise::Result<()> {
         "fill value  {}",
         meta.get("fill_value").map_or("null".into(), ToString::to_string)
     );
+    println!("in memory   {mem} bytes ({:.1} MB)", mem as f64 / 1e6);
+    println!(
+        "on disk     {bytes} bytes ({:.1} MB, ratio {:.2})",
+        bytes as f64 / 1e6,
+        mem as f64 / bytes.max(1) as f64
+    );
+    Ok(())
+}
+
+#[cfg(feature = "hdf5")]
+fn hdf5_info(file: &Path, dataset: &str) -> chunkwise::Result<()> {
+    let src = chunkwise::io::hdf5::Hdf5Source::open(file, dataset)?;
+    let shape = src.shape().to_vec();
+    let mem = shape.iter().product::<usize>() * src.dtype().size();
+    let (bytes, present) = src.storage();
+    println!("source      {}", src.name());
+    println!("format      HDF5 (NetCDF-4 files are HDF5)");
+    println!("shape       {shape:?}");
+    println!("dtype       {}", src.dtype());
+    match src.stored_chunks() {
+        Some(chunks) => {
+            let nchunks: usize = shape.iter().zip(chunks).map(|(&n, &c)| n.div_ceil(c.max(1))).product();
+            let stored = present.map_or("?".into(), |p| p.to_string());
+            println!("chunks      {chunks:?} ({nchunks} in the grid, {stored} stored)");
+        }
+        None => println!("chunks      none (contiguous or compact storage)"),
+    }
+    println!(
+        "codecs      {}",
+        if src.filters().is_empty() {
+            "none".to_string()
+        } else {
+            src.filters().join(", ")
+        }
+    );
+    println!("fill value  {}", src.fill_value());
+    println!("read path   {}", src.read_path());
     println!("in memory   {mem} bytes ({:.1} MB)", mem as f64 / 1e6);
     println!(
         "on disk     {bytes} bytes ({:.1} MB, ratio {:.2})",

@@ -22,6 +22,7 @@ pub fn parse(s: &str) -> Source<'_> {
         if [".h5", ".hdf5", ".hdf", ".nc", ".nc4", ".he5"]
             .iter()
             .any(|e| lower.ends_with(e))
+            || Path::new(file).is_file()
         {
             return Source::Hdf5(Path::new(file), &s[i + 1..]);
         }
@@ -32,22 +33,40 @@ pub fn parse(s: &str) -> Source<'_> {
 /// Opens a SOURCE.
 ///
 /// # Errors
-/// A missing path, something that is not an array, invalid metadata; HDF5 sources until
-/// the HDF5 reader lands.
+/// A missing path, something that is not an array, invalid metadata; HDF5 sources when
+/// the binary was built without the `hdf5` feature.
 pub fn open(s: &str) -> Result<Array> {
     match parse(s) {
-        Source::Zarr(p) => Array::from_zarr(p),
-        Source::Hdf5(file, dataset) => {
-            if !file.exists() {
-                return Err(Error::Io {
-                    path: file.to_path_buf(),
-                    source: std::io::Error::from(std::io::ErrorKind::NotFound),
-                });
+        Source::Zarr(p) => {
+            #[cfg(feature = "hdf5")]
+            if p.is_file() && chunkwise::io::hdf5::is_hdf5(p) {
+                return Err(Error::InvalidArgument(format!(
+                    "{}: is an HDF5/NetCDF-4 file: name the dataset as {}:/path/to/dataset",
+                    p.display(),
+                    p.display()
+                )));
             }
-            Err(Error::Unsupported(format!(
-                "{}:{dataset}: reading HDF5/NetCDF-4 is not implemented yet (only Zarr sources are)",
-                file.display()
-            )))
+            Array::from_zarr(p)
         }
+        Source::Hdf5(file, dataset) => open_hdf5(file, dataset),
     }
+}
+
+#[cfg(feature = "hdf5")]
+fn open_hdf5(file: &Path, dataset: &str) -> Result<Array> {
+    Array::from_hdf5(file, dataset)
+}
+
+#[cfg(not(feature = "hdf5"))]
+fn open_hdf5(file: &Path, dataset: &str) -> Result<Array> {
+    if !file.exists() {
+        return Err(Error::Io {
+            path: file.to_path_buf(),
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        });
+    }
+    Err(Error::Unsupported(format!(
+        "{}:{dataset}: this chunkwise was built without HDF5 support (rebuild with --features hdf5)",
+        file.display()
+    )))
 }

@@ -1,0 +1,112 @@
+//! The HDF5 / NetCDF-4 reader and the CLI against files written by h5py and netCDF4-python
+//! (`tests/fixtures/gen_hdf5.py`, NumPy's answers from the same script): deflate, shuffle
+//! and fletcher32 in both h5py's and netCDF-C's order, big-endian data, contiguous and
+//! compact layouts, scale-offset (libhdf5 fallback), missing chunks with a fill value,
+//! edge chunks, 0-d and empty datasets, bool, nested groups, and bad inputs.
+//!
+//! Fixtures: `target/fixtures/hdf5` (see `common/fixtures.rs`).
+#![cfg(all(feature = "hdf5", feature = "zarr"))]
+
+mod common;
+
+use chunkwise::Array;
+use chunkwise::io::ChunkSource;
+use chunkwise::io::hdf5::Hdf5Source;
+use common::fixtures::{self, cli, same};
+
+fn open(source: &str) -> chunkwise::Result<Array> {
+    let (file, ds) = source.rsplit_once(":/").expect("file:/dataset");
+    Array::from_hdf5(file, ds)
+}
+
+#[test]
+fn reader_matches_h5py_for_every_case() {
+    let Some(dir) = fixtures::dir("hdf5") else { return };
+    fixtures::check_reader(&dir, open);
+}
+
+#[test]
+fn read_paths_are_the_fast_ones_where_they_can_be() {
+    let Some(dir) = fixtures::dir("hdf5") else { return };
+    let f = dir.join("cases.h5");
+    let path = |ds: &str| Hdf5Source::open(&f, ds).unwrap().read_path();
+    assert!(path("gzip_shuffle_f32").starts_with("direct chunk reads"));
+    assert!(path("gzip_shuffle_fletcher_i16").starts_with("direct chunk reads"));
+    assert!(path("contiguous_f64").starts_with("direct reads of contiguous"));
+    assert!(path("scaleoffset_i32").contains("libhdf5"));
+    assert!(path("compact_f32").contains("libhdf5"));
+    let nc = Hdf5Source::open(dir.join("era5.nc"), "/surface/t2m").unwrap();
+    assert!(nc.read_path().starts_with("direct chunk reads"));
+    assert_eq!(nc.natural_chunks(), Some(vec![3, 9, 8]));
+    assert!(nc.fill_value().as_f64().is_nan());
+    // Contiguous data takes any block shape; blocks straddling rows read right.
+    let a = Array::from_hdf5_chunked(&f, "contiguous_f64", vec![3, 4]).unwrap();
+    let want = chunkwise::io::npy::read_npy(&dir.join("contiguous_f64.npy")).unwrap();
+    same(&a.compute_chunk().unwrap(), &want, 0.0, "contiguous in 3x4 blocks");
+}
+
+#[test]
+fn cli_reductions_match_numpy() {
+    let Some(dir) = fixtures::dir("hdf5") else { return };
+    fixtures::check_cli_reductions(&dir);
+}
+
+#[test]
+fn bad_input_gives_one_line_errors_and_no_output_file() {
+    let Some(dir) = fixtures::dir("hdf5") else { return };
+    let p = |n: &str| format!("{}/{n}", dir.display());
+    let args = |src: &str, rest: &[&str]| -> Vec<String> {
+        std::iter::once(p(src))
+            .chain(rest.iter().map(|s| (*s).to_string()))
+            .collect()
+    };
+    fixtures::check_bad_inputs(&[
+        (args("missing.h5:/x", &["--op", "sum"]), "missing.h5"),
+        (args("cases.h5:/nope", &["--op", "sum"]), "no 'nope' in /"),
+        (args("cases.h5:/era5/nope/t2m", &["--op", "sum"]), "no 'nope' in /era5"),
+        (args("cases.h5:/era5", &["--op", "sum"]), "is a group, not a dataset"),
+        (args("cases.h5", &["--op", "sum"]), "name the dataset"),
+        (args("not_hdf5.h5:/x", &["--op", "sum"]), "not an HDF5"),
+        (args("truncated.h5:/gzip_i64", &["--op", "sum"]), "truncated.h5"),
+        (
+            args("bad_chunks.h5:/garbled", &["--op", "sum"]),
+            "garbled chunk at [10, 20]: corrupt deflate stream",
+        ),
+        (
+            args("bad_chunks.h5:/checksum", &["--op", "sum"]),
+            "checksum chunk at [10, 20]: fletcher32 checksum mismatch",
+        ),
+        (
+            args("cases.h5:/bool", &["--op", "sum", "--axis", "2"]),
+            "axis 2 is out of range",
+        ),
+        (
+            args("cases.h5:/zero_len_i32", &["--op", "max"]),
+            "max of an empty selection",
+        ),
+    ]);
+}
+
+#[test]
+fn info_describes_the_dataset() {
+    let Some(dir) = fixtures::dir("hdf5") else { return };
+    let (code, out, err) = cli(&["info", &format!("{}/era5.nc:/surface/t2m", dir.display())]);
+    assert_eq!(code, 0, "{err}");
+    for want in [
+        "[11, 9, 16]",
+        "float32",
+        "[3, 9, 8] (8 in the grid",
+        "fletcher32, shuffle, deflate(4)",
+        "fill value  nan",
+        "direct chunk reads",
+    ] {
+        assert!(out.contains(want), "'{want}' not in {out}");
+    }
+    let (code, out, _) = cli(&["info", &format!("{}/cases.h5:/partial_fill7_i32", dir.display())]);
+    assert_eq!(code, 0);
+    // 3 × 3 chunks in the grid, rows 0..5 and columns 0..10 written: 2 stored.
+    assert!(
+        out.contains("(9 in the grid, 2 stored)") && out.contains("fill value  7"),
+        "{out}"
+    );
+}
