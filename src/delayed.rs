@@ -124,6 +124,19 @@ impl<T: Send + Sync + 'static> Delayed<T> {
     }
 }
 
+/// A lazy value computed by `f` from block `lin` (C order) of `array`, without copying
+/// the block (used by the store driver).
+pub(crate) fn block_task<T: Send + Sync + 'static>(
+    array: &Array,
+    lin: usize,
+    name: &str,
+    f: impl Fn(&crate::chunk::Chunk) -> Result<T> + Send + Sync + 'static,
+) -> Delayed<T> {
+    node(name, vec![CustomDep::Block(array.clone(), lin)], move |vals| {
+        f(vals[0].as_chunk()?)
+    })
+}
+
 impl Array {
     /// One block of this array as a lazy ndarray, for custom graphs.
     ///

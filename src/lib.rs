@@ -19,7 +19,7 @@
 //! Layers (a module uses only its own layer or lower ones; see DESIGN.md):
 //! L0 [`error`], [`dtype`], [`grid`], [`ops`] · L1 [`device`] · L2 [`chunk`] · L3 [`io`] ·
 //! L4 [`expr`], [`array`], [`graph`], [`optimize`], [`delayed`] · L5 [`scheduler`] ·
-//! L6 [`runtime`].
+//! L6 [`runtime`], [`store`].
 //!
 //! Feature flags: `zarr` (default; Zarr v2/v3 through `zarrs`), `hdf5` (HDF5/NetCDF-4,
 //! links the system libhdf5), `cuda` (CUDA devices; builds without a toolkit).
@@ -47,6 +47,7 @@ pub mod optimize;
 pub mod scheduler;
 
 pub mod runtime;
+pub mod store;
 
 pub use array::elementwise_api::{Operand, where_};
 pub use array::{Array, Axes, ReduceOptions};

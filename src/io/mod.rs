@@ -9,8 +9,11 @@
 pub mod hdf5;
 pub mod memory;
 pub mod npy;
+pub mod staging;
 #[cfg(feature = "zarr")]
 pub mod zarr;
+#[cfg(feature = "zarr")]
+pub mod zarr_write;
 
 use crate::chunk::Chunk;
 use crate::dtype::DType;
@@ -43,4 +46,30 @@ pub trait ChunkSource: Send + Sync + std::fmt::Debug {
     fn read_shared(&self, region: &[Range<usize>]) -> Result<Arc<Chunk>> {
         Ok(Arc::new(self.read(region)?))
     }
+}
+
+/// Somewhere an array's blocks are written: a store being created.
+///
+/// The driver (`Array::store`) lines the array's blocks up with [`ChunkSink::chunks`],
+/// so each [`ChunkSink::write`] covers whole stored chunks (shards) and no two writes
+/// touch the same one: writes run in parallel on the workers with no read-modify-write.
+/// Output is staged under a temporary name; [`ChunkSink::commit`] makes it appear
+/// complete, [`ChunkSink::abort`] removes it, so a failed run leaves nothing behind.
+pub trait ChunkSink: Send + Sync + std::fmt::Debug {
+    /// The target, for messages.
+    fn name(&self) -> String;
+    /// The stored chunk (or shard) shape writes are aligned to.
+    fn chunks(&self) -> &[usize];
+    /// Writes the box `region`, whose data is `block`.
+    ///
+    /// # Errors
+    /// Whatever the storage reports, naming the target and region.
+    fn write(&self, region: &[Range<usize>], block: &Chunk) -> Result<()>;
+    /// Makes the output appear under its final name.
+    ///
+    /// # Errors
+    /// A failed rename or flush.
+    fn commit(&self) -> Result<()>;
+    /// Removes the staged output (after a failure).
+    fn abort(&self);
 }

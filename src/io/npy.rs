@@ -34,7 +34,7 @@ fn io_err(path: &Path, e: std::io::Error) -> Error {
 }
 
 /// The bytes of a chunk in little-endian order.
-fn le_bytes(b: &Buffer) -> Vec<u8> {
+pub(crate) fn le_bytes(b: &Buffer) -> Vec<u8> {
     match b {
         Buffer::Bool(v) => v.iter().map(|&x| u8::from(x)).collect(),
         Buffer::I8(v) => bytemuck::cast_slice(v).to_vec(),
@@ -74,11 +74,7 @@ pub fn write_npy(path: &Path, c: &Chunk) -> Result<()> {
     bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
     bytes.extend_from_slice(header.as_bytes());
     bytes.extend_from_slice(&le_bytes(c.data()));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    let tmp = super::staging::temp_sibling(path);
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(&bytes)?;
@@ -203,9 +199,11 @@ mod tests {
         let e = write_npy(&missing, &Chunk::new(vec![], Buffer::I64(vec![1])).unwrap()).unwrap_err();
         assert!(e.to_string().contains("no/such/dir/x.npy"), "{e}");
         assert!(
-            std::fs::read_dir(&dir)
+            std::fs::read_dir(&dir).unwrap().all(|f| !f
                 .unwrap()
-                .all(|f| !f.unwrap().file_name().to_string_lossy().contains(".tmp-"))
+                .file_name()
+                .to_string_lossy()
+                .contains("chunkwise-tmp"))
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }

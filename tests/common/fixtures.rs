@@ -191,7 +191,7 @@ pub fn check_bad_inputs(cases: &[(Vec<String>, &str)]) {
     assert!(
         std::fs::read_dir(&tmp)
             .unwrap()
-            .all(|e| !e.unwrap().file_name().to_string_lossy().contains(".tmp-"))
+            .all(|e| !e.unwrap().file_name().to_string_lossy().contains("chunkwise-tmp"))
     );
     std::fs::remove_dir_all(&tmp).unwrap();
 }

@@ -1,0 +1,212 @@
+//! Writing Zarr v3 arrays through `zarrs` (the `to_zarr` sink).
+//!
+//! The array is created under a hidden temporary directory next to the target and
+//! renamed into place by [`ChunkSink::commit`], so a reader never sees a half-written
+//! store and a failed run leaves nothing. Each write covers whole chunks (or shards)
+//! and is encoded on the worker that produced the block; `zarrs` skips chunks that are
+//! entirely the fill value, as zarr-python does.
+//!
+//! Only v3 is written (zarrs creates v3 metadata); chunkwise reads v2 and v3.
+
+use super::ChunkSink;
+use super::staging;
+use crate::chunk::Chunk;
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use zarrs::array::codec::{BloscCodec, BloscCompressionLevel, BloscCompressor, BloscShuffleMode, GzipCodec, ZstdCodec};
+use zarrs::array::{Array as ZArray, ArrayBuilder, ArraySubset, CodecOptions};
+use zarrs::filesystem::FilesystemStore;
+
+/// The compressor of a written Zarr array.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ZarrCodec {
+    /// No compression.
+    None,
+    /// zstd at this level (1 is fast and what most climate stores use).
+    Zstd(i32),
+    /// gzip at this level (1–9).
+    Gzip(u32),
+    /// blosc with lz4 at this level (0–9) and byte shuffle.
+    BloscLz4(u8),
+}
+
+/// Options of [`to_zarr`](crate::Array::to_zarr).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZarrWriteOptions {
+    /// Stored chunk shape; `None` uses the array's first block shape (its blocks become
+    /// the stored chunks, so nothing is re-chunked).
+    pub chunks: Option<Vec<usize>>,
+    /// With `Some(inner)`, chunks are shards of `inner`-shaped chunks (`sharding_indexed`).
+    pub shard_inner: Option<Vec<usize>>,
+    /// Compressor; zstd level 1 by default.
+    pub codec: ZarrCodec,
+    /// Replace an existing store at the path.
+    pub overwrite: bool,
+}
+
+impl Default for ZarrWriteOptions {
+    fn default() -> Self {
+        ZarrWriteOptions {
+            chunks: None,
+            shard_inner: None,
+            codec: ZarrCodec::Zstd(1),
+            overwrite: false,
+        }
+    }
+}
+
+/// A Zarr v3 array being written.
+pub struct ZarrSink {
+    target: PathBuf,
+    tmp: PathBuf,
+    array: ZArray<FilesystemStore>,
+    chunks: Vec<usize>,
+    dtype: DType,
+    overwrite: bool,
+    done: Mutex<bool>,
+}
+
+impl std::fmt::Debug for ZarrSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ZarrSink({})", self.target.display())
+    }
+}
+
+impl ZarrSink {
+    /// Stages a new array of `shape` and `dtype` for `path`.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when the directory is missing or the target exists (without
+    /// `overwrite`); [`Error::InvalidArgument`] for chunk shapes that do not fit.
+    pub fn create(
+        path: impl AsRef<Path>,
+        shape: &[usize],
+        dtype: DType,
+        chunks: &[usize],
+        opts: &ZarrWriteOptions,
+    ) -> Result<Self> {
+        let target = path.as_ref().to_path_buf();
+        staging::check_target(&target, opts.overwrite)?;
+        let shown = target.display().to_string();
+        if chunks.len() != shape.len() || chunks.contains(&0) {
+            return Err(Error::InvalidArgument(format!(
+                "{shown}: chunk shape {chunks:?} does not fit an array of shape {shape:?}"
+            )));
+        }
+        if let Some(inner) = &opts.shard_inner
+            && (inner.len() != chunks.len() || inner.iter().zip(chunks).any(|(&i, &c)| i == 0 || c % i != 0))
+        {
+            return Err(Error::InvalidArgument(format!(
+                "{shown}: inner chunks {inner:?} must divide the shard shape {chunks:?}"
+            )));
+        }
+        let tmp = staging::temp_sibling(&target);
+        std::fs::create_dir(&tmp).map_err(|e| Error::Io {
+            path: tmp.clone(),
+            source: e,
+        })?;
+        let built = (|| -> std::result::Result<ZArray<FilesystemStore>, String> {
+            let store = Arc::new(FilesystemStore::new(&tmp).map_err(|e| e.to_string())?);
+            let u64s = |v: &[usize]| v.iter().map(|&n| n as u64).collect::<Vec<u64>>();
+            let fill: zarrs::array::builder::ArrayBuilderFillValue = match dtype {
+                DType::Bool => zarrs::array::FillValue::from(false).into(),
+                DType::F32 => 0f32.into(),
+                DType::F64 => 0f64.into(),
+                DType::I8 => 0i8.into(),
+                DType::I16 => 0i16.into(),
+                DType::I32 => 0i32.into(),
+                DType::I64 => 0i64.into(),
+                DType::U8 => 0u8.into(),
+                DType::U16 => 0u16.into(),
+                DType::U32 => 0u32.into(),
+                DType::U64 => 0u64.into(),
+            };
+            let mut b = ArrayBuilder::new(u64s(shape), u64s(chunks), dtype.name(), fill);
+            let codec: Option<Arc<dyn zarrs::array::codec::api::BytesToBytesCodecTraits>> = match opts.codec {
+                ZarrCodec::None => None,
+                ZarrCodec::Zstd(l) => Some(Arc::new(ZstdCodec::new(l, false))),
+                ZarrCodec::Gzip(l) => Some(Arc::new(GzipCodec::new(l).map_err(|e| e.to_string())?)),
+                ZarrCodec::BloscLz4(l) => Some(Arc::new(
+                    BloscCodec::new(
+                        BloscCompressor::LZ4,
+                        BloscCompressionLevel::try_from(l).map_err(|e| format!("{e:?}"))?,
+                        None,
+                        BloscShuffleMode::Shuffle,
+                        Some(dtype.size()),
+                    )
+                    .map_err(|e| e.to_string())?,
+                )),
+            };
+            b.bytes_to_bytes_codecs(codec.into_iter().collect());
+            if let Some(inner) = &opts.shard_inner {
+                b.subchunk_shape(u64s(inner));
+            }
+            let a = b.build(store, "/").map_err(|e| e.to_string())?;
+            a.store_metadata().map_err(|e| e.to_string())?;
+            Ok(a)
+        })();
+        let array = match built {
+            Ok(a) => a,
+            Err(e) => {
+                staging::discard(&tmp);
+                return Err(Error::Format(format!("{shown}: creating the Zarr array: {e}")));
+            }
+        };
+        Ok(ZarrSink {
+            target,
+            tmp,
+            array,
+            chunks: chunks.to_vec(),
+            dtype,
+            overwrite: opts.overwrite,
+            done: Mutex::new(false),
+        })
+    }
+}
+
+impl ChunkSink for ZarrSink {
+    fn name(&self) -> String {
+        self.target.display().to_string()
+    }
+    fn chunks(&self) -> &[usize] {
+        &self.chunks
+    }
+    fn write(&self, region: &[Range<usize>], block: &Chunk) -> Result<()> {
+        if block.dtype() != self.dtype {
+            return Err(Error::DTypeMismatch {
+                requested: self.dtype,
+                actual: block.dtype(),
+            });
+        }
+        if region.iter().any(|r| r.is_empty()) {
+            return Ok(());
+        }
+        let ranges: Vec<Range<u64>> = region.iter().map(|r| r.start as u64..r.end as u64).collect();
+        let subset = ArraySubset::new_with_ranges(&ranges);
+        // One encode thread per call: blocks are already written in parallel.
+        let opts = CodecOptions::default().with_concurrent_target(1);
+        crate::dispatch_buffer!(block.data(), v, T => self.array.store_array_subset_opt(&subset, &v[..], &opts))
+            .map_err(|e| Error::Format(format!("{}: writing elements {region:?}: {e}", self.target.display())))
+    }
+    fn commit(&self) -> Result<()> {
+        let mut done = self.done.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !*done {
+            if !self.overwrite && self.target.exists() {
+                staging::discard(&self.tmp);
+                return Err(Error::Io {
+                    path: self.target.clone(),
+                    source: std::io::Error::new(std::io::ErrorKind::AlreadyExists, "appeared while writing"),
+                });
+            }
+            staging::publish(&self.tmp, &self.target)?;
+            *done = true;
+        }
+        Ok(())
+    }
+    fn abort(&self) {
+        staging::discard(&self.tmp);
+    }
+}
