@@ -124,20 +124,30 @@ impl<T: Send + Sync + 'static> Delayed<T> {
     }
 }
 
-/// A lazy value computed by `f` from block `lin` (C order) of `array`, without copying
-/// the block (used by the store driver).
-pub(crate) fn block_task<T: Send + Sync + 'static>(
-    array: &Array,
-    lin: usize,
-    name: &str,
-    f: impl Fn(&crate::chunk::Chunk) -> Result<T> + Send + Sync + 'static,
-) -> Delayed<T> {
-    node(name, vec![CustomDep::Block(array.clone(), lin)], move |vals| {
-        f(vals[0].as_chunk()?)
-    })
-}
-
 impl Array {
+    /// A lazy value computed by `f` from block `lin` (C order) of this array, which it
+    /// borrows without copying (the store driver writes blocks this way; a benchmark can
+    /// measure a read-and-decode-only pass with it).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for a block number outside the grid.
+    pub fn block_then<T: Send + Sync + 'static>(
+        &self,
+        lin: usize,
+        name: &str,
+        f: impl Fn(&crate::chunk::Chunk) -> Result<T> + Send + Sync + 'static,
+    ) -> Result<Delayed<T>> {
+        if lin >= self.num_blocks() {
+            return Err(Error::InvalidArgument(format!(
+                "block {lin} is outside the grid of {} blocks",
+                self.num_blocks()
+            )));
+        }
+        Ok(node(name, vec![CustomDep::Block(self.clone(), lin)], move |vals| {
+            f(vals[0].as_chunk()?)
+        }))
+    }
+
     /// One block of this array as a lazy ndarray, for custom graphs.
     ///
     /// # Errors

@@ -10,7 +10,7 @@
 //! it is removed and the error returned.
 
 use crate::array::Array;
-use crate::delayed::{block_task, gather};
+use crate::delayed::gather;
 use crate::error::Result;
 use crate::io::ChunkSink;
 use crate::runtime::Runtime;
@@ -46,11 +46,11 @@ impl Runtime {
                 .map(|lin| {
                     let region = grid.block_ranges(&grid.unlinear(lin));
                     let sink = sink.clone();
-                    block_task(&a, lin, &format!("store block {lin}"), move |block| {
+                    a.block_then(lin, &format!("store block {lin}"), move |block| {
                         sink.write(&region, block)
                     })
                 })
-                .collect();
+                .collect::<Result<_>>()?;
             let all = gather(&writes, "store", |_| Ok(()));
             self.compute_delayed(&all)?;
             sink.commit()
@@ -79,6 +79,7 @@ impl Array {
     /// use chunkwise::Array;
     /// use chunkwise::io::zarr_write::ZarrWriteOptions;
     /// let dir = std::env::temp_dir().join(format!("doc-to-zarr-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir).unwrap();
     /// let x = Array::arange(0.0, 100.0, 1.0, [30])?;
     /// x.to_zarr(dir.join("x.zarr"), &ZarrWriteOptions::default())?;
     /// let back = Array::from_zarr(dir.join("x.zarr"))?;

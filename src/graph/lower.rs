@@ -189,6 +189,7 @@ impl Lowering {
                     pre: None,
                     block: g as u32,
                     finalize: !needs_combine,
+                    inline: None,
                 };
                 self.g.push(kind, &deps, pbytes(&shape))
             })

@@ -143,6 +143,18 @@ pub enum CustomDep {
     Block(crate::array::Array, usize),
 }
 
+/// A block read from storage by the task that consumes it, right before it is folded
+/// (so a reduction holds one decoded block at a time, in a reused buffer).
+#[derive(Debug, Clone)]
+pub struct InlineLoad {
+    /// Where from.
+    pub source: Arc<dyn ChunkSource>,
+    /// The array's grid.
+    pub grid: Arc<ChunkGrid>,
+    /// Block number (C order).
+    pub block: u32,
+}
+
 /// What a task does.
 #[derive(Debug, Clone)]
 pub enum TaskKind {
@@ -176,6 +188,10 @@ pub enum TaskKind {
         block: u32,
         /// Also run the aggregate step (only one block along the reduced axes).
         finalize: bool,
+        /// Storage reads done inside this task (set by the `inline-loads` rule): one
+        /// entry per input slot of every block of the group, in order; `None` slots
+        /// are fed by the dependencies, in order.
+        inline: Option<Arc<[Option<InlineLoad>]>>,
     },
     /// Merge partials (dependencies, in order), optionally finalising.
     ReduceCombine {
@@ -199,6 +215,23 @@ pub enum TaskKind {
 }
 
 impl TaskKind {
+    /// Bytes of blocks this task reads from storage itself (inlined loads): the most held
+    /// at once (one block at a time) and the total read.
+    #[must_use]
+    pub fn inline_bytes(&self) -> (usize, usize) {
+        let TaskKind::ReducePartial {
+            inline: Some(slots), ..
+        } = self
+        else {
+            return (0, 0);
+        };
+        slots.iter().flatten().fold((0, 0), |(most, sum), l| {
+            let idx = l.grid.unlinear(l.block as usize);
+            let b = l.grid.block_shape(&idx).iter().product::<usize>() * l.source.dtype().size();
+            (most.max(b), sum + b)
+        })
+    }
+
     /// A short kind name (`"map"`, `"reduce-partial"`).
     #[must_use]
     pub fn kind_name(&self) -> &'static str {

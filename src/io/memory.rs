@@ -63,6 +63,9 @@ impl MemorySource {
 }
 
 impl ChunkSource for MemorySource {
+    fn in_memory(&self) -> bool {
+        true
+    }
     fn name(&self) -> String {
         "memory".into()
     }

@@ -21,6 +21,19 @@ use crate::error::Result;
 use std::ops::Range;
 use std::sync::Arc;
 
+/// A vector of `n` elements to decode into: `spare`'s allocation when there is one
+/// (its contents are overwritten by the caller), else fresh zeroed memory.
+pub(crate) fn buffer<T: bytemuck::Pod>(spare: Option<Vec<T>>, n: usize) -> Vec<T> {
+    match spare {
+        Some(mut v) => {
+            v.clear();
+            v.resize(n, T::zeroed());
+            v
+        }
+        None => bytemuck::zeroed_vec(n),
+    }
+}
+
 /// Something that can produce any box of an array.
 pub trait ChunkSource: Send + Sync + std::fmt::Debug {
     /// A short name for graphs and error messages (a path, `"memory"`).
@@ -45,6 +58,23 @@ pub trait ChunkSource: Send + Sync + std::fmt::Debug {
     /// As [`ChunkSource::read`].
     fn read_shared(&self, region: &[Range<usize>]) -> Result<Arc<Chunk>> {
         Ok(Arc::new(self.read(region)?))
+    }
+
+    /// Whether the blocks are already in memory, so [`ChunkSource::read_shared`] costs
+    /// nothing and should be preferred to decoding into a buffer.
+    fn in_memory(&self) -> bool {
+        false
+    }
+
+    /// Reads a box, reusing `spare`'s allocation when the source can (a worker's
+    /// recycled block buffer: writing reused memory is several times faster than
+    /// first-touching fresh pages). The default ignores `spare`.
+    ///
+    /// # Errors
+    /// As [`ChunkSource::read`].
+    fn read_into(&self, region: &[Range<usize>], spare: Option<crate::dtype::Buffer>) -> Result<Chunk> {
+        let _ = spare;
+        self.read(region)
     }
 }
 

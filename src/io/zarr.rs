@@ -14,7 +14,7 @@
 
 use super::ChunkSource;
 use crate::chunk::Chunk;
-use crate::dtype::{DType, Element};
+use crate::dtype::{Buffer, DType, Element};
 use crate::error::{Error, Result};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -143,6 +143,36 @@ impl ZarrSource {
     }
 }
 
+impl ZarrSource {
+    /// Decodes a box straight into `spare`'s allocation (or a fresh zeroed one).
+    fn read_pod<T: Element + bytemuck::Pod>(&self, region: &[Range<usize>], spare: Option<Vec<T>>) -> Result<Vec<T>> {
+        let n: usize = region.iter().map(|r| r.len()).product();
+        let mut out = super::buffer(spare, n);
+        let ranges: Vec<Range<u64>> = region.iter().map(|r| r.start as u64..r.end as u64).collect();
+        let subset = ArraySubset::new_with_ranges(&ranges);
+        let shape: Vec<u64> = region.iter().map(|r| r.len() as u64).collect();
+        let opts = zarrs::array::CodecOptions::default().with_concurrent_target(1);
+        let fail = |e: &dyn std::fmt::Display| {
+            Error::Format(format!("{}: reading elements {region:?}: {e}", self.path.display()))
+        };
+        let bytes = unsafe_cell_slice::UnsafeCellSlice::new(bytemuck::cast_slice_mut::<T, u8>(&mut out));
+        // SAFETY: this is the only view of `out`'s bytes, and it covers all of them.
+        let mut view = unsafe {
+            zarrs::array::ArrayBytesFixedDisjointView::new(
+                bytes,
+                std::mem::size_of::<T>(),
+                &shape,
+                ArraySubset::new_with_shape(shape.clone()),
+            )
+        }
+        .map_err(|e| fail(&e))?;
+        self.array
+            .retrieve_array_subset_into_opt(&subset, (&mut view).into(), &opts)
+            .map_err(|e| fail(&e))?;
+        Ok(out)
+    }
+}
+
 impl ChunkSource for ZarrSource {
     fn name(&self) -> String {
         self.path.display().to_string()
@@ -157,11 +187,29 @@ impl ChunkSource for ZarrSource {
         Some(self.chunks.clone())
     }
     fn read(&self, region: &[Range<usize>]) -> Result<Chunk> {
+        self.read_into(region, None)
+    }
+    fn read_into(&self, region: &[Range<usize>], spare: Option<Buffer>) -> Result<Chunk> {
         let shape: Vec<usize> = region.iter().map(|r| r.len()).collect();
         if shape.contains(&0) {
-            return Chunk::new(shape, crate::dtype::Buffer::zeros(self.dtype, 0));
+            return Chunk::new(shape, Buffer::zeros(self.dtype, 0));
         }
-        let data = crate::dispatch_dtype!(self.dtype, T => T::into_buffer(self.read_typed::<T>(region)?));
+        fn reuse<T: Element>(spare: Option<Buffer>) -> Option<Vec<T>> {
+            spare.and_then(|b| T::vec_of(b).ok())
+        }
+        let data = match self.dtype {
+            DType::Bool => Buffer::Bool(self.read_typed::<bool>(region)?),
+            DType::I8 => Buffer::I8(self.read_pod(region, reuse(spare))?),
+            DType::I16 => Buffer::I16(self.read_pod(region, reuse(spare))?),
+            DType::I32 => Buffer::I32(self.read_pod(region, reuse(spare))?),
+            DType::I64 => Buffer::I64(self.read_pod(region, reuse(spare))?),
+            DType::U8 => Buffer::U8(self.read_pod(region, reuse(spare))?),
+            DType::U16 => Buffer::U16(self.read_pod(region, reuse(spare))?),
+            DType::U32 => Buffer::U32(self.read_pod(region, reuse(spare))?),
+            DType::U64 => Buffer::U64(self.read_pod(region, reuse(spare))?),
+            DType::F32 => Buffer::F32(self.read_pod(region, reuse(spare))?),
+            DType::F64 => Buffer::F64(self.read_pod(region, reuse(spare))?),
+        };
         Chunk::new(shape, data)
     }
 }

@@ -31,6 +31,8 @@ fn block_shapes(k: &TaskKind) -> Option<Vec<(Vec<usize>, Vec<usize>)>> {
         TaskKind::Map { grid, block, .. } => {
             Some(vec![(grid.block_shape(&grid.unlinear(*block as usize)), grid.shape())])
         }
+        // Inlined loads fix the input layout; nothing more is fused in.
+        TaskKind::ReducePartial { inline: Some(_), .. } => None,
         TaskKind::ReducePartial { node, block, .. } => {
             let g = &node.in_grid;
             let gs = g.shape();
@@ -179,6 +181,7 @@ impl Rule for Fuse {
                         pre: Some(composed),
                         block,
                         finalize,
+                        inline: None,
                     },
                     other => other,
                 };

@@ -4,13 +4,16 @@
 //! shape of DataFusion's `PhysicalOptimizerRule` and polars' optimizer stack). The
 //! default pipeline is [`Cull`] (drop tasks no output needs) then [`Fuse`] (merge chains
 //! of elementwise tasks, and an elementwise task into the reduction that consumes it,
-//! into one per-block pass).
+//! into one per-block pass), then [`InlineLoads`] (a reduction reads the blocks it
+//! folds itself, one at a time, instead of waiting for separate Load tasks).
 
 mod cull;
 mod fuse;
+mod inline_loads;
 
 pub use cull::Cull;
 pub use fuse::Fuse;
+pub use inline_loads::InlineLoads;
 
 use crate::graph::TaskGraph;
 
@@ -25,7 +28,7 @@ pub trait Rule: Send + Sync {
 /// The default rules, in order.
 #[must_use]
 pub fn default_rules() -> Vec<Box<dyn Rule>> {
-    vec![Box::new(Cull), Box::new(Fuse)]
+    vec![Box::new(Cull), Box::new(Fuse), Box::new(InlineLoads)]
 }
 
 /// Runs `rules` in order, repeatedly, until none changes the graph (at most 8 rounds).

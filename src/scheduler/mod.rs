@@ -60,9 +60,10 @@ pub enum SchedulerKind {
 pub struct RunStats {
     /// Tasks executed.
     pub tasks: usize,
-    /// Highest number of bytes held by live task outputs at once.
+    /// Highest number of bytes held at once by live task outputs and the blocks running
+    /// tasks read from storage themselves.
     pub peak_bytes: usize,
-    /// Bytes produced by all tasks together.
+    /// Bytes produced (and read from storage) by all tasks together.
     pub total_bytes: usize,
 }
 

@@ -67,6 +67,10 @@ impl<'g> State<'g> {
     /// stay accounted until the task finishes.
     pub fn inputs(&mut self, t: TaskId) -> Vec<Arc<Value>> {
         let g = self.g;
+        // Blocks the task reads itself count while it runs.
+        let (work, _) = g.task(t).kind.inline_bytes();
+        self.resident += work;
+        self.stats.peak_bytes = self.stats.peak_bytes.max(self.resident);
         g.deps(t)
             .iter()
             .map(|d| {
@@ -79,8 +83,10 @@ impl<'g> State<'g> {
 
     pub fn finish(&mut self, t: TaskId, v: Value) -> Progress {
         let bytes = v.nbytes();
+        let (work, read) = self.g.task(t).kind.inline_bytes();
+        self.resident -= work;
         self.stats.tasks += 1;
-        self.stats.total_bytes += bytes;
+        self.stats.total_bytes += bytes + read;
         self.done += 1;
         if self.pending[t.ix()] > 0 || self.is_output[t.ix()] {
             self.resident += bytes;

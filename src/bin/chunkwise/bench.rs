@@ -4,8 +4,14 @@
 //! region, when it measures an in-memory reduction), runs one warm-up, then `--repeat`
 //! timed runs, and reports min / median / max wall time, throughput in GB/s of input,
 //! the engine's peak accounted bytes, and a checksum of the result so runs (and
-//! engines) can be compared. Storage workloads and `--compare dask` come with the
-//! readers (issues 3 and 7).
+//! engines) can be compared.
+//!
+//! Storage workloads write the ERA5-like field once (Zarr v3 + zstd-1, and HDF5 +
+//! gzip-1 + shuffle with the `hdf5` feature) under the system temp directory and reuse
+//! it; `--source` runs the same pair on any array instead. Each format has two
+//! workloads: `decode-*`, a read-and-decode-only pass (every block loaded, then
+//! dropped: the floor for anything that reads the file), and `nanmean-*`, the
+//! reduction, so how far the reduction is from the floor is measured, not assumed.
 
 use chunkwise::{Array, ChunkSpec, Config, DType, RunStats, Runtime, where_};
 use std::time::Instant;
@@ -30,6 +36,15 @@ pub struct BenchArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
+    /// An existing array for the `*-source` workloads (`store.zarr`, `file.h5:/var`).
+    #[arg(long)]
+    source: Option<String>,
+}
+
+/// What a workload is built from.
+struct Ctx {
+    size: Size,
+    source: Option<String>,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,7 +64,7 @@ struct Workload {
     name: &'static str,
     about: &'static str,
     /// Builds the work and the bytes of input it reads.
-    build: fn(Size) -> chunkwise::Result<(Job, f64)>,
+    build: fn(&Ctx) -> chunkwise::Result<(Job, f64)>,
 }
 
 /// What a workload computes.
@@ -95,12 +110,65 @@ fn memory_field(size: Size) -> chunkwise::Result<Array> {
     Array::from_ndarray(field.compute::<f32>()?, chunks)
 }
 
+/// The field written once per size under the temp directory (`zarr` or `hdf5`), and
+/// opened lazily.
+fn stored_field(size: Size, format: &str) -> chunkwise::Result<Array> {
+    let dir = std::env::temp_dir().join(format!("chunkwise-bench-{size:?}").to_lowercase());
+    std::fs::create_dir_all(&dir).map_err(|e| chunkwise::Error::Io {
+        path: dir.clone(),
+        source: e,
+    })?;
+    match format {
+        #[cfg(feature = "hdf5")]
+        "hdf5" => {
+            let path = dir.join("t2m.h5");
+            if !path.exists() {
+                let opts = chunkwise::io::hdf5::write::Hdf5WriteOptions {
+                    deflate: Some(1),
+                    ..Default::default()
+                };
+                memory_field(size)?.to_hdf5(&path, "t2m", &opts)?;
+            }
+            Array::from_hdf5(&path, "t2m")
+        }
+        _ => {
+            let path = dir.join("t2m.zarr");
+            if !path.exists() {
+                memory_field(size)?.to_zarr(&path, &chunkwise::io::zarr_write::ZarrWriteOptions::default())?;
+            }
+            Array::from_zarr(&path)
+        }
+    }
+}
+
+fn source_array(ctx: &Ctx) -> chunkwise::Result<Array> {
+    let s = ctx
+        .source
+        .as_deref()
+        .ok_or_else(|| chunkwise::Error::InvalidArgument("the *-source workloads need --source PATH".into()))?;
+    crate::source::open(s)
+}
+
+/// Every block loaded (decoded) and dropped; the result is the element count.
+fn decode_job(x: &Array) -> chunkwise::Result<(Job, f64)> {
+    let parts = (0..x.num_blocks())
+        .map(|b| x.block_then(b, "decode", |c| Ok(c.data().len() as i64)))
+        .collect::<chunkwise::Result<Vec<_>>>()?;
+    let n = parts.len();
+    let total = chunkwise::gather(&parts, "count", |v| Ok(v.iter().copied().sum::<i64>()));
+    Ok((Job::Graph(total, 2 * n + 1), x.nbytes() as f64))
+}
+
+fn nanmean_job(x: &Array) -> chunkwise::Result<(Job, f64)> {
+    Ok((Job::Arrays(vec![x.nanmean(0)?]), x.nbytes() as f64))
+}
+
 const WORKLOADS: &[Workload] = &[
     Workload {
         name: "fused-sincos",
         about: "(sin(x)**2 + cos(x)**2).sum(), x random f64 (20000² medium) in 2000² chunks, generated on the fly",
-        build: |size| {
-            let n = match size {
+        build: |ctx| {
+            let n = match ctx.size {
                 Size::Small => 6000,
                 Size::Medium => 20000,
                 Size::Large => 40000,
@@ -113,11 +181,43 @@ const WORKLOADS: &[Workload] = &[
     Workload {
         name: "nanmean-memory",
         about: "nanmean(axis=0) of an in-memory ERA5-like f32 field ((365, 721, 1440) medium) in (10, 721, 1440) chunks",
-        build: |size| {
-            let x = memory_field(size)?;
+        build: |ctx| {
+            let x = memory_field(ctx.size)?;
             let bytes = x.nbytes() as f64;
             Ok((Job::Arrays(vec![x.nanmean(0)?]), bytes))
         },
+    },
+    Workload {
+        name: "decode-zarr",
+        about: "read-and-decode-only pass over the field stored as Zarr v3 + zstd-1 (the floor for nanmean-zarr)",
+        build: |ctx| decode_job(&stored_field(ctx.size, "zarr")?),
+    },
+    Workload {
+        name: "nanmean-zarr",
+        about: "nanmean(axis=0) of the field stored as Zarr v3 + zstd-1 in (10, 721, 1440) chunks",
+        build: |ctx| nanmean_job(&stored_field(ctx.size, "zarr")?),
+    },
+    #[cfg(feature = "hdf5")]
+    Workload {
+        name: "decode-hdf5",
+        about: "read-and-decode-only pass over the field stored as HDF5 + gzip-1 + shuffle (the floor for nanmean-hdf5)",
+        build: |ctx| decode_job(&stored_field(ctx.size, "hdf5")?),
+    },
+    #[cfg(feature = "hdf5")]
+    Workload {
+        name: "nanmean-hdf5",
+        about: "nanmean(axis=0) of the field stored as HDF5 + gzip-1 + shuffle in (10, 721, 1440) chunks",
+        build: |ctx| nanmean_job(&stored_field(ctx.size, "hdf5")?),
+    },
+    Workload {
+        name: "decode-source",
+        about: "read-and-decode-only pass over --source",
+        build: |ctx| decode_job(&source_array(ctx)?),
+    },
+    Workload {
+        name: "nanmean-source",
+        about: "nanmean(axis=0) of --source",
+        build: |ctx| nanmean_job(&source_array(ctx)?),
     },
     Workload {
         name: "scheduler-fanin",
@@ -147,6 +247,8 @@ pub fn run(args: &BenchArgs) -> chunkwise::Result<()> {
     let selected: Vec<&Workload> = WORKLOADS
         .iter()
         .filter(|w| args.filter.as_deref().is_none_or(|f| w.name.contains(f)))
+        // Workloads over --source run only when there is one.
+        .filter(|w| !w.name.ends_with("-source") || args.source.is_some())
         .collect();
     if args.list {
         for w in WORKLOADS {
@@ -177,7 +279,11 @@ pub fn run(args: &BenchArgs) -> chunkwise::Result<()> {
         );
     }
     for w in selected {
-        let (job, bytes) = (w.build)(args.size)?;
+        let ctx = Ctx {
+            size: args.size,
+            source: args.source.clone(),
+        };
+        let (job, bytes) = (w.build)(&ctx)?;
         let run_once = || -> chunkwise::Result<(f64, RunStats)> {
             match &job {
                 Job::Arrays(arrays) => {

@@ -22,7 +22,7 @@
 pub mod filters;
 pub mod write;
 
-use super::ChunkSource;
+use super::{ChunkSource, buffer};
 use crate::chunk::{Chunk, for_each_run};
 use crate::dtype::{Buffer, DType, Element, Scalar};
 use crate::error::{Error, Result};
@@ -313,13 +313,13 @@ impl Hdf5Source {
             .map_err(|e| Error::Format(format!("{}: {e} reading {} bytes at offset {addr}", what(), buf.len())))
     }
 
-    fn read_typed<T: Element + bytemuck::Pod>(&self, region: &[Range<usize>]) -> Result<Vec<T>> {
+    fn read_typed<T: Element + bytemuck::Pod>(&self, region: &[Range<usize>], spare: Option<Vec<T>>) -> Result<Vec<T>> {
         let out_shape: Vec<usize> = region.iter().map(|r| r.len()).collect();
         let n: usize = out_shape.iter().product();
         let out: Vec<T> = match &self.layout {
-            Layout::Chunked { chunk, pipeline } => self.read_chunked(region, chunk, pipeline)?,
+            Layout::Chunked { chunk, pipeline } => self.read_chunked(region, chunk, pipeline, spare)?,
             Layout::Contiguous { offset } => {
-                let mut out = vec![T::from_f64(0.0); n];
+                let mut out = buffer(spare, n);
                 let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut out);
                 let es = std::mem::size_of::<T>();
                 let full = self.shape.clone();
@@ -356,6 +356,7 @@ impl Hdf5Source {
         region: &[Range<usize>],
         chunk: &[usize],
         pipeline: &[Filter],
+        mut spare: Option<Vec<T>>,
     ) -> Result<Vec<T>> {
         let nd = region.len();
         let out_shape: Vec<usize> = region.iter().map(|r| r.len()).collect();
@@ -385,7 +386,8 @@ impl Hdf5Source {
             let whole = inner.iter().zip(chunk).all(|(r, &c)| r.start == 0 && r.end == c) && out_shape == chunk;
             if addr == HADDR_UNDEF {
                 if out.is_empty() {
-                    out = vec![self.fill.to::<T>(); n];
+                    out = buffer(spare.take(), n);
+                    out.fill(self.fill.to::<T>());
                 } else {
                     let v = self.fill.to::<T>();
                     for_each_run(chunk, &inner, &out_shape, &dst, |_, d, len| out[d..d + len].fill(v));
@@ -396,7 +398,7 @@ impl Hdf5Source {
             self.read_bytes(addr, &mut raw, &what)?;
             if whole {
                 // The box is this one chunk: decode straight into the output.
-                out = vec![T::from_f64(0.0); n];
+                out = buffer(spare.take(), n);
                 filters::decode(pipeline, mask, &raw, bytemuck::cast_slice_mut(&mut out))
                     .map_err(|e| Error::Format(format!("{}: {e}", what())))?;
                 self.to_native(&mut out);
@@ -407,7 +409,7 @@ impl Hdf5Source {
                 .map_err(|e| Error::Format(format!("{}: {e}", what())))?;
             self.to_native(&mut tmp);
             if out.is_empty() {
-                out = vec![T::from_f64(0.0); n];
+                out = buffer(spare.take(), n);
             }
             for_each_run(chunk, &inner, &out_shape, &dst, |s, d, len| {
                 out[d..d + len].copy_from_slice(&tmp[s..s + len]);
@@ -535,9 +537,16 @@ impl ChunkSource for Hdf5Source {
         self.stored_chunks().map(<[usize]>::to_vec)
     }
     fn read(&self, region: &[Range<usize>]) -> Result<Chunk> {
+        self.read_into(region, None)
+    }
+    fn read_into(&self, region: &[Range<usize>], spare: Option<Buffer>) -> Result<Chunk> {
         let shape: Vec<usize> = region.iter().map(|r| r.len()).collect();
         if shape.contains(&0) {
             return Chunk::new(shape, Buffer::zeros(self.dtype, 0));
+        }
+        // The spare buffer's allocation when it has this dtype.
+        fn reuse<T: Element>(spare: Option<Buffer>) -> Option<Vec<T>> {
+            spare.and_then(|b| T::vec_of(b).ok())
         }
         let data = match self.dtype {
             // bool is one byte 0/1 on disk; read as u8 and map, never transmute.
@@ -545,20 +554,23 @@ impl ChunkSource for Hdf5Source {
                 let v = if matches!(self.layout, Layout::Library { .. }) {
                     self.read_library::<bool>(region)?
                 } else {
-                    self.read_typed::<u8>(region)?.into_iter().map(|b| b != 0).collect()
+                    self.read_typed::<u8>(region, None)?
+                        .into_iter()
+                        .map(|b| b != 0)
+                        .collect()
                 };
                 Buffer::Bool(v)
             }
-            DType::I8 => Buffer::I8(self.read_typed(region)?),
-            DType::I16 => Buffer::I16(self.read_typed(region)?),
-            DType::I32 => Buffer::I32(self.read_typed(region)?),
-            DType::I64 => Buffer::I64(self.read_typed(region)?),
-            DType::U8 => Buffer::U8(self.read_typed(region)?),
-            DType::U16 => Buffer::U16(self.read_typed(region)?),
-            DType::U32 => Buffer::U32(self.read_typed(region)?),
-            DType::U64 => Buffer::U64(self.read_typed(region)?),
-            DType::F32 => Buffer::F32(self.read_typed(region)?),
-            DType::F64 => Buffer::F64(self.read_typed(region)?),
+            DType::I8 => Buffer::I8(self.read_typed(region, reuse::<i8>(spare))?),
+            DType::I16 => Buffer::I16(self.read_typed(region, reuse::<i16>(spare))?),
+            DType::I32 => Buffer::I32(self.read_typed(region, reuse::<i32>(spare))?),
+            DType::I64 => Buffer::I64(self.read_typed(region, reuse::<i64>(spare))?),
+            DType::U8 => Buffer::U8(self.read_typed(region, reuse::<u8>(spare))?),
+            DType::U16 => Buffer::U16(self.read_typed(region, reuse::<u16>(spare))?),
+            DType::U32 => Buffer::U32(self.read_typed(region, reuse::<u32>(spare))?),
+            DType::U64 => Buffer::U64(self.read_typed(region, reuse::<u64>(spare))?),
+            DType::F32 => Buffer::F32(self.read_typed(region, reuse::<f32>(spare))?),
+            DType::F64 => Buffer::F64(self.read_typed(region, reuse::<f64>(spare))?),
         };
         Chunk::new(shape, data)
     }
