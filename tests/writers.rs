@@ -194,7 +194,9 @@ mod hdf5_writer {
     fn hdf5_round_trips_through_our_reader_and_libhdf5() {
         let dir = scratch("h5");
         let file = dir.join("out.h5");
-        let cases: [(&[usize], &[usize], Option<Vec<usize>>, Hdf5WriteOptions); 5] = [
+        // (shape, block shape, stored chunks, options)
+        type Case = (&'static [usize], &'static [usize], Option<Vec<usize>>, Hdf5WriteOptions);
+        let cases: [Case; 5] = [
             (&[23, 9], &[5, 4], None, Hdf5WriteOptions::default()),
             (
                 &[30, 7, 5],

@@ -31,7 +31,7 @@ impl Rule for InlineLoads {
         let mut keep = vec![true; n];
         let mut cur: Vec<Option<(TaskKind, Vec<TaskId>)>> = vec![None; n];
         let mut changed = false;
-        for i in 0..n {
+        for (i, slot) in cur.iter_mut().enumerate() {
             let t = TaskId(i as u32);
             let TaskKind::ReducePartial {
                 node,
@@ -77,7 +77,7 @@ impl Rule for InlineLoads {
                 finalize: *finalize,
                 inline: Some(Arc::from(slots)),
             };
-            cur[i] = Some((kind, rest));
+            *slot = Some((kind, rest));
             changed = true;
         }
         if !changed {
