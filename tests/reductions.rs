@@ -69,6 +69,7 @@ fn check_op(op: ReduceOp, dtype: DType, nan_frac: f64, split_every: &[usize]) {
                             keepdims,
                             ddof: 1.0,
                             split_every: se,
+                            dtype: None,
                         };
                         let r = arr.reduce(op, axes.clone(), &opts);
                         let r = match (r, &want) {

@@ -9,6 +9,7 @@
 //! ```
 
 use super::Array;
+use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::expr::ExprKind;
 use crate::grid::{ChunkGrid, normalize_axes};
@@ -73,6 +74,11 @@ pub struct ReduceOptions {
     pub ddof: f64,
     /// Fan-in of the combine tree (≥ 2).
     pub split_every: usize,
+    /// The result dtype of mean/var/std and their nan-variants (NumPy's `dtype=`):
+    /// `Some(DType::F64)` reports a float32 input's mean as float64. Accumulation is in
+    /// f64 either way, so this only skips the final rounding to float32 (and is far
+    /// cheaper than widening the input with `astype`). Other ops reject it.
+    pub dtype: Option<DType>,
 }
 
 impl Default for ReduceOptions {
@@ -81,6 +87,7 @@ impl Default for ReduceOptions {
             keepdims: false,
             ddof: 0.0,
             split_every: DEFAULT_SPLIT_EVERY,
+            dtype: None,
         }
     }
 }
@@ -114,6 +121,16 @@ impl Array {
                 opts.split_every
             )));
         }
+        let out_dtype = match opts.dtype {
+            None => op.result_dtype(self.dtype()),
+            Some(d @ (DType::F32 | DType::F64)) if op.is_moment() => d,
+            Some(d) => {
+                return Err(Error::InvalidArgument(format!(
+                    "dtype={d} is supported for mean, var and std (and their nan-variants) as float32/float64, not for {}",
+                    op.name()
+                )));
+            }
+        };
         let shape = self.shape();
         let reduced: usize = axes.iter().map(|&a| shape[a]).product();
         let kept: usize = (0..nd).filter(|a| !axes.contains(a)).map(|a| shape[a]).product();
@@ -148,7 +165,7 @@ impl Array {
                 spec,
             },
             grid,
-            op.result_dtype(self.dtype()),
+            out_dtype,
         ))
     }
 

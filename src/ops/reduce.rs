@@ -142,6 +142,13 @@ impl ReduceOp {
         }
     }
 
+    /// mean, var, std or their nan-variants (float results, f64 accumulation).
+    #[must_use]
+    pub fn is_moment(self) -> bool {
+        use ReduceOp::*;
+        matches!(self, Mean | NanMean | Var | NanVar | Std | NanStd)
+    }
+
     /// argmin/argmax and their nan-variants (one axis or all, as NumPy).
     #[must_use]
     pub fn is_arg(self) -> bool {

@@ -1,8 +1,8 @@
 //! `chunkwise reduce`: one reduction of a stored array, printed or saved as `.npy`.
 //!
 //! Result dtypes follow NumPy, except that mean/std/var (and nan-variants) are reported
-//! as float64 (accumulated in f64 either way; the input is widened inside the fused
-//! chunk step, so no float32 rounding of the result happens first).
+//! as float64 (`ReduceOptions::dtype`, NumPy's `dtype=np.float64`: accumulated in f64
+//! either way, so no float32 rounding of the result happens first).
 
 use crate::source;
 use chunkwise::io::npy::write_npy;
@@ -91,7 +91,12 @@ pub fn run(args: &ReduceArgs) -> chunkwise::Result<()> {
         op,
         ReduceOp::Mean | ReduceOp::Std | ReduceOp::Var | ReduceOp::NanMean | ReduceOp::NanStd | ReduceOp::NanVar
     );
-    let input = if moment { x.astype(DType::F64) } else { x.clone() };
+    // Moments are reported as float64 (NumPy's dtype=np.float64): accumulated in f64
+    // and never rounded to float32 first.
+    let opts = ReduceOptions {
+        dtype: moment.then_some(DType::F64),
+        ..ReduceOptions::default()
+    };
     let axes: chunkwise::Axes = match &args.axis {
         None => chunkwise::Axes::All,
         Some(a) => {
@@ -101,7 +106,7 @@ pub fn run(args: &ReduceArgs) -> chunkwise::Result<()> {
             chunkwise::Axes::List(a.clone())
         }
     };
-    let r = input.reduce(op, axes, &ReduceOptions::default())?;
+    let r = x.reduce(op, axes, &opts)?;
     let rt = Runtime::new(Config {
         threads: args.threads,
         ..Config::default()

@@ -70,3 +70,19 @@ fn open_hdf5(file: &Path, dataset: &str) -> Result<Array> {
         file.display()
     )))
 }
+
+/// Opens a SOURCE as the storage reader itself (for benchmarks that bypass the graph).
+///
+/// # Errors
+/// As [`open`].
+pub fn open_reader(s: &str) -> Result<std::sync::Arc<dyn chunkwise::io::ChunkSource>> {
+    match parse(s) {
+        Source::Zarr(p) => Ok(std::sync::Arc::new(chunkwise::io::zarr::ZarrSource::open(p)?)),
+        #[cfg(feature = "hdf5")]
+        Source::Hdf5(file, dataset) => Ok(std::sync::Arc::new(chunkwise::io::hdf5::Hdf5Source::open(
+            file, dataset,
+        )?)),
+        #[cfg(not(feature = "hdf5"))]
+        Source::Hdf5(file, dataset) => open_hdf5(file, dataset).map(|_| unreachable!("needs the hdf5 feature")),
+    }
+}
