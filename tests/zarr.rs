@@ -27,6 +27,37 @@ fn reader_matches_zarr_python_for_every_case() {
 }
 
 #[test]
+fn zstd_chunks_are_decoded_directly_and_others_through_zarrs() {
+    use chunkwise::io::zarr::ZarrSource;
+    let Some(dir) = fixtures::dir("zarr") else { return };
+    assert!(ZarrSource::open(dir.join("v3_zstd_f32.zarr")).unwrap().direct_decode());
+    assert!(
+        ZarrSource::open(dir.join("group.zarr/era5/t2m"))
+            .unwrap()
+            .direct_decode()
+    );
+    for other in [
+        "v3_gzip_crc_i16",
+        "v3_sharded_f32",
+        "v3_blosc_be_u16",
+        "v2_blosc_F_f64",
+        "v3_bool",
+    ] {
+        let src = ZarrSource::open(dir.join(format!("{other}.zarr"))).unwrap();
+        assert!(!src.direct_decode(), "{other}");
+    }
+    // The garbled chunk of corrupt_chunk.zarr is an interior one: the direct path reports it.
+    let e = Array::from_zarr(dir.join("corrupt_chunk.zarr"))
+        .unwrap()
+        .sum(None)
+        .unwrap()
+        .compute_chunk()
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("chunk c/1/2/0") && e.contains("corrupt zstd chunk"), "{e}");
+}
+
+#[test]
 fn cli_reductions_match_numpy() {
     let Some(dir) = fixtures::dir("zarr") else { return };
     fixtures::check_cli_reductions(&dir);

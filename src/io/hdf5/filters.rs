@@ -42,6 +42,20 @@ impl Filter {
         }
     }
 
+    /// The pipeline chunkwise runs for a dataset's libhdf5 filters, in their order, or
+    /// `None` when one of them is not shuffle, deflate or fletcher32.
+    #[must_use]
+    pub fn pipeline(h5: &[hdf5::filters::Filter], elem_size: usize) -> Option<Vec<Filter>> {
+        h5.iter()
+            .map(|f| match f {
+                hdf5::filters::Filter::Deflate(l) => Some(Filter::Deflate(u32::from(*l))),
+                hdf5::filters::Filter::Shuffle => Some(Filter::Shuffle(elem_size)),
+                hdf5::filters::Filter::Fletcher32 => Some(Filter::Fletcher32),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The filter's name as h5py and `h5dump` spell it.
     #[must_use]
     pub fn name(&self) -> String {

@@ -196,15 +196,7 @@ impl Hdf5Source {
         let layout = match dcpl.layout() {
             hdf5::dataset::Layout::Chunked => {
                 let chunk = ds.chunk().unwrap_or_else(|| shape.clone());
-                let pipeline: Option<Vec<Filter>> = h5filters
-                    .iter()
-                    .map(|f| match f {
-                        hdf5::filters::Filter::Deflate(l) => Some(Filter::Deflate(u32::from(*l))),
-                        hdf5::filters::Filter::Shuffle => Some(Filter::Shuffle(dtype.size())),
-                        hdf5::filters::Filter::Fletcher32 => Some(Filter::Fletcher32),
-                        _ => None,
-                    })
-                    .collect();
+                let pipeline = Filter::pipeline(&h5filters, dtype.size());
                 match pipeline {
                     Some(pipeline) if userblock == 0 && dcpl.external().is_empty() => {
                         Layout::Chunked { chunk, pipeline }

@@ -196,15 +196,7 @@ impl Hdf5Sink {
         // The pipeline as libhdf5 stored it: chunks are encoded in exactly this order.
         let pipeline = if chunked {
             let stored = ds.dcpl().map_err(|e| cleanup(err("dataset properties", e)))?.filters();
-            let p: Option<Vec<Filter>> = stored
-                .iter()
-                .map(|f| match f {
-                    hdf5::filters::Filter::Deflate(l) => Some(Filter::Deflate(u32::from(*l))),
-                    hdf5::filters::Filter::Shuffle => Some(Filter::Shuffle(dtype.size())),
-                    hdf5::filters::Filter::Fletcher32 => Some(Filter::Fletcher32),
-                    _ => None,
-                })
-                .collect();
+            let p = Filter::pipeline(&stored, dtype.size());
             Some(p.ok_or_else(|| cleanup(Error::Format(format!("{shown}: unexpected filters {stored:?}"))))?)
         } else {
             None
