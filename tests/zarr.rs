@@ -27,7 +27,7 @@ fn reader_matches_zarr_python_for_every_case() {
 }
 
 #[test]
-fn zstd_chunks_are_decoded_directly_and_others_through_zarrs() {
+fn common_codec_chains_are_decoded_directly_and_others_through_zarrs() {
     use chunkwise::io::zarr::ZarrSource;
     let Some(dir) = fixtures::dir("zarr") else { return };
     assert!(ZarrSource::open(dir.join("v3_zstd_f32.zarr")).unwrap().direct_decode());
@@ -55,6 +55,17 @@ fn zstd_chunks_are_decoded_directly_and_others_through_zarrs() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("chunk c/1/2/0") && e.contains("corrupt zstd chunk"), "{e}");
+    let e = Array::from_zarr(dir.join("corrupt_blosc.zarr"))
+        .unwrap()
+        .sum(None)
+        .unwrap()
+        .compute_chunk()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("corrupt_blosc.zarr: chunk 1.1") && e.contains("blosc"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -78,6 +89,7 @@ fn bad_input_gives_one_line_errors_and_no_output_file() {
         (args("bad_metadata.zarr", &["--op", "sum"]), "bad_metadata.zarr"),
         (args("corrupt_chunk.zarr", &["--op", "sum"]), "corrupt_chunk.zarr"),
         (args("truncated_chunk.zarr", &["--op", "sum"]), "truncated_chunk.zarr"),
+        (args("corrupt_blosc.zarr", &["--op", "sum"]), "corrupt_blosc.zarr"),
         (args("group.zarr", &["--op", "sum"]), "group"),
         (args("v3_bool.zarr", &["--op", "median"]), "unknown op 'median'"),
         (

@@ -12,11 +12,13 @@
 //! are the stored chunks (a whole shard for sharded arrays), so no stored chunk is
 //! decoded twice. Decoding happens in the tasks on the worker threads.
 //!
-//! One codec chain is decoded here instead, because it is what most climate stores use
-//! and the generic path costs a chunk-sized intermediate buffer and a copy per chunk:
-//! Zarr v3 `bytes` (little-endian) + `zstd`, for a box that is exactly one stored chunk.
-//! The chunk file is read into a per-worker buffer and inflated straight into the
-//! block. Anything else (edge chunks, missing chunks, other codecs) goes through zarrs.
+//! The codec chains most climate stores use are decoded here instead, because the
+//! generic path costs a chunk-sized intermediate buffer and a copy per chunk: Zarr v3
+//! `bytes` (little-endian) + `zstd` or `blosc`, and Zarr v2 C-order little-endian with a
+//! `zstd` or `blosc` compressor and no filters, for a box that is exactly one stored
+//! chunk. The chunk file is read into a per-worker buffer and decompressed straight
+//! into the block. Anything else (edge chunks, missing chunks, other codecs) goes
+//! through zarrs.
 
 use super::ChunkSource;
 use crate::chunk::Chunk;
@@ -36,8 +38,8 @@ pub struct ZarrSource {
     shape: Vec<usize>,
     dtype: DType,
     chunks: Vec<usize>,
-    /// Whether chunks are v3 `bytes`(little) + `zstd` and decoded here.
-    direct_zstd: bool,
+    /// The compressor when whole chunks are decoded here (see the module docs).
+    direct: Option<Direct>,
 }
 
 impl std::fmt::Debug for ZarrSource {
@@ -118,15 +120,18 @@ impl ZarrSource {
                 .chunk_shape_usize(&vec![0; shape.len()])
                 .map_err(|e| Error::Format(format!("{shown}: chunk grid: {e}")))?
         };
-        let direct_zstd =
-            dtype != DType::Bool && is_bytes_zstd(&serde_json::to_value(array.metadata()).unwrap_or_default());
+        let direct = if dtype == DType::Bool {
+            None
+        } else {
+            direct_codec(&serde_json::to_value(array.metadata()).unwrap_or_default())
+        };
         Ok(ZarrSource {
             path,
             array,
             shape,
             dtype,
             chunks,
-            direct_zstd,
+            direct,
         })
     }
 
@@ -136,11 +141,11 @@ impl ZarrSource {
         &self.array
     }
 
-    /// Whether whole chunks are decoded by chunkwise itself (v3 `bytes` + `zstd`)
-    /// rather than through zarrs' generic codec chain.
+    /// Whether whole chunks are decoded by chunkwise itself (zstd or blosc chains, see
+    /// the module docs) rather than through zarrs' generic codec chain.
     #[must_use]
     pub fn direct_decode(&self) -> bool {
-        self.direct_zstd
+        self.direct.is_some()
     }
 
     /// The directory.
@@ -161,32 +166,80 @@ impl ZarrSource {
     }
 }
 
-/// Whether v3 metadata has exactly the codecs `bytes` (little-endian or unspecified)
-/// and `zstd`, on a regular grid, with no storage transformers.
-fn is_bytes_zstd(meta: &serde_json::Value) -> bool {
-    let codecs = meta.get("codecs").and_then(serde_json::Value::as_array);
-    let name = |c: &serde_json::Value| c.get("name").and_then(serde_json::Value::as_str).map(str::to_owned);
-    let Some([bytes, zstd]) = codecs.map(Vec::as_slice) else {
-        return false;
+/// A compressor decoded by chunkwise itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Direct {
+    Zstd,
+    Blosc,
+}
+
+/// The compressor when the metadata describes one of the chains decoded here: v3
+/// `bytes` (little-endian or unspecified) + `zstd`/`blosc` on a regular grid with no
+/// storage transformers, or v2 C order, little-endian (or one-byte) dtype, no filters,
+/// and a `zstd`/`blosc` compressor.
+fn direct_codec(meta: &serde_json::Value) -> Option<Direct> {
+    let s = |p: &str| meta.pointer(p).and_then(serde_json::Value::as_str);
+    let by_name = |n: Option<&str>| match n {
+        Some("zstd") => Some(Direct::Zstd),
+        Some("blosc") => Some(Direct::Blosc),
+        _ => None,
     };
-    let little = bytes
-        .pointer("/configuration/endian")
-        .and_then(serde_json::Value::as_str)
-        .is_none_or(|e| e == "little");
-    meta.get("zarr_format").and_then(serde_json::Value::as_u64) == Some(3)
-        && meta.pointer("/chunk_grid/name").and_then(serde_json::Value::as_str) == Some("regular")
-        && meta
-            .get("storage_transformers")
-            .and_then(serde_json::Value::as_array)
-            .is_none_or(Vec::is_empty)
-        && name(bytes).as_deref() == Some("bytes")
-        && little
-        && name(zstd).as_deref() == Some("zstd")
+    match meta.get("zarr_format").and_then(serde_json::Value::as_u64) {
+        Some(3) => {
+            let codecs = meta.get("codecs").and_then(serde_json::Value::as_array)?;
+            let [bytes, comp] = codecs.as_slice() else { return None };
+            let little = bytes
+                .pointer("/configuration/endian")
+                .and_then(serde_json::Value::as_str)
+                .is_none_or(|e| e == "little");
+            let plain = s("/chunk_grid/name") == Some("regular")
+                && meta
+                    .get("storage_transformers")
+                    .and_then(serde_json::Value::as_array)
+                    .is_none_or(Vec::is_empty)
+                && bytes.get("name").and_then(serde_json::Value::as_str) == Some("bytes")
+                && little;
+            if plain {
+                by_name(comp.get("name").and_then(serde_json::Value::as_str))
+            } else {
+                None
+            }
+        }
+        Some(2) => {
+            let dtype = s("/dtype")?;
+            let plain = s("/order").is_none_or(|o| o == "C")
+                && meta.get("filters").is_none_or(serde_json::Value::is_null)
+                && (dtype.starts_with('<') || dtype.starts_with('|'));
+            if plain { by_name(s("/compressor/id")) } else { None }
+        }
+        _ => None,
+    }
 }
 
 thread_local! {
     static RAW: std::cell::RefCell<(Vec<u8>, Option<zstd::bulk::Decompressor<'static>>)> =
         const { std::cell::RefCell::new((Vec::new(), None)) };
+}
+
+/// Decompresses a blosc buffer into `out` (single-threaded: blocks are already decoded
+/// in parallel, one per worker), returning the decoded size.
+fn blosc_decompress(src: &[u8], out: &mut [u8]) -> std::result::Result<usize, String> {
+    let mut nbytes = 0usize;
+    // SAFETY: `src` is a live slice of `src.len()` bytes; `nbytes` a live out-parameter.
+    let ok = unsafe { blosc_src::blosc_cbuffer_validate(src.as_ptr().cast(), src.len(), &mut nbytes) };
+    if ok != 0 {
+        return Err("corrupt blosc chunk (bad header)".into());
+    }
+    if nbytes != out.len() {
+        return Err(format!("blosc chunk holds {nbytes} bytes, expected {}", out.len()));
+    }
+    // SAFETY: the header was validated for `src`; blosc writes at most `out.len()` bytes
+    // into `out`, which does not overlap `src`; the context API takes no global lock.
+    let n = unsafe { blosc_src::blosc_decompress_ctx(src.as_ptr().cast(), out.as_mut_ptr().cast(), out.len(), 1) };
+    if n <= 0 {
+        return Err("corrupt blosc chunk".into());
+    }
+    Ok(n as usize)
 }
 
 impl ZarrSource {
@@ -199,9 +252,9 @@ impl ZarrSource {
             .collect()
     }
 
-    /// Reads and inflates one whole bytes+zstd chunk into `out`; `Ok(false)` when the
-    /// chunk file does not exist (the caller fills).
-    fn read_zstd_chunk(&self, idx: &[u64], out: &mut [u8]) -> Result<bool> {
+    /// Reads and decompresses one whole chunk into `out`; `Ok(false)` when the chunk
+    /// file does not exist (the caller fills).
+    fn read_direct_chunk(&self, codec: Direct, idx: &[u64], out: &mut [u8]) -> Result<bool> {
         let key = self.array.chunk_key(idx);
         let file = self.path.join(key.as_str());
         let what = || format!("{}: chunk {}", self.path.display(), key.as_str());
@@ -218,18 +271,23 @@ impl ZarrSource {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
                 Err(e) => return Err(Error::Format(format!("{}: {e}", what()))),
             }
-            let dec = match dec {
-                Some(d) => d,
-                None => dec.insert(
-                    zstd::bulk::Decompressor::new().map_err(|e| Error::Format(format!("{}: zstd: {e}", what())))?,
-                ),
+            let n = match codec {
+                Direct::Zstd => {
+                    let dec = match dec {
+                        Some(d) => d,
+                        None => dec.insert(
+                            zstd::bulk::Decompressor::new()
+                                .map_err(|e| Error::Format(format!("{}: zstd: {e}", what())))?,
+                        ),
+                    };
+                    dec.decompress_to_buffer(raw.as_slice(), out)
+                        .map_err(|e| Error::Format(format!("{}: corrupt zstd chunk: {e}", what())))?
+                }
+                Direct::Blosc => blosc_decompress(raw, out).map_err(|e| Error::Format(format!("{}: {e}", what())))?,
             };
-            let n = dec
-                .decompress_to_buffer(raw.as_slice(), out)
-                .map_err(|e| Error::Format(format!("{}: corrupt zstd chunk: {e}", what())))?;
             if n != out.len() {
                 return Err(Error::Format(format!(
-                    "{}: zstd chunk holds {n} bytes, expected {}",
+                    "{}: chunk holds {n} bytes, expected {}",
                     what(),
                     out.len()
                 )));
@@ -242,9 +300,9 @@ impl ZarrSource {
     fn read_pod<T: Element + bytemuck::Pod>(&self, region: &[Range<usize>], spare: Option<Vec<T>>) -> Result<Vec<T>> {
         let n: usize = region.iter().map(|r| r.len()).product();
         let mut out = super::buffer(spare, n);
-        if self.direct_zstd
+        if let Some(codec) = self.direct
             && let Some(idx) = self.whole_chunk(region)
-            && self.read_zstd_chunk(&idx, bytemuck::cast_slice_mut(&mut out))?
+            && self.read_direct_chunk(codec, &idx, bytemuck::cast_slice_mut(&mut out))?
         {
             return Ok(out);
         }
