@@ -9,6 +9,11 @@
 //! the next: one decoded block per worker, decoded into a buffer the worker reuses
 //! (first-touching fresh memory costs 3–4× a reused buffer on these machines). Loads
 //! with another consumer, or requested as outputs, stay separate tasks.
+//!
+//! The cost: a reduction's parallelism becomes its number of chunk-step groups (blocks
+//! along the reduced axes / `split_every`, times the kept blocks) rather than its number
+//! of blocks. That is ample on a few cores; on many cores with few groups the group
+//! size should shrink with the worker count (not done yet).
 
 use super::Rule;
 use crate::graph::{InlineLoad, TaskGraph, TaskId, TaskKind};
