@@ -36,6 +36,12 @@ impl Runtime {
     /// publish.
     pub fn store(&self, array: &Array, sink: Arc<dyn ChunkSink>) -> Result<()> {
         let result = (|| {
+            if array.dtype() != sink.dtype() {
+                return Err(crate::error::Error::DTypeMismatch {
+                    requested: sink.dtype(),
+                    actual: array.dtype(),
+                });
+            }
             let a = if aligned(array, sink.chunks()) {
                 array.clone()
             } else {

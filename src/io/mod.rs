@@ -90,7 +90,9 @@ pub trait ChunkSink: Send + Sync + std::fmt::Debug {
     fn name(&self) -> String;
     /// The stored chunk (or shard) shape writes are aligned to.
     fn chunks(&self) -> &[usize];
-    /// Writes the box `region`, whose data is `block`.
+    /// The element type it stores (the driver checks the array has it).
+    fn dtype(&self) -> DType;
+    /// Writes the box `region`, whose data is `block` (of [`ChunkSink::dtype`]).
     ///
     /// # Errors
     /// Whatever the storage reports, naming the target and region.

@@ -174,13 +174,10 @@ impl ChunkSink for ZarrSink {
     fn chunks(&self) -> &[usize] {
         &self.chunks
     }
+    fn dtype(&self) -> DType {
+        self.dtype
+    }
     fn write(&self, region: &[Range<usize>], block: &Chunk) -> Result<()> {
-        if block.dtype() != self.dtype {
-            return Err(Error::DTypeMismatch {
-                requested: self.dtype,
-                actual: block.dtype(),
-            });
-        }
         if region.iter().any(|r| r.is_empty()) {
             return Ok(());
         }

@@ -39,6 +39,16 @@ fn dir_stats(p: &Path) -> (u64, usize) {
     (bytes, chunks)
 }
 
+/// The last two lines: bytes in memory and on disk, with the compression ratio.
+fn print_sizes(mem: usize, bytes: u64) {
+    println!("in memory   {mem} bytes ({:.1} MB)", mem as f64 / 1e6);
+    println!(
+        "on disk     {bytes} bytes ({:.1} MB, ratio {:.2})",
+        bytes as f64 / 1e6,
+        mem as f64 / bytes.max(1) as f64
+    );
+}
+
 /// Runs the command.
 ///
 /// # Errors
@@ -86,12 +96,7 @@ pub fn run(args: &InfoArgs) -> chunkwise::Result<()> {
         "fill value  {}",
         meta.get("fill_value").map_or("null".into(), ToString::to_string)
     );
-    println!("in memory   {mem} bytes ({:.1} MB)", mem as f64 / 1e6);
-    println!(
-        "on disk     {bytes} bytes ({:.1} MB, ratio {:.2})",
-        bytes as f64 / 1e6,
-        mem as f64 / bytes.max(1) as f64
-    );
+    print_sizes(mem, bytes);
     Ok(())
 }
 
@@ -123,11 +128,6 @@ fn hdf5_info(file: &Path, dataset: &str) -> chunkwise::Result<()> {
     );
     println!("fill value  {}", src.fill_value());
     println!("read path   {}", src.read_path());
-    println!("in memory   {mem} bytes ({:.1} MB)", mem as f64 / 1e6);
-    println!(
-        "on disk     {bytes} bytes ({:.1} MB, ratio {:.2})",
-        bytes as f64 / 1e6,
-        mem as f64 / bytes.max(1) as f64
-    );
+    print_sizes(mem, bytes);
     Ok(())
 }

@@ -240,13 +240,10 @@ impl ChunkSink for Hdf5Sink {
     fn chunks(&self) -> &[usize] {
         &self.chunks
     }
+    fn dtype(&self) -> DType {
+        self.dtype
+    }
     fn write(&self, region: &[Range<usize>], block: &Chunk) -> Result<()> {
-        if block.dtype() != self.dtype {
-            return Err(Error::DTypeMismatch {
-                requested: self.dtype,
-                actual: block.dtype(),
-            });
-        }
         let Some(pipeline) = &self.pipeline else {
             if block.data().is_empty() {
                 return Ok(());
