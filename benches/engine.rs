@@ -8,9 +8,16 @@
 //! - `reduce/nanmean_axis0_memory`: `nanmean(axis=0)` over an in-memory (365, 721, 1440)
 //!   f32 field in (10, 721, 1440) chunks (throughput in bytes of input).
 //!
+//! - `million/*` (issue 4): a 100000×100000 array in 100×100 chunks summed — 10^6
+//!   blocks, 1.33 million tasks as lowered — built (lowered and optimised), ordered, and
+//!   checked against a memory budget, without running it (80 GB of ones); and a
+//!   10000×10000 array in 10×10 chunks (also 10^6 blocks) summed end to end. Throughput
+//!   in blocks; the graph's bytes per task are printed once.
+//!
 //! `cargo bench --bench engine` (set `CHUNKWISE_BENCH_QUICK=1` for a 4× smaller problem).
 
-use chunkwise::{Array, Config, DType, Runtime, delayed, gather};
+use chunkwise::graph::lower::{Target, lower};
+use chunkwise::{Array, ChunkSpec, Config, DType, Runtime, delayed, gather};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 
@@ -75,5 +82,46 @@ fn reduce(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, scheduler, fused, reduce);
+fn million(c: &mut Criterion) {
+    let rt = Runtime::new(Config::default()).expect("runtime");
+    let blocks = 1_000_000u64;
+    let big = Array::ones(&[100_000, 100_000], DType::F64, ChunkSpec::from([100, 100]))
+        .expect("ones")
+        .sum(None)
+        .expect("sum");
+    let lowered = lower(&[Target::Array(&big)]);
+    let built = rt.graph(&[Target::Array(&big)]);
+    eprintln!(
+        "million: {} tasks lowered ({} bytes per task), {} after optimising ({} bytes per task)",
+        lowered.len(),
+        lowered.metadata_bytes() / lowered.len(),
+        built.len(),
+        built.metadata_bytes() / built.len()
+    );
+    let mut g = c.benchmark_group("million");
+    g.throughput(Throughput::Elements(blocks));
+    g.sample_size(10);
+    g.bench_function("lower_100000sq_in_100sq", |b| {
+        b.iter(|| black_box(lower(&[Target::Array(&big)]).len()))
+    });
+    g.bench_function("build_100000sq_in_100sq", |b| {
+        b.iter(|| black_box(rt.graph(&[Target::Array(&big)]).len()))
+    });
+    g.bench_function("order_lowered_1.33m_tasks", |b| {
+        b.iter(|| black_box(chunkwise::graph::order::priorities(&lowered).len()))
+    });
+    g.bench_function("budget_check_built", |b| {
+        b.iter(|| black_box(chunkwise::scheduler::budget::check(&built, 1 << 30).is_ok()))
+    });
+    let small = Array::ones(&[10_000, 10_000], DType::F64, ChunkSpec::from([10, 10]))
+        .expect("ones")
+        .sum(None)
+        .expect("sum");
+    g.bench_function(format!("run_10000sq_in_10sq/{}threads", rt.threads()), |b| {
+        b.iter(|| black_box(rt.compute_many(&[&small]).expect("run")))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, scheduler, fused, reduce, million);
 criterion_main!(benches);

@@ -92,6 +92,24 @@ pub enum Error {
     /// A worker thread panicked; the message is the panic payload.
     #[error("a task panicked: {0}")]
     Panic(String),
+    /// A computation needs more memory at once than the budget allows; found before any
+    /// task ran.
+    #[error(
+        "memory limit of {} is too small: {what} needs {} at once; a limit of at least {} would work",
+        crate::bytesize::format_size(*limit),
+        crate::bytesize::format_size(*needs),
+        crate::bytesize::format_size(*suggest)
+    )]
+    MemoryLimit {
+        /// What needs it: the largest task, or the whole graph run one task at a time.
+        what: String,
+        /// Its bytes.
+        needs: usize,
+        /// The budget.
+        limit: usize,
+        /// The smallest budget every task fits in (rounded up to a MiB).
+        suggest: usize,
+    },
     /// The CUDA backend was requested but the crate was built without the `cuda` feature.
     #[error("CUDA support was not compiled in (rebuild with --features cuda)")]
     CudaNotCompiled,

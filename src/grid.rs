@@ -334,6 +334,44 @@ impl ChunkGrid {
         idx.iter().zip(&self.chunks).fold(0, |acc, (&i, c)| acc * c.len() + i)
     }
 
+    /// Whether block `b` (C order) has shape `shape`, without allocating (graph rewrites
+    /// ask this of a million tasks).
+    #[must_use]
+    pub fn block_shape_is(&self, mut b: usize, shape: &[usize]) -> bool {
+        if shape.len() != self.ndim() {
+            return false;
+        }
+        for a in (0..self.ndim()).rev() {
+            let n = self.chunks[a].len();
+            if n == 0 || self.chunks[a][b % n] != shape[a] {
+                return false;
+            }
+            b /= n;
+        }
+        true
+    }
+
+    /// Elements in block `b` (C order), without allocating.
+    #[must_use]
+    pub fn block_len(&self, mut b: usize) -> usize {
+        let mut len = 1;
+        for a in (0..self.ndim()).rev() {
+            let n = self.chunks[a].len();
+            if n == 0 {
+                return 0;
+            }
+            len *= self.chunks[a][b % n];
+            b /= n;
+        }
+        len
+    }
+
+    /// Whether the array's shape is `shape`, without allocating.
+    #[must_use]
+    pub fn shape_is(&self, shape: &[usize]) -> bool {
+        shape.len() == self.ndim() && (0..self.ndim()).all(|a| self.axis_len(a) == shape[a])
+    }
+
     /// Block index of a C-order block number.
     #[must_use]
     pub fn unlinear(&self, mut n: usize) -> Vec<usize> {

@@ -17,7 +17,7 @@
 //! ```
 //!
 //! Layers (a module uses only its own layer or lower ones; see DESIGN.md):
-//! L0 [`error`], [`dtype`], [`grid`], [`ops`] · L1 [`device`] · L2 [`chunk`] · L3 [`io`] ·
+//! L0 [`error`], [`bytesize`], [`dtype`], [`grid`], [`ops`] · L1 [`device`] · L2 [`chunk`] · L3 [`io`] ·
 //! L4 [`expr`], [`array`], [`graph`], [`optimize`], [`delayed`] · L5 [`scheduler`] ·
 //! L6 [`runtime`], [`store`].
 //!
@@ -26,6 +26,7 @@
 
 #![warn(missing_docs)]
 
+pub mod bytesize;
 pub mod error;
 #[macro_use]
 pub mod dtype;

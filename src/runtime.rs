@@ -22,7 +22,7 @@ use crate::dtype::{Buffer, Element};
 use crate::error::{Error, Result};
 use crate::graph::lower::{Target, lower};
 use crate::graph::{Output, TaskGraph};
-use crate::optimize::{default_rules, optimize};
+use crate::optimize::{default_rules, optimize, rules_for_budget};
 use crate::scheduler::{self, ProgressFn, RunOptions, RunStats, SchedulerKind};
 use std::sync::{Arc, OnceLock};
 
@@ -37,6 +37,22 @@ pub struct Config {
     pub optimize: bool,
     /// Progress callback.
     pub progress: Option<Arc<ProgressFn>>,
+    /// The memory budget in bytes the scheduler keeps (`None`: unlimited). The default
+    /// is [`default_memory_limit`]: a quarter of physical memory.
+    pub memory_limit: Option<usize>,
+    /// Record a trace of every run (see [`RunStats::trace`]).
+    pub trace: bool,
+}
+
+/// A quarter of physical memory (or of the cgroup limit), 4 GiB where it cannot be read.
+///
+/// A quarter, not dask's "all of it": the budget counts the engine's live blocks, not
+/// the allocator's slack, the codecs' buffers or other processes, and a shared input held
+/// across a barrier may take only an eighth of it before it is re-read instead (see
+/// [`RereadShared`](crate::optimize::RereadShared)).
+#[must_use]
+pub fn default_memory_limit() -> usize {
+    crate::bytesize::physical_memory().map_or(4 << 30, |m| m / 4)
 }
 
 impl Default for Config {
@@ -46,6 +62,8 @@ impl Default for Config {
             scheduler: SchedulerKind::Threaded,
             optimize: true,
             progress: None,
+            memory_limit: Some(default_memory_limit()),
+            trace: false,
         }
     }
 }
@@ -109,18 +127,26 @@ impl Runtime {
     #[must_use]
     pub fn graph(&self, targets: &[Target<'_>]) -> TaskGraph {
         let g = lower(targets);
-        if self.config.optimize {
-            optimize(g, &default_rules()).0
-        } else {
-            g
+        if !self.config.optimize {
+            return g;
         }
+        let rules = match self.config.memory_limit {
+            Some(limit) => rules_for_budget(limit),
+            None => default_rules(),
+        };
+        optimize(g, &rules).0
     }
 
     fn run(&self, targets: &[Target<'_>]) -> Result<(scheduler::Outputs, TaskGraph, RunStats)> {
         let g = self.graph(targets);
+        if let Some(limit) = self.config.memory_limit {
+            scheduler::budget::check(&g, limit)?;
+        }
         let opts = RunOptions {
             kind: self.config.scheduler,
             progress: self.config.progress.clone(),
+            memory_limit: self.config.memory_limit,
+            trace: self.config.trace,
         };
         let (outs, stats) = scheduler::run(&g, &opts, &self.pool)?;
         Ok((outs, g, stats))

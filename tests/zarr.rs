@@ -132,3 +132,101 @@ fn info_describes_the_store() {
     // 3 × 3 chunks in the grid, rows 0..5 and columns 0..10 written: 2 stored.
     assert!(out.contains("(9 in the grid, 2 stored)"), "{out}");
 }
+
+#[test]
+fn memory_limit_trace_and_explain_on_the_command_line() {
+    let Some(dir) = fixtures::dir("zarr") else { return };
+    let src = dir.join("v3_sharded_f32.zarr");
+    let src = src.to_str().unwrap();
+    let want = 10.121_752_048_279_607; // NumPy's nanmean of the fixture
+    // A budget that fits: same answer, the budget reported back.
+    let (code, out, err) = cli(&[
+        "reduce",
+        src,
+        "--op",
+        "nanmean",
+        "--memory-limit",
+        "1MiB",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert!((v["value"].as_f64().unwrap() - want).abs() < 1e-9, "{out}");
+    assert_eq!(v["memory_limit"], 1 << 20);
+    assert!(v["peak_accounted_bytes"].as_u64().unwrap() <= 1 << 20);
+    assert!(err.is_empty(), "no progress bar with --format json: {err}");
+    // One too small: one line, the size it needs, the limit that would work; exit 1.
+    let (code, out, err) = cli(&[
+        "reduce",
+        src,
+        "--op",
+        "nanmean",
+        "--axis",
+        "0",
+        "--memory-limit",
+        "100B",
+    ]);
+    assert_eq!(code, 1);
+    assert!(out.is_empty());
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("memory limit of 100 B is too small") && err.contains("would work"),
+        "{err}"
+    );
+    let (code, _, err) = cli(&["reduce", src, "--op", "sum", "--memory-limit", "lots"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("'lots' is not a byte size"), "{err}");
+    // --explain prints the plan and computes nothing; --dot writes the graph.
+    let tmp = std::env::temp_dir().join(format!("chunkwise-cli-explain-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let dot = tmp.join("g.dot");
+    let (code, out, err) = cli(&[
+        "reduce",
+        src,
+        "--op",
+        "nanstd",
+        "--axis",
+        "0",
+        "--explain",
+        "--dot",
+        dot.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    for key in [
+        "tasks",
+        "critical path",
+        "largest task",
+        "peak, 1 worker",
+        "memory limit",
+    ] {
+        assert!(out.contains(key), "{key} missing from:\n{out}");
+    }
+    assert!(!out.contains("nanstd: result"), "--explain does not compute");
+    assert!(std::fs::read_to_string(&dot).unwrap().starts_with("digraph chunkwise"));
+    // --trace writes a Chrome trace with one slice per task.
+    let trace = tmp.join("run.json");
+    let (code, out, err) = cli(&[
+        "reduce",
+        src,
+        "--op",
+        "nanmean",
+        "--format",
+        "json",
+        "--trace",
+        trace.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let tasks = serde_json::from_str::<serde_json::Value>(out.trim()).unwrap()["tasks"]
+        .as_u64()
+        .unwrap();
+    let t: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&trace).unwrap()).unwrap();
+    let slices = t["traceEvents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["ph"] == "X")
+        .count();
+    assert_eq!(slices as u64, tasks);
+    std::fs::remove_dir_all(&tmp).unwrap();
+}

@@ -54,8 +54,7 @@ struct Lowering {
 }
 
 fn block_bytes(grid: &ChunkGrid, block: usize, itemsize: usize) -> u64 {
-    let idx = grid.unlinear(block);
-    (grid.block_shape(&idx).iter().product::<usize>() * itemsize) as u64
+    (grid.block_len(block) * itemsize) as u64
 }
 
 impl Lowering {
@@ -84,7 +83,11 @@ impl Lowering {
                 let nd = grid.ndim();
                 (0..nblocks)
                     .map(|b| {
-                        let idx = grid.unlinear(b);
+                        let idx = if inputs.is_empty() {
+                            Vec::new()
+                        } else {
+                            grid.unlinear(b)
+                        };
                         let deps: Vec<TaskId> = inputs
                             .iter()
                             .zip(&ins)
@@ -169,14 +172,25 @@ impl Lowering {
         let reduced = |a: usize| spec.axes.contains(&a);
         let mut nb = node.group_counts();
         let needs_combine = (0..nd).any(|a| reduced(a) && nb[a] > 1);
-        // Partial bytes: kept block extent, 16 bytes per element is a safe upper bound.
+        // Partial bytes: the kept block extent times an upper bound per element (the
+        // memory budget reserves this before a chunk step starts).
+        let per_element = spec.op.partial_kind().bytes_per_element();
         let pbytes = |shape: &[usize]| -> u64 {
             (shape
                 .iter()
                 .enumerate()
                 .map(|(a, &n)| if reduced(a) { 1 } else { n })
                 .product::<usize>()
-                * 16) as u64
+                * per_element) as u64
+        };
+        // A finished block: the kept extent in the result dtype.
+        let fbytes = |shape: &[usize]| -> u64 {
+            (shape
+                .iter()
+                .enumerate()
+                .map(|(a, &n)| if reduced(a) { 1 } else { n })
+                .product::<usize>()
+                * out_dtype.size()) as u64
         };
         let ngroups: usize = nb.iter().product();
         let mut cur: Vec<TaskId> = (0..ngroups)
@@ -191,7 +205,8 @@ impl Lowering {
                     finalize: !needs_combine,
                     inline: None,
                 };
-                self.g.push(kind, &deps, pbytes(&shape))
+                let bytes = if needs_combine { pbytes(&shape) } else { fbytes(&shape) };
+                self.g.push(kind, &deps, bytes)
             })
             .collect();
         while (0..nd).any(|a| reduced(a) && nb[a] > 1) {
@@ -218,7 +233,12 @@ impl Lowering {
                         cur[cur_grid.linear(&idx)]
                     })
                     .collect();
-                let bytes = self.g.task(deps[0]).nbytes;
+                let bytes = if last {
+                    // The first dependency's partial has the block's kept extent.
+                    self.g.task(deps[0]).nbytes / per_element as u64 * out_dtype.size() as u64
+                } else {
+                    self.g.task(deps[0]).nbytes
+                };
                 next.push(self.g.push(
                     TaskKind::ReduceCombine {
                         node: node.clone(),

@@ -13,6 +13,7 @@
 pub mod dot;
 pub mod lower;
 pub mod order;
+pub mod summary;
 
 use crate::chunk::Value;
 use crate::dtype::DType;

@@ -54,6 +54,19 @@ pub enum PartialKind {
     Arg,
 }
 
+impl PartialKind {
+    /// Upper bound of a partial's bytes per kept element (an accumulator is at most
+    /// 8 bytes; a mean keeps sum and count; moments count, mean and M2; arg value and index).
+    #[must_use]
+    pub fn bytes_per_element(self) -> usize {
+        match self {
+            PartialKind::Acc => 8,
+            PartialKind::Mean | PartialKind::Arg => 16,
+            PartialKind::Moments => 24,
+        }
+    }
+}
+
 impl ReduceOp {
     /// Every op.
     pub const ALL: [ReduceOp; 21] = [

@@ -87,6 +87,9 @@ impl Rule for Fuse {
         let mut changed = false;
         for i in 0..n {
             let t = TaskId(i as u32);
+            if g.deps(t).is_empty() {
+                continue; // nothing to fuse in (a generated block, a reduction that loads its own)
+            }
             let kind = &g.task(t).kind;
             let Some(shapes) = block_shapes(kind) else { continue };
             let nblk = shapes.len();
@@ -104,9 +107,10 @@ impl Rule for Fuse {
                         if outputs[d.ix()] || ndeps(d) != 1 || !keep[d.ix()] {
                             return None;
                         }
-                        let dk = current(d);
-                        let TaskKind::Map { program, .. } = dk else { return None };
-                        if block_shapes(dk).as_deref() != Some(std::slice::from_ref(shape)) {
+                        let TaskKind::Map { program, grid, block } = current(d) else {
+                            return None;
+                        };
+                        if !grid.block_shape_is(*block as usize, &shape.0) || !grid.shape_is(&shape.1) {
                             return None;
                         }
                         match prog {

@@ -5,15 +5,19 @@
 //! default pipeline is [`Cull`] (drop tasks no output needs) then [`Fuse`] (merge chains
 //! of elementwise tasks, and an elementwise task into the reduction that consumes it,
 //! into one per-block pass), then [`InlineLoads`] (a reduction reads the blocks it
-//! folds itself, one at a time, instead of waiting for separate Load tasks).
+//! folds itself, one at a time, instead of waiting for separate Load tasks). With a
+//! memory budget, [`RereadShared`] first splits Loads that would be held across a long
+//! stretch of the run (re-reading them instead).
 
 mod cull;
 mod fuse;
 mod inline_loads;
+mod reread;
 
 pub use cull::Cull;
 pub use fuse::Fuse;
 pub use inline_loads::InlineLoads;
+pub use reread::RereadShared;
 
 use crate::graph::TaskGraph;
 
@@ -25,10 +29,26 @@ pub trait Rule: Send + Sync {
     fn apply(&self, g: TaskGraph) -> (TaskGraph, bool);
 }
 
-/// The default rules, in order.
+/// The default rules, in order, without a memory budget.
 #[must_use]
 pub fn default_rules() -> Vec<Box<dyn Rule>> {
     vec![Box::new(Cull), Box::new(Fuse), Box::new(InlineLoads)]
+}
+
+/// The default rules for a run within `budget` bytes, whose shared storage reads may
+/// hold an eighth of it ([`RereadShared`] runs before [`InlineLoads`], so the copies it
+/// makes are folded into the reductions that read them).
+#[must_use]
+pub fn rules_for_budget(budget: usize) -> Vec<Box<dyn Rule>> {
+    vec![
+        Box::new(Cull),
+        Box::new(Fuse),
+        Box::new(RereadShared {
+            hold_limit: budget / 8,
+            budget,
+        }),
+        Box::new(InlineLoads),
+    ]
 }
 
 /// Runs `rules` in order, repeatedly, until none changes the graph (at most 8 rounds).

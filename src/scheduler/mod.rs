@@ -25,6 +25,16 @@
 //!   and the task is not an output, the value is dropped at once and its bytes leave the
 //!   resident count (the engine's own memory accounting: deterministic, not RSS).
 //!
+//! ## The memory budget
+//!
+//! With a limit ([`RunOptions::memory_limit`]), a ready task starts only when the
+//! accounted bytes, plus the output estimates of the tasks running, plus its own output
+//! estimate and inline reads, stay within it; otherwise the scheduler looks further down
+//! the ready heap for one that fits (a combine or a reduction step that frees memory
+//! usually does) and else waits for a running task to finish. Loads and other root tasks
+//! are therefore withheld while memory is full: no root-task overproduction. See
+//! [`budget`] for the plan-time check that makes a stall impossible.
+//!
 //! A task error aborts the run: no new task starts, tasks in flight are drained, and
 //! the error is returned wrapped with the failing task's kind and block
 //! ([`Error::Task`](crate::Error::Task)). A panic in a task is caught and reported the
@@ -33,12 +43,15 @@
 //! The synchronous scheduler runs the same state machine on the caller's thread, one
 //! task at a time, in priority order: the reference for debugging.
 
+pub mod budget;
 mod exec;
 mod state;
 mod sync;
 mod threaded;
+pub mod trace;
 
 pub use exec::execute;
+pub use trace::Trace;
 
 use crate::chunk::Value;
 use crate::error::Result;
@@ -65,6 +78,13 @@ pub struct RunStats {
     pub peak_bytes: usize,
     /// Bytes produced (and read from storage) by all tasks together.
     pub total_bytes: usize,
+    /// Bytes read from storage (decoded), by Load tasks and inline reads.
+    pub bytes_read: usize,
+    /// Tasks started although they did not fit the memory budget, because nothing was
+    /// running and nothing else fitted (0 when the budget was kept).
+    pub over_budget: usize,
+    /// The run's trace, when [`RunOptions::trace`] asked for one.
+    pub trace: Option<Arc<Trace>>,
 }
 
 /// A progress report, sent after every finished task.
@@ -76,6 +96,8 @@ pub struct Progress {
     pub total: usize,
     /// Bytes held by live outputs now.
     pub resident_bytes: usize,
+    /// Bytes read from storage so far (decoded).
+    pub bytes_read: usize,
 }
 
 /// A progress callback.
@@ -88,6 +110,11 @@ pub struct RunOptions {
     pub kind: SchedulerKind,
     /// Called after each finished task, on the scheduling thread.
     pub progress: Option<Arc<ProgressFn>>,
+    /// The memory budget in bytes (`None`: unlimited). Check the graph with
+    /// [`budget::check`] first, or a task that alone exceeds it runs over budget.
+    pub memory_limit: Option<usize>,
+    /// Record a [`Trace`] in the run's stats.
+    pub trace: bool,
 }
 
 /// Output values of a run: for each graph output, its tasks' values in order.
@@ -98,7 +125,7 @@ pub type Outputs = Vec<Vec<Arc<Value>>>;
 /// # Errors
 /// The first task error, wrapped with the task's description.
 pub fn run(g: &TaskGraph, opts: &RunOptions, pool: &rayon::ThreadPool) -> Result<(Outputs, RunStats)> {
-    let mut st = state::State::new(g);
+    let mut st = state::State::new(g, opts);
     match opts.kind {
         SchedulerKind::Sync => sync::run(&mut st, opts)?,
         SchedulerKind::Threaded => threaded::run(&mut st, opts, pool)?,

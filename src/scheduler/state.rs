@@ -1,8 +1,10 @@
 //! The scheduler's bookkeeping, shared by both schedulers (see the module docs above).
 
-use super::{Outputs, Progress, RunStats};
+use super::budget::start_need;
+use super::trace::{Span, TraceBuilder};
+use super::{Outputs, Progress, RunOptions, RunStats};
 use crate::chunk::Value;
-use crate::graph::{TaskGraph, TaskId, order};
+use crate::graph::{TaskGraph, TaskId, TaskKind, order};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::sync::Arc;
@@ -19,12 +21,20 @@ pub(super) struct State<'g> {
     dep_offsets: Vec<u32>,
     dependents: Vec<TaskId>,
     resident: usize,
+    /// Output estimates of the running tasks (reserved against the budget).
+    reserved: usize,
+    limit: usize,
+    bytes_read: usize,
+    trace: Option<TraceBuilder>,
     pub stats: RunStats,
     pub done: usize,
 }
 
+/// Ready tasks looked at, in priority order, for one that fits the budget.
+const SCAN: usize = 64;
+
 impl<'g> State<'g> {
-    pub fn new(g: &'g TaskGraph) -> Self {
+    pub fn new(g: &'g TaskGraph, opts: &RunOptions) -> Self {
         let n = g.len();
         let prio = order::priorities(g);
         let (dep_offsets, dependents) = g.dependents();
@@ -48,13 +58,43 @@ impl<'g> State<'g> {
             dep_offsets,
             dependents,
             resident: 0,
+            reserved: 0,
+            limit: opts.memory_limit.unwrap_or(usize::MAX),
+            bytes_read: 0,
+            trace: opts.trace.then(TraceBuilder::default),
             stats: RunStats::default(),
             done: 0,
         }
     }
 
-    pub fn pop_ready(&mut self) -> Option<TaskId> {
-        self.ready.pop().map(|Reverse((_, t))| TaskId(t))
+    /// The next task to start: the best-priority ready task if it fits the budget, else
+    /// the best of the next [`SCAN`] in priority order that fits and consumes inputs (a
+    /// combine or a consumer, which frees memory; a root started early would only hold
+    /// more), or — when `in_flight` is 0, so waiting would stall — the best ready task
+    /// regardless, counted in `over_budget`.
+    pub fn pop_startable(&mut self, in_flight: usize) -> Option<TaskId> {
+        if self.limit == usize::MAX {
+            return self.ready.pop().map(|Reverse((_, t))| TaskId(t));
+        }
+        let mut skipped: Vec<Reverse<(u32, u32)>> = Vec::new();
+        let mut found = None;
+        while skipped.len() < SCAN {
+            let Some(Reverse((p, t))) = self.ready.pop() else { break };
+            let first = skipped.is_empty();
+            let consumes = !self.g.deps(TaskId(t)).is_empty();
+            if (first || consumes) && self.resident + self.reserved + start_need(self.g, TaskId(t)) <= self.limit {
+                found = Some(TaskId(t));
+                break;
+            }
+            skipped.push(Reverse((p, t)));
+        }
+        if found.is_none() && in_flight == 0 && !skipped.is_empty() {
+            let Reverse((_, t)) = skipped.remove(0);
+            self.stats.over_budget += 1;
+            found = Some(TaskId(t));
+        }
+        self.ready.extend(skipped);
+        found
     }
 
     pub fn is_finished(&self) -> bool {
@@ -70,6 +110,7 @@ impl<'g> State<'g> {
         // Blocks the task reads itself count while it runs.
         let (work, _) = g.task(t).kind.inline_bytes();
         self.resident += work;
+        self.reserved += g.task(t).nbytes as usize;
         self.stats.peak_bytes = self.stats.peak_bytes.max(self.resident);
         g.deps(t)
             .iter()
@@ -81,12 +122,20 @@ impl<'g> State<'g> {
             .collect()
     }
 
-    pub fn finish(&mut self, t: TaskId, v: Value) -> Progress {
+    pub fn finish(&mut self, t: TaskId, v: Value, span: Option<Span>) -> Progress {
         let bytes = v.nbytes();
-        let (work, read) = self.g.task(t).kind.inline_bytes();
+        let task = self.g.task(t);
+        let (work, read) = task.kind.inline_bytes();
         self.resident -= work;
+        self.reserved -= task.nbytes as usize;
         self.stats.tasks += 1;
         self.stats.total_bytes += bytes + read;
+        self.bytes_read += read
+            + if matches!(task.kind, TaskKind::Load { .. }) {
+                bytes
+            } else {
+                0
+            };
         self.done += 1;
         if self.pending[t.ix()] > 0 || self.is_output[t.ix()] {
             self.resident += bytes;
@@ -110,10 +159,14 @@ impl<'g> State<'g> {
                 self.resident -= std::mem::take(&mut self.held[d.ix()]);
             }
         }
+        if let (Some(tr), Some(span)) = (&mut self.trace, span) {
+            tr.record(t, span, self.resident);
+        }
         Progress {
             done: self.done,
             total: self.g.len(),
             resident_bytes: self.resident,
+            bytes_read: self.bytes_read,
         }
     }
 
@@ -130,6 +183,8 @@ impl<'g> State<'g> {
             })
             .collect();
         self.results.clear();
+        self.stats.bytes_read = self.bytes_read;
+        self.stats.trace = self.trace.take().map(|t| Arc::new(t.finish(self.g)));
         (outs, self.stats)
     }
 }

@@ -1,17 +1,20 @@
 //! The synchronous scheduler: the state machine on the calling thread.
 
 use super::state::State;
+use super::trace::Span;
 use super::{RunOptions, execute};
 use crate::error::{Error, Result};
 
 pub(super) fn run(st: &mut State<'_>, opts: &RunOptions) -> Result<()> {
-    while let Some(t) = st.pop_ready() {
+    let origin = std::time::Instant::now();
+    while let Some(t) = st.pop_startable(0) {
         let ins = st.inputs(t);
-        let v = execute(&st.g.task(t).kind, ins).map_err(|e| Error::Task {
+        let (r, span) = Span::time(origin, || execute(&st.g.task(t).kind, ins));
+        let v = r.map_err(|e| Error::Task {
             task: st.g.describe(t),
             source: Box::new(e),
         })?;
-        let p = st.finish(t, v);
+        let p = st.finish(t, v, opts.trace.then_some(span));
         if let Some(cb) = &opts.progress {
             cb(p);
         }

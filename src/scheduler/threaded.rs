@@ -7,6 +7,7 @@
 //! is free, with the most recent knowledge of what finished.
 
 use super::state::State;
+use super::trace::Span;
 use super::{RunOptions, execute};
 use crate::chunk::Value;
 use crate::error::{Error, Result};
@@ -25,31 +26,34 @@ fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
 
 pub(super) fn run(st: &mut State<'_>, opts: &RunOptions, pool: &rayon::ThreadPool) -> Result<()> {
     let slots = pool.current_num_threads().max(1);
-    let (tx, rx) = crossbeam::channel::unbounded::<(TaskId, Result<Value>)>();
+    let (tx, rx) = crossbeam::channel::unbounded::<(TaskId, Result<Value>, Span)>();
+    let origin = std::time::Instant::now();
     let g = st.g;
     let mut first_err: Option<Error> = None;
     pool.in_place_scope(|scope| {
         let mut in_flight = 0usize;
         loop {
             while first_err.is_none() && in_flight < slots {
-                let Some(t) = st.pop_ready() else { break };
+                let Some(t) = st.pop_startable(in_flight) else { break };
                 let ins = st.inputs(t);
                 let tx = tx.clone();
                 in_flight += 1;
                 scope.spawn(move |_| {
-                    let r = std::panic::catch_unwind(AssertUnwindSafe(|| execute(&g.task(t).kind, ins)))
-                        .unwrap_or_else(|p| Err(Error::Panic(panic_message(&*p))));
-                    let _ = tx.send((t, r));
+                    let (r, span) = Span::time(origin, || {
+                        std::panic::catch_unwind(AssertUnwindSafe(|| execute(&g.task(t).kind, ins)))
+                            .unwrap_or_else(|p| Err(Error::Panic(panic_message(&*p))))
+                    });
+                    let _ = tx.send((t, r, span));
                 });
             }
             if in_flight == 0 {
                 break;
             }
-            let Ok((t, r)) = rx.recv() else { break };
+            let Ok((t, r, span)) = rx.recv() else { break };
             in_flight -= 1;
             match r {
                 Ok(v) if first_err.is_none() => {
-                    let p = st.finish(t, v);
+                    let p = st.finish(t, v, opts.trace.then_some(span));
                     if let Some(cb) = &opts.progress {
                         cb(p);
                     }

@@ -39,6 +39,10 @@ pub struct BenchArgs {
     /// An existing array for the `*-source` workloads (`store.zarr`, `file.h5:/var`).
     #[arg(long)]
     source: Option<String>,
+    /// Memory budget the scheduler keeps, e.g. 256MiB ("none": unlimited; default: a
+    /// quarter of physical memory).
+    #[arg(long, value_name = "SIZE")]
+    memory_limit: Option<String>,
 }
 
 /// What a workload is built from.
@@ -200,6 +204,17 @@ fn nanmean_job(x: &Array) -> chunkwise::Result<(Job, f64)> {
     Ok((Job::Arrays(vec![x.nanmean(0)?]), x.nbytes() as f64))
 }
 
+fn nanstd_job(x: &Array) -> chunkwise::Result<(Job, f64)> {
+    Ok((Job::Arrays(vec![x.nanstd(0, 0.0)?]), x.nbytes() as f64))
+}
+
+/// The anomaly: one spatial std of the departures from the time mean per time step,
+/// `nanstd(x - nanmean(x, axis=0), axis=(1, 2))` (reads `x` twice, or holds it).
+fn anomaly_job(x: &Array) -> chunkwise::Result<(Job, f64)> {
+    let a = (x - &x.nanmean(0)?).nanstd([1, 2], 0.0)?;
+    Ok((Job::Arrays(vec![a]), x.nbytes() as f64))
+}
+
 const WORKLOADS: &[Workload] = &[
     Workload {
         name: "fused-sincos",
@@ -237,6 +252,16 @@ const WORKLOADS: &[Workload] = &[
         about: "nanmean(axis=0) of the field stored as Zarr v3 + zstd-1 in (10, 721, 1440) chunks",
         build: |ctx| nanmean_job(&stored_field(ctx.size, "zarr")?),
     },
+    Workload {
+        name: "nanstd-zarr",
+        about: "nanstd(axis=0) of the Zarr v3 field",
+        build: |ctx| nanstd_job(&stored_field(ctx.size, "zarr")?),
+    },
+    Workload {
+        name: "anomaly-zarr",
+        about: "nanstd(x - nanmean(x, axis=0), axis=(1, 2)) of the Zarr v3 field (x read twice or held, per the budget)",
+        build: |ctx| anomaly_job(&stored_field(ctx.size, "zarr")?),
+    },
     #[cfg(feature = "hdf5")]
     Workload {
         name: "decode-hdf5",
@@ -261,6 +286,16 @@ const WORKLOADS: &[Workload] = &[
         name: "nanmean-source",
         about: "nanmean(axis=0) of --source",
         build: |ctx| nanmean_job(&source_array(ctx)?),
+    },
+    Workload {
+        name: "nanstd-source",
+        about: "nanstd(axis=0) of --source",
+        build: |ctx| nanstd_job(&source_array(ctx)?),
+    },
+    Workload {
+        name: "anomaly-source",
+        about: "nanstd(x - nanmean(x, axis=0), axis=(1, 2)) of --source",
+        build: |ctx| anomaly_job(&source_array(ctx)?),
     },
     Workload {
         name: "scheduler-fanin",
@@ -305,8 +340,10 @@ pub fn run(args: &BenchArgs) -> chunkwise::Result<()> {
             args.filter.as_deref().unwrap_or("")
         )));
     }
+    let memory_limit = crate::run_opts::parse_memory_limit(args.memory_limit.as_deref())?;
     let rt = Runtime::new(Config {
         threads: args.threads,
+        memory_limit,
         ..Config::default()
     })?;
     if args.format == Format::Table {

@@ -5,6 +5,7 @@
 mod bench;
 mod info;
 mod reduce;
+mod run_opts;
 mod source;
 
 use clap::{Parser, Subcommand};
@@ -34,6 +35,8 @@ enum Command {
     ///   chunkwise reduce era5.zarr/t2m --op nanmean --axis 0 --out clim.npy
     ///   chunkwise reduce data.zarr --op max --format json
     ///   chunkwise reduce data.zarr --op argmin --axis -1 --threads 2
+    ///   chunkwise reduce big.zarr --op nanmean --axis 0 --memory-limit 256MiB --trace run.json
+    ///   chunkwise reduce data.nc:/t2m --op nanstd --axis 0 --explain --dot graph.dot
     Reduce(reduce::ReduceArgs),
     /// Describe a stored array: shape, dtype, chunks, codecs, fill value, sizes.
     ///

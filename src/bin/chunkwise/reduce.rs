@@ -4,9 +4,10 @@
 //! as float64 (`ReduceOptions::dtype`, NumPy's `dtype=np.float64`: accumulated in f64
 //! either way, so no float32 rounding of the result happens first).
 
+use crate::run_opts::RunArgs;
 use crate::source;
 use chunkwise::io::npy::write_npy;
-use chunkwise::{Chunk, Config, DType, ReduceOp, ReduceOptions, Runtime};
+use chunkwise::{Chunk, DType, ReduceOp, ReduceOptions};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -28,9 +29,8 @@ pub struct ReduceArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
-    /// Worker threads (default: one per core).
-    #[arg(long, default_value_t = 0)]
-    threads: usize,
+    #[command(flatten)]
+    run: RunArgs,
     /// Where to run: cpu, cuda or auto (cuda needs the `cuda` feature and a GPU).
     #[arg(long, default_value = "auto")]
     device: String,
@@ -107,13 +107,18 @@ pub fn run(args: &ReduceArgs) -> chunkwise::Result<()> {
         }
     };
     let r = x.reduce(op, axes, &opts)?;
-    let rt = Runtime::new(Config {
-        threads: args.threads,
-        ..Config::default()
-    })?;
+    let (rt, bar) = args.run.runtime(args.format == Format::Json)?;
+    if args.run.explain(&rt, &[&r])? {
+        return Ok(());
+    }
     let t0 = Instant::now();
-    let (mut out, stats) = rt.compute_with_stats(&[&r])?;
+    let result = rt.compute_with_stats(&[&r]);
     let elapsed = t0.elapsed().as_secs_f64();
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let (mut out, stats) = result?;
+    args.run.finish(bar, &stats)?;
     let c = out
         .pop()
         .ok_or_else(|| chunkwise::Error::Unsupported("no result".into()))?;
@@ -129,12 +134,17 @@ pub fn run(args: &ReduceArgs) -> chunkwise::Result<()> {
                 String::new()
             };
             println!(
-                "{{\"op\":\"{}\",\"source\":{},\"shape\":[{shape}],\"dtype\":\"{}\"{value},\"elapsed_s\":{elapsed:.6},\"tasks\":{},\"threads\":{}}}",
+                "{{\"op\":\"{}\",\"source\":{},\"shape\":[{shape}],\"dtype\":\"{}\"{value},\"elapsed_s\":{elapsed:.6},\"tasks\":{},\"threads\":{},\"peak_accounted_bytes\":{},\"bytes_read\":{},\"memory_limit\":{}}}",
                 op.name(),
                 serde_json::to_string(&args.source).unwrap_or_default(),
                 c.dtype(),
                 stats.tasks,
-                rt.threads()
+                rt.threads(),
+                stats.peak_bytes,
+                stats.bytes_read,
+                rt.config()
+                    .memory_limit
+                    .map_or_else(|| "null".into(), |m| m.to_string())
             );
         }
         Format::Text => {

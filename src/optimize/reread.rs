@@ -1,0 +1,169 @@
+//! `reread-shared`: read a block from storage again rather than hold it for a distant
+//! second consumer.
+//!
+//! A Load whose block feeds two consumers is normally read once and kept until both
+//! have run. When the consumers run close together (the mean and the std of the same
+//! array, placed next to each other by [`order`](crate::graph::order)) that costs
+//! nothing. When one consumer waits for a barrier — the anomaly `x - x.mean(axis=0)`
+//! needs the whole mean before it can use any block of `x` — every block would be held
+//! from its first read to the end of the mean: the whole array in memory, which is how
+//! dask runs out of it. A graph that reads `x` twice is cheaper than an out-of-memory
+//! kill.
+//!
+//! The rule walks the static order and measures, for each shared Load, how long it is
+//! held (from its position to its last consumer's) and how many bytes shared Loads hold
+//! at once at the worst point. If that exceeds the hold limit (a fraction of the memory
+//! budget, set by the runtime), Loads are split, longest-held first, until it does not
+//! (or all of them, when the partly split graph still would not run within the budget):
+//! each consumer after the first gets its own Load of the same block (which
+//! `inline-loads` can then fold into a reduction). Loads of in-memory sources are always
+//! split: their "read" is a shared pointer, so holding them buys nothing.
+
+use super::Rule;
+use crate::graph::{Output, TaskGraph, TaskId, TaskKind, order};
+
+/// Splits shared Loads held across long stretches of the order (see the module docs).
+#[derive(Debug, Clone, Copy)]
+pub struct RereadShared {
+    /// Bytes that shared Loads may hold at once.
+    pub hold_limit: usize,
+    /// The memory budget: a partial split whose one-worker peak
+    /// ([`TaskGraph::sequential_peak`]) exceeds it is replaced by splitting every
+    /// shared Load.
+    pub budget: usize,
+}
+
+struct Candidate {
+    task: TaskId,
+    from: u32,
+    to: u32,
+    bytes: usize,
+    in_memory: bool,
+}
+
+/// The most bytes held at once by the loads in `c` (intervals `[from, to]`).
+fn peak_overlap(c: &[&Candidate]) -> usize {
+    let mut ev: Vec<(u32, i64)> = Vec::with_capacity(c.len() * 2);
+    for x in c {
+        ev.push((x.from, x.bytes as i64));
+        ev.push((x.to + 1, -(x.bytes as i64)));
+    }
+    ev.sort_unstable_by_key(|&(p, d)| (p, d));
+    let (mut cur, mut peak) = (0i64, 0i64);
+    for (_, d) in ev {
+        cur += d;
+        peak = peak.max(cur);
+    }
+    peak as usize
+}
+
+impl Rule for RereadShared {
+    fn name(&self) -> &'static str {
+        "reread-shared"
+    }
+
+    fn apply(&self, g: TaskGraph) -> (TaskGraph, bool) {
+        let (offsets, dependents) = g.dependents();
+        let outputs = g.output_mask();
+        let shared: Vec<usize> = (0..g.len())
+            .filter(|&i| {
+                matches!(g.tasks()[i].kind, TaskKind::Load { .. }) && offsets[i + 1] - offsets[i] > 1 && !outputs[i]
+            })
+            .collect();
+        if shared.is_empty() {
+            return (g, false);
+        }
+        let prio = order::priorities(&g);
+        let mut cands: Vec<Candidate> = shared
+            .iter()
+            .map(|&i| {
+                let users = &dependents[offsets[i] as usize..offsets[i + 1] as usize];
+                let TaskKind::Load { source, .. } = &g.tasks()[i].kind else {
+                    unreachable!("filtered to loads")
+                };
+                Candidate {
+                    task: TaskId(i as u32),
+                    from: prio[i],
+                    to: users.iter().map(|u| prio[u.ix()]).max().unwrap_or(prio[i]),
+                    bytes: g.tasks()[i].nbytes as usize,
+                    in_memory: source.in_memory(),
+                }
+            })
+            .collect();
+        // Longest-held first; split the shortest prefix that brings the rest under the limit.
+        cands.sort_by_key(|c| (!c.in_memory, std::cmp::Reverse(c.to - c.from)));
+        let always = cands.iter().filter(|c| c.in_memory).count();
+        let fits = |m: usize| {
+            let rest: Vec<&Candidate> = cands[m..].iter().collect();
+            peak_overlap(&rest) <= self.hold_limit
+        };
+        let (mut lo, mut hi) = (always, cands.len());
+        while lo < hi {
+            let mid = usize::midpoint(lo, hi);
+            if fits(mid) { hi = mid } else { lo = mid + 1 }
+        }
+        if lo == 0 {
+            return (g, false);
+        }
+        let mut split = vec![false; g.len()];
+        for c in &cands[..lo] {
+            split[c.task.ix()] = true;
+        }
+        let partial = split_loads(&g, &split);
+        if lo == cands.len() || partial.sequential_peak() <= self.budget {
+            return (partial, true);
+        }
+        // Loads still shared inside a group that was otherwise split can keep a whole
+        // group of blocks waiting; re-read everything instead.
+        for c in &cands {
+            split[c.task.ix()] = true;
+        }
+        (split_loads(&g, &split), true)
+    }
+}
+
+/// A copy of `g` where every consumer of a `split` Load after the first reads its own
+/// copy of the Load (pushed right before the consumer, so ids stay topological).
+fn split_loads(g: &TaskGraph, split: &[bool]) -> TaskGraph {
+    let mut map = vec![u32::MAX; g.len()];
+    let mut used = vec![false; g.len()];
+    let mut out = TaskGraph::new();
+    for (i, t) in g.tasks().iter().enumerate() {
+        let mut copies: Vec<(u32, TaskId)> = Vec::new();
+        let deps: Vec<TaskId> = g
+            .deps(TaskId(i as u32))
+            .iter()
+            .map(|d| {
+                if !split[d.ix()] {
+                    return TaskId(map[d.ix()]);
+                }
+                if let Some(&(_, c)) = copies.iter().find(|(o, _)| *o == d.0) {
+                    return c;
+                }
+                if !used[d.ix()] {
+                    used[d.ix()] = true;
+                    copies.push((d.0, TaskId(map[d.ix()])));
+                    return TaskId(map[d.ix()]);
+                }
+                let src = g.task(*d);
+                let c = out.push(src.kind.clone(), &[], src.nbytes);
+                copies.push((d.0, c));
+                c
+            })
+            .collect();
+        map[i] = out.push(t.kind.clone(), &deps, t.nbytes).0;
+    }
+    out.outputs = g
+        .outputs
+        .iter()
+        .map(|o| match o {
+            Output::Array { grid, dtype, tasks } => Output::Array {
+                grid: grid.clone(),
+                dtype: *dtype,
+                tasks: tasks.iter().map(|t| TaskId(map[t.ix()])).collect(),
+            },
+            Output::Task(t) => Output::Task(TaskId(map[t.ix()])),
+        })
+        .collect();
+    out
+}
