@@ -53,7 +53,7 @@ fn recycle(c: Arc<Chunk>) {
     if let Ok(c) = Arc::try_unwrap(c) {
         BUFFERS.with(|b| {
             let mut b = b.borrow_mut();
-            if b.len() < 2 {
+            if b.is_empty() {
                 b.push(c.into_data());
             }
         });
