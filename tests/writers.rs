@@ -8,7 +8,7 @@ mod common;
 
 use chunkwise::io::ChunkSource;
 use chunkwise::io::memory::MemorySource;
-use chunkwise::io::zarr_write::{ZarrCodec, ZarrWriteOptions};
+use chunkwise::io::zarr_write::{ZarrCodec, ZarrVersion, ZarrWriteOptions};
 use chunkwise::{Array, Chunk, DType, Error, Result};
 use common::fixtures::same;
 use common::*;
@@ -92,7 +92,7 @@ proptest! {
     #[test]
     fn zarr_round_trip_is_identical(
         dims in prop::collection::vec((0usize..9, 1usize..5, 1usize..6), 0..4),
-        dt in 0usize..11, ci in 0usize..4, shard in any::<bool>(), seed in any::<u64>(),
+        dt in 0usize..11, ci in 0usize..4, shard in any::<bool>(), v2 in any::<bool>(), seed in any::<u64>(),
     ) {
         let shape: Vec<usize> = dims.iter().map(|d| d.0).collect();
         let blocks: Vec<usize> = dims.iter().map(|d| d.1).collect();
@@ -102,14 +102,17 @@ proptest! {
         let a = array(&x, dtype, &blocks);
         let dir = scratch(&format!("prop-{seed}"));
         let path = dir.join("a.zarr");
-        let sharded = shard && !shape.is_empty();
+        // Zarr v2 has no sharding.
+        let sharded = shard && !v2 && !shape.is_empty();
         let opts = ZarrWriteOptions {
             chunks: Some(if sharded { stored.iter().map(|c| c * 2).collect() } else { stored.clone() }),
             shard_inner: sharded.then(|| stored.clone()),
             codec: codec(ci),
             overwrite: false,
+            version: if v2 { ZarrVersion::V2 } else { ZarrVersion::V3 },
         };
         a.to_zarr(&path, &opts).unwrap();
+        prop_assert_eq!(path.join(".zarray").is_file(), v2);
         let back = Array::from_zarr(&path).unwrap();
         prop_assert_eq!(back.dtype(), dtype);
         prop_assert_eq!(back.shape(), shape.clone());

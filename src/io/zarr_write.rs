@@ -1,4 +1,4 @@
-//! Writing Zarr v3 arrays through `zarrs` (the `to_zarr` sink).
+//! Writing Zarr v3 (and v2) arrays through `zarrs` (the `to_zarr` sink).
 //!
 //! The array is created under a hidden temporary directory next to the target and
 //! renamed into place by [`ChunkSink::commit`], so a reader never sees a half-written
@@ -6,7 +6,10 @@
 //! and is encoded on the worker that produced the block; `zarrs` skips chunks that are
 //! entirely the fill value, as zarr-python does.
 //!
-//! Only v3 is written (zarrs creates v3 metadata); chunkwise reads v2 and v3.
+//! v3 by default. For readers that only know v2 (older zarr-python, netCDF-C's NCZarr,
+//! many tools in the field), `ZarrVersion::V2` writes `.zarray` metadata — C order,
+//! little-endian, `.` chunk keys, the same compressors (blosc-lz4 with byte shuffle, zstd,
+//! gzip or none) — and zarrs encodes the chunks through it; sharding has no v2 form.
 
 use super::ChunkSink;
 use super::staging;
@@ -33,6 +36,16 @@ pub enum ZarrCodec {
     BloscLz4(u8),
 }
 
+/// Which Zarr format to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ZarrVersion {
+    /// Zarr v2 (`.zarray`).
+    V2,
+    /// Zarr v3 (`zarr.json`).
+    #[default]
+    V3,
+}
+
 /// Options of [`to_zarr`](crate::Array::to_zarr).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ZarrWriteOptions {
@@ -45,6 +58,8 @@ pub struct ZarrWriteOptions {
     pub codec: ZarrCodec,
     /// Replace an existing store at the path.
     pub overwrite: bool,
+    /// The format (v3 by default).
+    pub version: ZarrVersion,
 }
 
 impl Default for ZarrWriteOptions {
@@ -54,8 +69,50 @@ impl Default for ZarrWriteOptions {
             shard_inner: None,
             codec: ZarrCodec::Zstd(1),
             overwrite: false,
+            version: ZarrVersion::V3,
         }
     }
+}
+
+/// NumPy's type string of a little-endian dtype (`<f4`, `|b1`).
+fn v2_dtype(dtype: DType) -> String {
+    let kind = match dtype {
+        DType::Bool => 'b',
+        DType::F32 | DType::F64 => 'f',
+        DType::I8 | DType::I16 | DType::I32 | DType::I64 => 'i',
+        DType::U8 | DType::U16 | DType::U32 | DType::U64 => 'u',
+    };
+    let order = if dtype.size() == 1 { '|' } else { '<' };
+    format!("{order}{kind}{}", dtype.size())
+}
+
+/// The `.zarray` document of a v2 array.
+fn v2_metadata(shape: &[usize], chunks: &[usize], dtype: DType, codec: ZarrCodec) -> String {
+    let compressor = match codec {
+        ZarrCodec::None => serde_json::Value::Null,
+        ZarrCodec::Zstd(l) => serde_json::json!({"id": "zstd", "level": l}),
+        ZarrCodec::Gzip(l) => serde_json::json!({"id": "gzip", "level": l}),
+        ZarrCodec::BloscLz4(l) => {
+            serde_json::json!({"id": "blosc", "cname": "lz4", "clevel": l, "shuffle": 1, "blocksize": 0})
+        }
+    };
+    let fill = if dtype == DType::Bool {
+        serde_json::json!(false)
+    } else {
+        serde_json::json!(0)
+    };
+    serde_json::json!({
+        "zarr_format": 2,
+        "shape": shape,
+        "chunks": chunks,
+        "dtype": v2_dtype(dtype),
+        "compressor": compressor,
+        "fill_value": fill,
+        "order": "C",
+        "filters": null,
+        "dimension_separator": ".",
+    })
+    .to_string()
 }
 
 /// A Zarr v3 array being written.
@@ -108,8 +165,19 @@ impl ZarrSink {
             path: tmp.clone(),
             source: e,
         })?;
+        if opts.version == ZarrVersion::V2 && opts.shard_inner.is_some() {
+            staging::discard(&tmp);
+            return Err(Error::InvalidArgument(format!(
+                "{shown}: Zarr v2 has no sharding (write v3, or leave shard_inner out)"
+            )));
+        }
         let built = (|| -> std::result::Result<ZArray<FilesystemStore>, String> {
             let store = Arc::new(FilesystemStore::new(&tmp).map_err(|e| e.to_string())?);
+            if opts.version == ZarrVersion::V2 {
+                std::fs::write(tmp.join(".zarray"), v2_metadata(shape, chunks, dtype, opts.codec))
+                    .map_err(|e| e.to_string())?;
+                return ZArray::open(store, "/").map_err(|e| e.to_string());
+            }
             let u64s = |v: &[usize]| v.iter().map(|&n| n as u64).collect::<Vec<u64>>();
             let fill: zarrs::array::builder::ArrayBuilderFillValue = match dtype {
                 DType::Bool => zarrs::array::FillValue::from(false).into(),

@@ -1,0 +1,149 @@
+#!/usr/bin/env python3
+"""The other side of `chunkwise bench --compare`: one workload, one engine, one run,
+one JSON line {"wall_s", "peak_rss_mb", "checksum"} on stdout.
+
+    engines.py WORKLOAD --engine dask|numpy --threads N [--zarr3 P] [--zarr2 P]
+               [--h5 P] [--source P] [--size-n N]
+
+The workloads mirror chunkwise's (src/bin/chunkwise/bench/workloads.rs) on the same
+files; the timed region is what a user would write: open, build, compute. The checksum
+is the sum of the result's non-NaN elements in float64, as chunkwise computes it, so
+the parent can check both engines got the same answer before it prints a ratio.
+dask runs its threaded scheduler with --threads workers; NumPy reads the whole array
+(as `x[:]`) and reduces it in one call.
+"""
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+
+import numpy as np
+
+
+def peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1000.0
+
+
+def open_dask(args, which):
+    import dask.array as da
+    if which == "zarr3":
+        return da.from_zarr(args.zarr3)
+    if which == "zarr2":
+        return da.from_zarr(args.zarr2)
+    if which == "hdf5":
+        import h5py
+        d = h5py.File(args.h5, "r")["t2m"]
+        return da.from_array(d, chunks=d.chunks)
+    if which == "source":
+        src = args.source
+        if ":/" in src and not os.path.isdir(src):
+            import h5py
+            f, ds = src.rsplit(":/", 1)
+            d = h5py.File(f, "r")["/" + ds]
+            return da.from_array(d, chunks=d.chunks)
+        return da.from_zarr(src)
+    raise SystemExit(f"unknown source {which}")
+
+
+def open_numpy(args, which):
+    if which == "hdf5":
+        import h5py
+        return h5py.File(args.h5, "r")["t2m"][:]
+    import zarr
+    path = {"zarr3": args.zarr3, "zarr2": args.zarr2, "source": args.source}[which]
+    return zarr.open(path, mode="r")[:]
+
+
+def inc(i):
+    return i + 1
+
+
+def nanmean0(xp, x):
+    return xp.nanmean(x, axis=0)
+
+
+def nanstd0(xp, x):
+    return xp.nanstd(x, axis=0)
+
+
+def nansum_all(xp, x):
+    return xp.nansum(x)
+
+
+def anomaly(xp, x):
+    return xp.nanstd(x - xp.nanmean(x, axis=0), axis=(1, 2))
+
+
+REDUCTIONS = {
+    "nanmean-zarr3": ("zarr3", nanmean0),
+    "nanmean-zarr2": ("zarr2", nanmean0),
+    "nanmean-hdf5": ("hdf5", nanmean0),
+    "nanstd-zarr3": ("zarr3", nanstd0),
+    "nansum-zarr3": ("zarr3", nansum_all),
+    "anomaly-zarr3": ("zarr3", anomaly),
+    "nanmean-source": ("source", nanmean0),
+    "nanstd-source": ("source", nanstd0),
+    "anomaly-source": ("source", anomaly),
+}
+
+
+def run(args):
+    w = args.workload
+    if args.engine == "dask":
+        import dask
+        dask.config.set(scheduler="threads", num_workers=args.threads)
+        import dask.array as da
+    if w in REDUCTIONS:
+        which, f = REDUCTIONS[w]
+        import h5py  # noqa: F401  (imports are not part of the timed region)
+        import zarr  # noqa: F401
+        t = time.perf_counter()
+        if args.engine == "dask":
+            r = f(da, open_dask(args, which)).compute()
+        else:
+            r = f(np, open_numpy(args, which))
+        return time.perf_counter() - t, np.asarray(r)
+    if w == "fused-sincos":
+        n = args.size_n
+        t = time.perf_counter()
+        if args.engine == "dask":
+            x = da.random.random((n, n), chunks=(2000, 2000)) * 20 - 10
+            r = (da.sin(x) ** 2 + da.cos(x) ** 2).sum().compute()
+        else:
+            x = np.random.default_rng(42).random((n, n)) * 20 - 10
+            r = (np.sin(x) ** 2 + np.cos(x) ** 2).sum()
+        return time.perf_counter() - t, np.asarray(r)
+    if w == "scheduler-fanin" and args.engine == "dask":
+        # 100,000 independent inc(i) tasks and one sum, as a raw graph wrapped in a
+        # Delayed (dask's collection path: conversion, cull, order, threaded scheduler).
+        from dask.delayed import Delayed
+        n = 100_000
+        dsk = {("inc", i): (inc, i) for i in range(n)}
+        dsk["total"] = (sum, [("inc", i) for i in range(n)])
+        t = time.perf_counter()
+        r = Delayed("total", dsk).compute()
+        return time.perf_counter() - t, np.asarray(r)
+    raise SystemExit(f"workload {w} has no {args.engine} version")
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("workload")
+    p.add_argument("--engine", choices=["dask", "numpy"], required=True)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--zarr3")
+    p.add_argument("--zarr2")
+    p.add_argument("--h5")
+    p.add_argument("--source")
+    p.add_argument("--size-n", type=int, default=20000)
+    args = p.parse_args()
+    wall, r = run(args)
+    r = r.astype(np.float64)
+    checksum = float(np.nansum(r))
+    print(json.dumps({"wall_s": wall, "peak_rss_mb": peak_rss_mb(), "checksum": checksum}))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,274 @@
+//! The named workloads of `chunkwise bench`.
+//!
+//! Storage workloads read the generated stores (see [`super::data`]); each format has a
+//! `decode-*` twin, a read-and-decode-only pass (every stored chunk decoded into a
+//! reused buffer and dropped): the floor for anything that reads the file, so how far a
+//! reduction is from it is measured, not assumed. `*-source` workloads run on any array
+//! given with `--source`. In-memory workloads materialise their input before the timed
+//! region. Every workload's result has a checksum (the sum of its non-NaN elements in
+//! f64), which `--compare` checks against the other engine's before printing a ratio.
+
+use super::data::{self, Size, Stores};
+use chunkwise::{Array, ChunkSpec, DType, Result};
+
+/// What a workload is built from.
+pub struct Ctx {
+    /// Problem size.
+    pub size: Size,
+    /// The generated stores.
+    pub stores: Stores,
+    /// `--source`.
+    pub source: Option<String>,
+}
+
+/// A named workload.
+pub struct Workload {
+    /// Name (`nanmean-zarr3`).
+    pub name: &'static str,
+    /// One line for `--list`.
+    pub about: &'static str,
+    /// Stores it needs generated ("zarr3", "zarr2", "hdf5").
+    pub needs: &'static [&'static str],
+    /// Relative tolerance when comparing its checksum with another engine's (dask sums
+    /// float32 in float32).
+    pub rtol: f64,
+    /// Builds the work and the bytes of input it reads.
+    pub build: fn(&Ctx) -> Result<(Job, f64)>,
+}
+
+/// What a workload computes.
+pub enum Job {
+    /// Arrays computed together; the checksum is the first one's.
+    Arrays(Vec<Array>),
+    /// A custom graph with this many tasks and an i64 result.
+    Graph(chunkwise::Delayed<i64>, usize),
+}
+
+/// dask's fan-in graph: `n` independent `inc(i)` tasks and one sum over them.
+fn fanin(n: usize) -> chunkwise::Delayed<i64> {
+    let parts: Vec<_> = (0..n as i64)
+        .map(|i| chunkwise::delayed("inc", move || Ok(i + 1)))
+        .collect();
+    chunkwise::gather(&parts, "total", |v| Ok(v.iter().copied().sum::<i64>()))
+}
+
+fn source_arg(ctx: &Ctx) -> Result<&str> {
+    ctx.source
+        .as_deref()
+        .ok_or_else(|| chunkwise::Error::InvalidArgument("the *-source workloads need --source PATH".into()))
+}
+
+fn source_array(ctx: &Ctx) -> Result<Array> {
+    crate::source::open(source_arg(ctx)?)
+}
+
+thread_local! {
+    static SPARE: std::cell::RefCell<Option<chunkwise::Buffer>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Every stored chunk read and decoded into a buffer the worker reuses (as reductions
+/// do), then dropped. One task per chunk; the result is the element count.
+fn decode_job(source: &str) -> Result<(Job, f64)> {
+    let src = crate::source::open_reader(source)?;
+    let shape = src.shape().to_vec();
+    let grid = chunkwise::ChunkGrid::new(
+        &shape,
+        &ChunkSpec::from(src.natural_chunks().unwrap_or_else(|| shape.clone())),
+        1,
+    )?;
+    let parts: Vec<_> = (0..grid.num_blocks())
+        .map(|b| {
+            let region = grid.block_ranges(&grid.unlinear(b));
+            let src = src.clone();
+            chunkwise::delayed("decode", move || {
+                let spare = SPARE.with(|s| s.borrow_mut().take());
+                let c = src.read_into(&region, spare)?;
+                let n = c.data().len() as i64;
+                SPARE.with(|s| *s.borrow_mut() = Some(c.into_data()));
+                Ok(n)
+            })
+        })
+        .collect();
+    let n = parts.len();
+    let total = chunkwise::gather(&parts, "count", |v| Ok(v.iter().copied().sum::<i64>()));
+    Ok((
+        Job::Graph(total, n + 1),
+        (shape.iter().product::<usize>() * src.dtype().size()) as f64,
+    ))
+}
+
+fn nanmean0(x: &Array) -> Result<(Job, f64)> {
+    Ok((Job::Arrays(vec![x.nanmean(0)?]), x.nbytes() as f64))
+}
+
+fn nanstd0(x: &Array) -> Result<(Job, f64)> {
+    Ok((Job::Arrays(vec![x.nanstd(0, 0.0)?]), x.nbytes() as f64))
+}
+
+fn nansum_all(x: &Array) -> Result<(Job, f64)> {
+    Ok((Job::Arrays(vec![x.nansum(None)?]), x.nbytes() as f64))
+}
+
+/// One spatial std of the departures from the time mean per time step,
+/// `nanstd(x - nanmean(x, axis=0), axis=(1, 2))`: reads `x` twice, or holds it.
+fn anomaly(x: &Array) -> Result<(Job, f64)> {
+    let a = (x - &x.nanmean(0)?).nanstd([1, 2], 0.0)?;
+    Ok((Job::Arrays(vec![a]), x.nbytes() as f64))
+}
+
+fn zarr3(ctx: &Ctx) -> Result<Array> {
+    Array::from_zarr(&ctx.stores.zarr3)
+}
+
+fn zarr2(ctx: &Ctx) -> Result<Array> {
+    Array::from_zarr(&ctx.stores.zarr2)
+}
+
+/// The side of a square for `fused-sincos`.
+pub fn sincos_n(size: Size) -> usize {
+    match size {
+        Size::Tiny => 1000,
+        Size::Small => 6000,
+        Size::Medium => 20000,
+        Size::Large => 40000,
+    }
+}
+
+/// Every workload, in run order.
+pub const WORKLOADS: &[Workload] = &[
+    Workload {
+        name: "nanmean-zarr3",
+        about: "nanmean(axis=0) of the field as Zarr v3 + zstd-1 in (10, lat, lon) chunks",
+        needs: &["zarr3"],
+        rtol: 1e-5,
+        build: |ctx| nanmean0(&zarr3(ctx)?),
+    },
+    Workload {
+        name: "decode-zarr3",
+        about: "read-and-decode-only pass over the Zarr v3 store (the floor for nanmean-zarr3)",
+        needs: &["zarr3"],
+        rtol: 0.0,
+        build: |ctx| decode_job(&ctx.stores.zarr3.display().to_string()),
+    },
+    Workload {
+        name: "nanmean-zarr2",
+        about: "nanmean(axis=0) of the field as Zarr v2 + blosc-lz4 + shuffle",
+        needs: &["zarr2"],
+        rtol: 1e-5,
+        build: |ctx| nanmean0(&zarr2(ctx)?),
+    },
+    Workload {
+        name: "decode-zarr2",
+        about: "read-and-decode-only pass over the Zarr v2 store (the floor for nanmean-zarr2)",
+        needs: &["zarr2"],
+        rtol: 0.0,
+        build: |ctx| decode_job(&ctx.stores.zarr2.display().to_string()),
+    },
+    #[cfg(feature = "hdf5")]
+    Workload {
+        name: "nanmean-hdf5",
+        about: "nanmean(axis=0) of the field as HDF5 + gzip-1 + shuffle",
+        needs: &["hdf5"],
+        rtol: 1e-5,
+        build: |ctx| nanmean0(&Array::from_hdf5(&ctx.stores.hdf5, "t2m")?),
+    },
+    #[cfg(feature = "hdf5")]
+    Workload {
+        name: "decode-hdf5",
+        about: "read-and-decode-only pass over the HDF5 file (the floor for nanmean-hdf5)",
+        needs: &["hdf5"],
+        rtol: 0.0,
+        build: |ctx| decode_job(&ctx.stores.hdf5_source()),
+    },
+    Workload {
+        name: "nansum-zarr3",
+        about: "nansum over all axes of the Zarr v3 field",
+        needs: &["zarr3"],
+        rtol: 1e-3,
+        build: |ctx| nansum_all(&zarr3(ctx)?),
+    },
+    Workload {
+        name: "nanstd-zarr3",
+        about: "nanstd(axis=0) of the Zarr v3 field",
+        needs: &["zarr3"],
+        rtol: 1e-5,
+        build: |ctx| nanstd0(&zarr3(ctx)?),
+    },
+    Workload {
+        name: "anomaly-zarr3",
+        about: "nanstd(x - nanmean(x, axis=0), axis=(1, 2)) of the Zarr v3 field",
+        needs: &["zarr3"],
+        rtol: 1e-5,
+        build: |ctx| anomaly(&zarr3(ctx)?),
+    },
+    Workload {
+        name: "nanmean-memory",
+        about: "nanmean(axis=0) of the field held in memory (materialised before timing)",
+        needs: &[],
+        rtol: 1e-5,
+        build: |ctx| nanmean0(&data::memory_field(ctx.size)?),
+    },
+    Workload {
+        name: "fused-sincos",
+        about: "(sin(x)**2 + cos(x)**2).sum(), x random f64 (20000² medium) in 2000² chunks, generated on the fly",
+        needs: &[],
+        rtol: 1e-9,
+        build: |ctx| {
+            let n = sincos_n(ctx.size);
+            let x = Array::random_uniform(&[n, n], -10.0, 10.0, 42, [2000, 2000])?;
+            let y = (&x.sin().square() + &x.cos().square()).sum(None)?;
+            Ok((Job::Arrays(vec![y]), (n * n * 8) as f64))
+        },
+    },
+    Workload {
+        name: "scheduler-fanin",
+        about: "100,000 independent inc(i) tasks and one sum over them (dask's fan-in graph)",
+        needs: &[],
+        rtol: 0.0,
+        build: |_| Ok((Job::Graph(fanin(100_000), 100_001), 0.0)),
+    },
+    Workload {
+        name: "scheduler-array",
+        about: "sum of ones over 100,000 one-element blocks (~133,000 trivial array tasks)",
+        needs: &[],
+        rtol: 0.0,
+        build: |_| {
+            let x = Array::ones(&[100_000], DType::F64, ChunkSpec::from([1]))?;
+            Ok((Job::Arrays(vec![x.sum(None)?]), 800_000.0))
+        },
+    },
+    Workload {
+        name: "decode-source",
+        about: "read-and-decode-only pass over --source",
+        needs: &[],
+        rtol: 0.0,
+        build: |ctx| decode_job(source_arg(ctx)?),
+    },
+    Workload {
+        name: "nanmean-source",
+        about: "nanmean(axis=0) of --source",
+        needs: &[],
+        rtol: 1e-5,
+        build: |ctx| nanmean0(&source_array(ctx)?),
+    },
+    Workload {
+        name: "nanstd-source",
+        about: "nanstd(axis=0) of --source",
+        needs: &[],
+        rtol: 1e-5,
+        build: |ctx| nanstd0(&source_array(ctx)?),
+    },
+    Workload {
+        name: "anomaly-source",
+        about: "nanstd(x - nanmean(x, axis=0), axis=(1, 2)) of --source",
+        needs: &[],
+        rtol: 1e-5,
+        build: |ctx| anomaly(&source_array(ctx)?),
+    },
+];
+
+/// The sum of a result's non-NaN elements in f64.
+pub fn checksum(c: &chunkwise::Chunk) -> f64 {
+    let d = c.data();
+    (0..d.len()).map(|i| d.get_f64(i)).filter(|v| !v.is_nan()).sum()
+}

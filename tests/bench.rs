@@ -1,0 +1,164 @@
+//! The benchmark machinery (`chunkwise bench`): the generated field is deterministic
+//! (its checksum is fixed here, and two generations are byte-identical), every run
+//! prints parseable JSON lines, and `--compare` refuses to print a ratio when the other
+//! engine's answer disagrees (a stub interpreter stands in for Python).
+#![cfg(feature = "zarr")]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn bench(args: &[&str], env: &[(&str, &Path)]) -> (i32, Vec<serde_json::Value>, String) {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_chunkwise"));
+    c.arg("bench").args(args).env("CHUNKWISE_THREADS", "2");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let out = c.output().expect("run chunkwise bench");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    (
+        out.status.code().unwrap_or(-1),
+        lines,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("chunkwise-bench-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push((p.strip_prefix(dir).unwrap().to_path_buf(), std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The tiny field's nanmean(axis=0), summed: fixed, so a change to the generator (or to
+/// the reduction) that alters the data shows up here.
+const TINY_NANMEAN_CHECKSUM: f64 = 2_986_598.667_175_293;
+
+#[test]
+fn the_generated_field_is_deterministic_and_json_lines_parse() {
+    let (a, b) = (scratch("gen-a"), scratch("gen-b"));
+    let mut sums = Vec::new();
+    for dir in [&a, &b] {
+        let d = dir.to_str().unwrap();
+        let (code, lines, err) = bench(
+            &[
+                "nanmean-zarr",
+                "--size",
+                "tiny",
+                "--repeat",
+                "2",
+                "--data-dir",
+                d,
+                "--format",
+                "json",
+            ],
+            &[],
+        );
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(lines.len(), 2, "nanmean-zarr3 and nanmean-zarr2");
+        for l in &lines {
+            assert_eq!(l["engine"], "chunkwise");
+            assert_eq!(l["runs"], 2);
+            for k in ["min_s", "median_s", "max_s", "gb_per_s", "peak_rss_mb", "checksum"] {
+                assert!(l[k].as_f64().is_some(), "{k} in {l}");
+            }
+            assert!(l["min_s"].as_f64() <= l["median_s"].as_f64());
+            assert!(l["peak_rss_mb"].as_f64().unwrap() > 1.0);
+            sums.push(l["checksum"].as_f64().unwrap());
+        }
+    }
+    // Zarr v3 and v2 hold the same field; both generations are the same field.
+    assert!(sums.iter().all(|&s| s == TINY_NANMEAN_CHECKSUM), "{sums:?}");
+    let (fa, fb) = (files(&a.join("tiny")), files(&b.join("tiny")));
+    assert!(!fa.is_empty());
+    assert!(fa == fb, "two generations differ");
+    assert!(fa.iter().any(|(p, _)| p.ends_with("t2m_zarr2.zarr/.zarray")));
+    std::fs::remove_dir_all(&a).unwrap();
+    std::fs::remove_dir_all(&b).unwrap();
+}
+
+#[cfg(unix)]
+#[test]
+fn compare_prints_no_ratio_when_the_results_disagree() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = scratch("compare");
+    // A stand-in for Python: answers every workload with the same (wrong) checksum.
+    let stub = dir.join("python");
+    std::fs::write(
+        &stub,
+        "#!/bin/sh\necho '{\"wall_s\": 0.5, \"peak_rss_mb\": 100.0, \"checksum\": 1.0}'\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&stub, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let d = dir.to_str().unwrap();
+    let (code, lines, err) = bench(
+        &[
+            "nanmean-zarr3",
+            "--size",
+            "tiny",
+            "--repeat",
+            "1",
+            "--data-dir",
+            d,
+            "--format",
+            "json",
+            "--compare",
+            "dask",
+        ],
+        &[("CHUNKWISE_BENCH_PYTHON", &stub)],
+    );
+    assert_eq!(code, 1, "disagreement is an error: {err}");
+    assert!(err.contains("results disagree: nanmean-zarr3"), "{err}");
+    let cmp = lines
+        .iter()
+        .find(|l| l["compare"] == "dask")
+        .expect("a comparison line");
+    assert_eq!(cmp["results_agree"], false);
+    assert!(cmp["ratio"].is_null() && cmp["rss_ratio"].is_null(), "{cmp}");
+    assert!(lines.iter().any(|l| l["engine"] == "dask" && l["checksum"] == 1.0));
+    // The embedded script was written next to the data for the interpreter to run.
+    assert!(dir.join("engines.py").is_file());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn bad_arguments_are_one_line_errors() {
+    let dir = scratch("bad");
+    let d = dir.to_str().unwrap();
+    for (args, want) in [
+        (vec!["no-such-workload", "--data-dir", d], "no workload matches"),
+        (vec!["--compare", "spark", "--data-dir", d], "--compare spark"),
+        (
+            vec!["fused", "--memory-limit", "lots", "--data-dir", d],
+            "'lots' is not a byte size",
+        ),
+        (vec!["fused", "--device", "tpu", "--data-dir", d], "--device tpu"),
+    ] {
+        let args: Vec<&str> = args.into_iter().chain(["--format", "json"]).collect();
+        let (code, _, err) = bench(&args, &[]);
+        assert_eq!(code, 1, "{args:?}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
