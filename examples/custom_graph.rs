@@ -1,46 +1,56 @@
-//! A task graph built by hand for work that fits no array operation (the role of
-//! `dask.delayed`): a grid search over smoothing parameters, each candidate scored on
-//! every block of a field, the scores gathered and the best one picked.
+//! A task graph built by hand, for work that fits no array operation (the role of
+//! `dask.delayed`): here, a histogram of every block of a large array, computed where
+//! the block is, merged tree-free in one gather, and the blocks' extremes in the same
+//! run — the array is generated once for both.
 //!
-//! `cargo run --release --example custom_graph`
+//! ```sh
+//! cargo run --release --example custom_graph
+//! ```
 
-use chunkwise::{Array, Runtime, delayed, gather};
+use chunkwise::{Array, Runtime, gather};
+
+const BINS: usize = 20;
 
 fn main() -> chunkwise::Result<()> {
-    let field = Array::random_normal(&[2000, 1000], 0.0, 1.0, 7, [500, 1000])?;
-    let nblocks = field.grid().nblocks()[0];
-    let mut candidates = Vec::new();
-    for alpha in [0.1, 0.3, 0.5, 0.7, 0.9] {
-        let alpha_task = delayed("alpha", move || Ok(alpha));
-        let scores: Vec<_> = (0..nblocks)
-            .map(|b| {
-                let block = field.block_delayed::<f64>(&[b, 0]).expect("block in range");
-                // Exponential smoothing along each row; score = mean squared step.
-                block.zip(&alpha_task, "score", |x, &a| {
-                    let mut err = 0.0;
-                    for row in x.rows() {
-                        let mut s = row[0];
-                        for &v in row.iter().skip(1) {
-                            let next = a * v + (1.0 - a) * s;
-                            err += (next - s) * (next - s);
-                            s = next;
-                        }
+    // 50 million normal deviates in 25 blocks, generated lazily.
+    let x = Array::random_normal(&[10_000, 5_000], 0.0, 1.0, 3, [2_000, 1_000])?;
+    // One task per block: a histogram over [-5, 5) and the block's min and max.
+    let parts = (0..x.num_blocks())
+        .map(|b| {
+            x.block_then(b, "histogram", |c| {
+                let d = c.data();
+                let mut h = vec![0u64; BINS];
+                let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+                for i in 0..d.len() {
+                    let v = d.get_f64(i);
+                    lo = lo.min(v);
+                    hi = hi.max(v);
+                    let k = ((v + 5.0) / 10.0 * BINS as f64).floor();
+                    if (0.0..BINS as f64).contains(&k) {
+                        h[k as usize] += 1;
                     }
-                    Ok(err / x.len() as f64)
-                })
+                }
+                Ok((h, lo, hi))
             })
-            .collect();
-        candidates.push(gather(&scores, "mean-score", move |v| {
-            Ok((alpha, v.iter().copied().sum::<f64>() / v.len() as f64))
-        }));
-    }
-    let best = gather(&candidates, "best", |c| {
-        Ok(c.iter()
-            .copied()
-            .copied()
-            .fold((f64::NAN, f64::INFINITY), |b, x| if x.1 < b.1 { x } else { b }))
+        })
+        .collect::<chunkwise::Result<Vec<_>>>()?;
+    let merged = gather(&parts, "merge", |ps| {
+        let mut h = vec![0u64; BINS];
+        let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+        for (ph, plo, phi) in ps {
+            h.iter_mut().zip(ph).for_each(|(a, b)| *a += b);
+            lo = lo.min(*plo);
+            hi = hi.max(*phi);
+        }
+        Ok((h, lo, hi))
     });
-    let (alpha, score) = Runtime::global().compute_delayed(&best)?;
-    println!("best alpha {alpha} (mean squared step {score:.4})");
+    let (h, lo, hi) = Runtime::global().compute_delayed(&merged)?;
+    let total: u64 = h.iter().sum();
+    println!("{} values, min {lo:.3}, max {hi:.3}", x.size());
+    for (k, n) in h.iter().enumerate() {
+        let left = -5.0 + 10.0 * k as f64 / BINS as f64;
+        let bar = "#".repeat((*n as f64 / total as f64 * 200.0) as usize);
+        println!("[{left:>5.1}, {:>5.1}) {n:>10} {bar}", left + 0.5);
+    }
     Ok(())
 }

@@ -23,6 +23,16 @@ import numpy as np
 
 
 def peak_rss_mb():
+    """This process's own high-water RSS. VmHWM belongs to the address space exec
+    created; getrusage's ru_maxrss is not used because Linux carries it across
+    fork+exec, so a child of a big parent would report the parent's peak."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024 / 1e6
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1000.0
 
 

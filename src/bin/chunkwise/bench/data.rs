@@ -114,6 +114,7 @@ impl Stores {
     }
 
     /// The SOURCE string of the HDF5 store.
+    #[cfg(feature = "hdf5")]
     pub fn hdf5_source(&self) -> String {
         format!("{}:/t2m", self.hdf5.display())
     }

@@ -276,6 +276,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         );
     }
     let mut needs: Vec<&str> = selected.iter().flat_map(|w| w.needs.iter().copied()).collect();
+    needs.sort_unstable();
     needs.dedup();
     ctx.stores.ensure(args.size, &needs)?;
     let mut disagree = Vec::new();
