@@ -296,7 +296,9 @@ pub fn run(args: &BenchArgs) -> Result<()> {
                 cw.runs.push(r);
             }
             for (e, s) in engines.iter().zip(&mut others) {
-                let (py, script) = py.as_ref().expect("an interpreter when comparing");
+                let (py, script) = py
+                    .as_ref()
+                    .ok_or_else(|| Error::Value("--compare: no Python interpreter".into()))?;
                 let r = measure::run_child(
                     &format!("{e} {}", w.name),
                     &mut other(py, script, e, args, w, &ctx.stores),
