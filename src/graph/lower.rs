@@ -173,25 +173,18 @@ impl Lowering {
         let mut nb = node.group_counts();
         let needs_combine = (0..nd).any(|a| reduced(a) && nb[a] > 1);
         // Partial bytes: the kept block extent times an upper bound per element (the
-        // memory budget reserves this before a chunk step starts).
+        // memory budget reserves this before a chunk step starts); a finished block: the
+        // kept extent in the result dtype.
         let per_element = spec.op.partial_kind().bytes_per_element();
-        let pbytes = |shape: &[usize]| -> u64 {
-            (shape
+        let kept = |shape: &[usize]| -> u64 {
+            shape
                 .iter()
                 .enumerate()
                 .map(|(a, &n)| if reduced(a) { 1 } else { n })
-                .product::<usize>()
-                * per_element) as u64
+                .product::<usize>() as u64
         };
-        // A finished block: the kept extent in the result dtype.
-        let fbytes = |shape: &[usize]| -> u64 {
-            (shape
-                .iter()
-                .enumerate()
-                .map(|(a, &n)| if reduced(a) { 1 } else { n })
-                .product::<usize>()
-                * out_dtype.size()) as u64
-        };
+        let pbytes = |shape: &[usize]| kept(shape) * per_element as u64;
+        let fbytes = |shape: &[usize]| kept(shape) * out_dtype.size() as u64;
         let ngroups: usize = nb.iter().product();
         let mut cur: Vec<TaskId> = (0..ngroups)
             .map(|g| {

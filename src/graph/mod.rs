@@ -274,6 +274,20 @@ pub enum Output {
 }
 
 impl Output {
+    /// The same output with task ids renumbered through `map` (old id → new id), for
+    /// rewrites that rebuild the graph.
+    #[must_use]
+    pub fn remapped(&self, map: &[u32]) -> Output {
+        match self {
+            Output::Array { grid, dtype, tasks } => Output::Array {
+                grid: grid.clone(),
+                dtype: *dtype,
+                tasks: tasks.iter().map(|t| TaskId(map[t.ix()])).collect(),
+            },
+            Output::Task(t) => Output::Task(TaskId(map[t.ix()])),
+        }
+    }
+
     /// The tasks that produce this output.
     #[must_use]
     pub fn tasks(&self) -> &[TaskId] {
@@ -404,18 +418,7 @@ impl TaskGraph {
             let deps: Vec<TaskId> = deps.iter().map(|d| TaskId(map[d.ix()])).collect();
             map[i] = g.push(kind, &deps, t.nbytes).0;
         }
-        g.outputs = self
-            .outputs
-            .iter()
-            .map(|o| match o {
-                Output::Array { grid, dtype, tasks } => Output::Array {
-                    grid: grid.clone(),
-                    dtype: *dtype,
-                    tasks: tasks.iter().map(|t| TaskId(map[t.ix()])).collect(),
-                },
-                Output::Task(t) => Output::Task(TaskId(map[t.ix()])),
-            })
-            .collect();
+        g.outputs = self.outputs.iter().map(|o| o.remapped(&map)).collect();
         g
     }
 

@@ -20,7 +20,7 @@
 //! split: their "read" is a shared pointer, so holding them buys nothing.
 
 use super::Rule;
-use crate::graph::{Output, TaskGraph, TaskId, TaskKind, order};
+use crate::graph::{TaskGraph, TaskId, TaskKind, order};
 
 /// Splits shared Loads held across long stretches of the order (see the module docs).
 #[derive(Debug, Clone, Copy)]
@@ -153,17 +153,6 @@ fn split_loads(g: &TaskGraph, split: &[bool]) -> TaskGraph {
             .collect();
         map[i] = out.push(t.kind.clone(), &deps, t.nbytes).0;
     }
-    out.outputs = g
-        .outputs
-        .iter()
-        .map(|o| match o {
-            Output::Array { grid, dtype, tasks } => Output::Array {
-                grid: grid.clone(),
-                dtype: *dtype,
-                tasks: tasks.iter().map(|t| TaskId(map[t.ix()])).collect(),
-            },
-            Output::Task(t) => Output::Task(TaskId(map[t.ix()])),
-        })
-        .collect();
+    out.outputs = g.outputs.iter().map(|o| o.remapped(&map)).collect();
     out
 }
