@@ -742,11 +742,54 @@ fn arg_partial<T: Num>(
             }
         }
     };
+    let max = matches!(op, ReduceOp::ArgMax | ReduceOp::NanArgMax);
+    let skip = op.skips_nan();
     visit(p, |io, len, oo, red| {
         let xs = rows.get::<T>(io, len)?;
+        if red {
+            // The whole row folds into one output: find the row's first best with plain
+            // comparisons, then compute one index and compare once with the incumbent.
+            let mut best: Option<usize> = None;
+            for (j, &x) in xs.iter().enumerate() {
+                let take = match best {
+                    None => true,
+                    Some(b) => {
+                        let y = xs[b];
+                        match (x.is_nan(), y.is_nan()) {
+                            (true, true) => false,
+                            (true, false) => !skip,
+                            (false, true) => skip,
+                            (false, false) => {
+                                if max {
+                                    x > y
+                                } else {
+                                    x < y
+                                }
+                            }
+                        }
+                    }
+                };
+                if take {
+                    best = Some(j);
+                    if !skip && x.is_nan() {
+                        break; // the first NaN wins argmin/argmax
+                    }
+                }
+            }
+            if let Some(j) = best {
+                let i = index_of(io + j);
+                if wins(op, xs[j], i, val[oo], idx[oo]) {
+                    val[oo] = xs[j];
+                    idx[oo] = i;
+                }
+            }
+            return Ok(());
+        }
+        // A row of kept elements: argmin/argmax over one axis, which is reduced, so its
+        // coordinate (the index we record) is the same for the whole row.
+        let i = index_of(io);
         for (j, &x) in xs.iter().enumerate() {
-            let o = if red { oo } else { oo + j };
-            let i = index_of(io + j);
+            let o = oo + j;
             if wins(op, x, i, val[o], idx[o]) {
                 val[o] = x;
                 idx[o] = i;
