@@ -17,14 +17,18 @@
 mod broadcast;
 mod creation;
 mod elementwise;
+mod gather;
+mod index;
 /// Operands and `where_` (re-exported at the crate root).
 pub mod elementwise_api {
     pub use super::elementwise::{Operand, where_};
 }
 mod rechunk;
 mod reduce;
+mod shape;
 
 pub use broadcast::broadcast_shapes;
+pub use index::{Index, slice_positions};
 pub use reduce::{Axes, ReduceOptions};
 
 use crate::dtype::DType;

@@ -148,6 +148,20 @@ impl Lowering {
                     .collect()
             }
             ExprKind::Reduce { input, spec } => self.reduce(input, spec, e.dtype),
+            ExprKind::Blocks { op, inputs } => {
+                let ins: Vec<Vec<TaskId>> = inputs.iter().map(|i| self.array(i)).collect();
+                (0..nblocks)
+                    .map(|b| {
+                        let deps: Vec<TaskId> = op.deps(b).iter().map(|&(i, k)| ins[i][k]).collect();
+                        let bytes = op.out_bytes(b).unwrap_or_else(|| block_bytes(&grid, b, item));
+                        let kind = TaskKind::Block {
+                            op: op.clone(),
+                            block: b as u32,
+                        };
+                        self.g.push(kind, &deps, bytes)
+                    })
+                    .collect()
+            }
         };
         self.arrays.insert(key, tasks.clone());
         tasks

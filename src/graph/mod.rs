@@ -213,6 +213,13 @@ pub enum TaskKind {
         /// The closure.
         node: Arc<CustomNode>,
     },
+    /// A [`BlockOp`](crate::expr::BlockOp) output block; dependencies as its `deps`.
+    Block {
+        /// The operation.
+        op: Arc<dyn crate::expr::BlockOp>,
+        /// Output block number.
+        block: u32,
+    },
 }
 
 impl TaskKind {
@@ -243,6 +250,7 @@ impl TaskKind {
             TaskKind::ReduceCombine { .. } => "reduce-combine",
             TaskKind::Rechunk { .. } => "rechunk",
             TaskKind::Custom { .. } => "custom",
+            TaskKind::Block { .. } => "block",
         }
     }
 }
@@ -449,6 +457,7 @@ impl TaskGraph {
             TaskKind::ReduceCombine { node, .. } => format!("reduce-combine {} (task {})", node.spec.op.name(), t.0),
             TaskKind::Rechunk { node, block } => format!("rechunk block {:?}", node.out_grid.unlinear(*block as usize)),
             TaskKind::Custom { node } => format!("custom {}", node.name),
+            TaskKind::Block { op, block } => format!("{} block {block}", op.name()),
         }
     }
 
@@ -461,7 +470,15 @@ impl TaskGraph {
     /// Tasks per kind name, in a fixed order.
     #[must_use]
     pub fn kind_counts(&self) -> Vec<(&'static str, usize)> {
-        let names = ["load", "map", "reduce-partial", "reduce-combine", "rechunk", "custom"];
+        let names = [
+            "load",
+            "map",
+            "reduce-partial",
+            "reduce-combine",
+            "rechunk",
+            "block",
+            "custom",
+        ];
         names
             .iter()
             .map(|n| (*n, self.tasks.iter().filter(|t| t.kind.kind_name() == *n).count()))

@@ -263,5 +263,6 @@ pub fn execute(kind: &TaskKind, inputs: Vec<Arc<Value>>) -> Result<Value> {
             Ok(Value::Chunk(out))
         }
         TaskKind::Custom { node } => (node.f)(vals),
+        TaskKind::Block { op, block } => op.compute(*block as usize, vals),
     }
 }

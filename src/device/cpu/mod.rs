@@ -1,6 +1,7 @@
 //! The CPU backend: kernels over host buffers, run on the scheduler's rayon workers.
 //!
 //! - [`eval`]: fused elementwise programs, tile by tile;
+//! - [`gather`]: copying selected elements between blocks (slicing, halos);
 //! - [`reduce`]: the chunk / combine / aggregate steps of every reduction;
 //! - [`math`]: vectorisable `sin`/`cos` and counter-based random numbers;
 //! - [`num`]: NumPy arithmetic semantics per element type.
@@ -10,6 +11,7 @@
 
 pub mod alloc;
 pub mod eval;
+pub mod gather;
 pub mod math;
 pub mod num;
 pub mod reduce;
