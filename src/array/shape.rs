@@ -180,7 +180,6 @@ impl Array {
     }
 
     /// Reverses the axes (`x.T`).
-    #[must_use]
     pub fn t(&self) -> Array {
         let axes: Vec<isize> = (0..self.ndim() as isize).rev().collect();
         self.permute_axes(&axes).expect("a reversal is a permutation")
@@ -471,7 +470,7 @@ fn gcd(a: usize, b: usize) -> usize {
 
 fn regular(n: usize, size: usize) -> Vec<usize> {
     let mut v = vec![size; n / size];
-    if n % size != 0 {
+    if !n.is_multiple_of(size) {
         v.push(n % size);
     }
     v
@@ -487,7 +486,7 @@ fn infer_shape(shape: &[isize], size: usize) -> Result<Vec<usize>> {
         .iter()
         .map(|&s| {
             if s == -1 {
-                if known == 0 { 0 } else { size / known }
+                size.checked_div(known).unwrap_or(0)
             } else {
                 s as usize
             }
