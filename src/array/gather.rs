@@ -46,18 +46,74 @@ impl GatherOp {
         }
         idx
     }
+}
 
-    /// Sorted distinct input blocks along `axis` that output block `i` reads.
-    fn touched(&self, axis: usize, i: usize) -> Vec<usize> {
-        let mut t: Vec<usize> = self.picks[axis][i]
-            .iter()
-            .flatten()
-            .map(|&p| self.in_grid.locate(axis, p))
-            .collect();
-        t.sort_unstable();
-        t.dedup();
-        t
+/// Sorted distinct blocks of `grid` along `axis` that `positions` fall in.
+fn touched(grid: &ChunkGrid, axis: usize, positions: &[Option<usize>]) -> Vec<usize> {
+    let mut t: Vec<usize> = positions.iter().flatten().map(|&p| grid.locate(axis, p)).collect();
+    t.sort_unstable();
+    t.dedup();
+    t
+}
+
+/// The input blocks (C-order numbers) a block gathered with per-axis `picks` reads,
+/// in the order [`gather_block`] expects them.
+pub(crate) fn gather_deps(grid: &ChunkGrid, picks: &[&[Option<usize>]]) -> Vec<usize> {
+    let lists: Vec<Vec<usize>> = picks.iter().enumerate().map(|(a, p)| touched(grid, a, p)).collect();
+    let lens: Vec<usize> = lists.iter().map(Vec::len).collect();
+    if lens.is_empty() {
+        return vec![0];
     }
+    IndexIter::new(&lens)
+        .map(|k| {
+            let blk: Vec<usize> = k.iter().zip(&lists).map(|(&j, l)| l[j]).collect();
+            grid.linear(&blk)
+        })
+        .collect()
+}
+
+/// Assembles the block with per-axis source positions `picks` (`None`: `fill`) from
+/// the input blocks [`gather_deps`] listed, in input-axis order.
+pub(crate) fn gather_block(
+    grid: &ChunkGrid,
+    picks: &[&[Option<usize>]],
+    inputs: &[&Value],
+    dtype: DType,
+    fill: Scalar,
+    name: &str,
+) -> Result<Chunk> {
+    let shape: Vec<usize> = picks.iter().map(|p| p.len()).collect();
+    let n: usize = shape.iter().product();
+    let any_fill = picks.iter().any(|p| p.iter().any(Option::is_none));
+    let data = if any_fill {
+        Buffer::filled(dtype, n, fill)
+    } else {
+        Buffer::zeros(dtype, n)
+    };
+    let mut out = Chunk::new(shape, data)?;
+    let lists: Vec<Vec<usize>> = picks.iter().enumerate().map(|(a, p)| touched(grid, a, p)).collect();
+    let lens: Vec<usize> = lists.iter().map(Vec::len).collect();
+    if lens.is_empty() {
+        return inputs.first().ok_or_else(|| missing(name))?.as_chunk()?.try_clone();
+    }
+    let mut inputs = inputs.iter();
+    for k in IndexIter::new(&lens) {
+        let src = inputs.next().ok_or_else(|| missing(name))?.as_chunk()?;
+        let pairs: Vec<Vec<(usize, usize)>> = k
+            .iter()
+            .enumerate()
+            .map(|(a, &j)| {
+                let r = grid.range(a, lists[a][j]);
+                picks[a]
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(d, p)| p.filter(|p| r.contains(p)).map(|p| (d, p - r.start)))
+                    .collect()
+            })
+            .collect();
+        copy_pairs(src, &mut out, &pairs)?;
+    }
+    Ok(out)
 }
 
 impl BlockOp for GatherOp {
@@ -67,55 +123,22 @@ impl BlockOp for GatherOp {
 
     fn deps(&self, b: usize) -> Vec<(usize, usize)> {
         let idx = self.in_space_index(b);
-        let lists: Vec<Vec<usize>> = idx.iter().enumerate().map(|(a, &i)| self.touched(a, i)).collect();
-        let lens: Vec<usize> = lists.iter().map(Vec::len).collect();
-        if lens.is_empty() {
-            return vec![(0, 0)];
-        }
-        IndexIter::new(&lens)
-            .map(|k| {
-                let blk: Vec<usize> = k.iter().zip(&lists).map(|(&j, l)| l[j]).collect();
-                (0, self.in_grid.linear(&blk))
-            })
-            .collect()
+        let picks: Vec<&[Option<usize>]> = idx
+            .iter()
+            .enumerate()
+            .map(|(a, &i)| self.picks[a][i].as_slice())
+            .collect();
+        gather_deps(&self.in_grid, &picks).into_iter().map(|k| (0, k)).collect()
     }
 
     fn compute(&self, b: usize, inputs: &[&Value]) -> Result<Value> {
         let idx = self.in_space_index(b);
-        let picks: Vec<&Vec<Option<usize>>> = idx.iter().enumerate().map(|(a, &i)| &self.picks[a][i]).collect();
-        let shape: Vec<usize> = picks.iter().map(|p| p.len()).collect();
-        let n: usize = shape.iter().product();
-        let any_fill = picks.iter().any(|p| p.iter().any(Option::is_none));
-        let data = if any_fill {
-            Buffer::filled(self.dtype, n, self.fill)
-        } else {
-            Buffer::zeros(self.dtype, n)
-        };
-        let mut out = Chunk::new(shape.clone(), data)?;
-        let lists: Vec<Vec<usize>> = idx.iter().enumerate().map(|(a, &i)| self.touched(a, i)).collect();
-        let lens: Vec<usize> = lists.iter().map(Vec::len).collect();
-        if lens.is_empty() {
-            let c = inputs.first().ok_or_else(|| missing(self.name))?.as_chunk()?;
-            out = c.try_clone()?;
-        } else {
-            for (k, v) in IndexIter::new(&lens).zip(inputs) {
-                let src = v.as_chunk()?;
-                let pairs: Vec<Vec<(usize, usize)>> = k
-                    .iter()
-                    .enumerate()
-                    .map(|(a, &j)| {
-                        let blk = lists[a][j];
-                        let r = self.in_grid.range(a, blk);
-                        picks[a]
-                            .iter()
-                            .enumerate()
-                            .filter_map(|(d, p)| p.filter(|p| r.contains(p)).map(|p| (d, p - r.start)))
-                            .collect()
-                    })
-                    .collect();
-                copy_pairs(src, &mut out, &pairs)?;
-            }
-        }
+        let picks: Vec<&[Option<usize>]> = idx
+            .iter()
+            .enumerate()
+            .map(|(a, &i)| self.picks[a][i].as_slice())
+            .collect();
+        let out = gather_block(&self.in_grid, &picks, inputs, self.dtype, self.fill, self.name)?;
         let oidx = self.out_grid.unlinear(b);
         Ok(Value::Chunk(out.reshaped(self.out_grid.block_shape(&oidx))?))
     }

@@ -19,6 +19,7 @@ mod creation;
 mod elementwise;
 mod gather;
 mod index;
+mod map_blocks;
 /// Operands and `where_` (re-exported at the crate root).
 pub mod elementwise_api {
     pub use super::elementwise::{Operand, where_};
@@ -29,6 +30,7 @@ mod shape;
 
 pub use broadcast::broadcast_shapes;
 pub use index::{Index, slice_positions};
+pub use map_blocks::{BlockInfo, Boundary};
 pub use reduce::{Axes, ReduceOptions};
 
 use crate::dtype::DType;
