@@ -68,6 +68,7 @@ fn returned<U: Element>(out: ArrayD<U>, want: &[usize], name: &str, idx: &[usize
     Ok(Chunk::from_ndarray(out))
 }
 
+type BlockFn<T, U> = dyn Fn(ArrayViewD<'_, T>) -> ArrayD<U> + Send + Sync;
 type BlocksFn<T, U> = dyn Fn(&[ArrayViewD<'_, T>], &BlockInfo) -> ArrayD<U> + Send + Sync;
 
 /// A closure over aligned blocks of several inputs.
@@ -119,7 +120,7 @@ struct OverlapOp<T: Element, U: Element> {
     in_grid: ChunkGrid,
     depth: Vec<usize>,
     boundary: Boundary,
-    f: Box<dyn Fn(ArrayViewD<'_, T>) -> ArrayD<U> + Send + Sync>,
+    f: Box<BlockFn<T, U>>,
 }
 
 impl<T: Element, U: Element> std::fmt::Debug for OverlapOp<T, U> {
