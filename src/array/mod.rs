@@ -19,6 +19,7 @@ mod creation;
 mod elementwise;
 mod gather;
 mod index;
+mod linalg;
 mod map_blocks;
 /// Operands and `where_` (re-exported at the crate root).
 pub mod elementwise_api {
@@ -26,12 +27,15 @@ pub mod elementwise_api {
 }
 mod rechunk;
 mod reduce;
+mod scan;
 mod shape;
 
 pub use broadcast::broadcast_shapes;
 pub use index::{Index, slice_positions};
+pub use linalg::K_GROUP;
 pub use map_blocks::{BlockInfo, Boundary};
 pub use reduce::{Axes, ReduceOptions};
+pub use scan::ScanKind;
 
 use crate::dtype::DType;
 use crate::expr::{Expr, ExprKind};

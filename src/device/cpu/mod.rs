@@ -2,6 +2,8 @@
 //!
 //! - [`eval`]: fused elementwise programs, tile by tile;
 //! - [`gather`]: copying selected elements between blocks (slicing, halos);
+//! - [`scan`]: running sums and products along an axis;
+//! - [`gemm`]: block matrix products;
 //! - [`reduce`]: the chunk / combine / aggregate steps of every reduction;
 //! - [`math`]: vectorisable `sin`/`cos` and counter-based random numbers;
 //! - [`num`]: NumPy arithmetic semantics per element type.
@@ -12,6 +14,8 @@
 pub mod alloc;
 pub mod eval;
 pub mod gather;
+pub mod gemm;
 pub mod math;
 pub mod num;
 pub mod reduce;
+pub mod scan;

@@ -1,0 +1,227 @@
+//! Blocked linear algebra: `matmul`, `dot`, `tensordot`.
+//!
+//! `a (m×k) · b (k×n)`: `b` is rechunked along `k` to `a`'s column blocks; output block
+//! `(i, j)` is a sum over the contracted blocks. The contracted blocks are taken in
+//! groups of up to [`K_GROUP`]: one task accumulates a group's products into one
+//! buffer (`c += a_ik · b_kj`, through a packed GEMM), and when there are several
+//! groups their partial blocks are summed with the engine's tree reduction (dask's
+//! plan, with fewer and larger partials). Floats accumulate in their own type as BLAS
+//! does (the group sum in f64); integers in wrapping int64/uint64.
+
+use super::Array;
+use crate::chunk::{Chunk, Value};
+use crate::device::cpu::gemm::Gemm;
+use crate::dtype::{Buffer, DType, Element, Kind};
+use crate::error::{Error, Result};
+use crate::expr::{BlockOp, ExprKind};
+use crate::grid::{ChunkGrid, normalize_axis};
+use std::sync::Arc;
+
+/// Contracted blocks folded by one task.
+pub const K_GROUP: usize = 8;
+
+/// Partial products over groups of contracted blocks: output grid `(groups, m, n)`
+/// (or `(m, n)` with a single group).
+#[derive(Debug)]
+struct ProductOp {
+    a_grid: ChunkGrid,
+    b_grid: ChunkGrid,
+    out_grid: ChunkGrid,
+    groups: bool,
+    acc: DType,
+}
+
+impl ProductOp {
+    /// `(group, i, j)` of an output block.
+    fn ijg(&self, b: usize) -> (usize, usize, usize) {
+        let idx = self.out_grid.unlinear(b);
+        if self.groups {
+            (idx[0], idx[1], idx[2])
+        } else {
+            (0, idx[0], idx[1])
+        }
+    }
+    fn ks(&self, g: usize) -> std::ops::Range<usize> {
+        let kb = self.a_grid.nblocks()[1];
+        g * K_GROUP..((g + 1) * K_GROUP).min(kb)
+    }
+}
+
+fn run<T: Element + Gemm>(inputs: &[&Value], c: &mut Buffer, m: usize, n: usize) -> Result<()> {
+    let out = T::vec_of(std::mem::replace(c, Buffer::Bool(Vec::new())))
+        .map_err(|_| Error::Unsupported("matmul accumulator of another dtype".into()))?;
+    let mut out = out;
+    for pair in inputs.chunks(2) {
+        let (a, b) = (pair[0].as_chunk()?, pair[1].as_chunk()?);
+        let k = a.shape()[1];
+        let (av, bv) = (
+            T::slice_of(a.data()).ok_or_else(|| Error::Unsupported("matmul block of another dtype".into()))?,
+            T::slice_of(b.data()).ok_or_else(|| Error::Unsupported("matmul block of another dtype".into()))?,
+        );
+        T::gemm_acc(av, bv, &mut out, m, k, n);
+    }
+    *c = T::into_buffer(out);
+    Ok(())
+}
+
+impl BlockOp for ProductOp {
+    fn name(&self) -> String {
+        "matmul".into()
+    }
+    fn deps(&self, b: usize) -> Vec<(usize, usize)> {
+        let (g, i, j) = self.ijg(b);
+        self.ks(g)
+            .flat_map(|k| [(0, self.a_grid.linear(&[i, k])), (1, self.b_grid.linear(&[k, j]))])
+            .collect()
+    }
+    fn compute(&self, b: usize, inputs: &[&Value]) -> Result<Value> {
+        let (_, i, j) = self.ijg(b);
+        let m = self.a_grid.chunks(0)[i];
+        let n = self.b_grid.chunks(1)[j];
+        let mut c = Buffer::zeros(self.acc, m * n);
+        match self.acc {
+            DType::F32 => run::<f32>(inputs, &mut c, m, n)?,
+            DType::F64 => run::<f64>(inputs, &mut c, m, n)?,
+            DType::I64 => run::<i64>(inputs, &mut c, m, n)?,
+            DType::U64 => run::<u64>(inputs, &mut c, m, n)?,
+            d => return Err(Error::Unsupported(format!("matmul in {d}"))),
+        }
+        let shape = if self.groups { vec![1, m, n] } else { vec![m, n] };
+        Ok(Value::Chunk(Chunk::new(shape, c)?))
+    }
+}
+
+impl Array {
+    /// The matrix product (`a @ b`, `np.matmul`) of 1-D or 2-D arrays: a 1-D left
+    /// operand is a row, a 1-D right operand a column, and that axis is dropped from
+    /// the result. The result dtype is NumPy's (promoted; bool stays bool).
+    ///
+    /// # Errors
+    /// Arrays of more than 2 axes (stacked products are not supported yet), 0-D
+    /// arrays, or contracted lengths that differ.
+    pub fn matmul(&self, other: &Array) -> Result<Array> {
+        let (an, bn) = (self.ndim(), other.ndim());
+        if an == 0 || bn == 0 || an > 2 || bn > 2 {
+            return Err(Error::Unsupported(format!(
+                "matmul of {an}-D and {bn}-D arrays (1-D and 2-D are supported; use tensordot for more axes)"
+            )));
+        }
+        let a = if an == 1 { self.expand_dims(0)? } else { self.clone() };
+        let b = if bn == 1 { other.expand_dims(1)? } else { other.clone() };
+        let (ash, bsh) = (a.shape(), b.shape());
+        if ash[1] != bsh[0] {
+            return Err(Error::InvalidArgument(format!(
+                "matmul: shapes {:?} and {:?} do not align ({} != {})",
+                self.shape(),
+                other.shape(),
+                ash[1],
+                bsh[0]
+            )));
+        }
+        let out = DType::promote(a.dtype(), b.dtype());
+        let acc = match out.kind() {
+            Kind::Float => out,
+            Kind::Unsigned => DType::U64,
+            _ => DType::I64,
+        };
+        let a = a.astype(acc);
+        let b = b.astype(acc);
+        // b's row blocks line up with a's column blocks.
+        let b = b.rechunk_to(ChunkGrid::from_chunks(
+            &bsh,
+            vec![a.chunks()[1].clone(), b.chunks()[1].clone()],
+        )?);
+        let kb = a.grid().nblocks()[1];
+        let ng = kb.div_ceil(K_GROUP).max(1);
+        let (m_chunks, n_chunks) = (a.chunks()[0].clone(), b.chunks()[1].clone());
+        let result = if ash[1] == 0 {
+            Array::zeros(
+                &[ash[0], bsh[1]],
+                acc,
+                crate::ChunkSpec::explicit(vec![m_chunks, n_chunks]),
+            )?
+        } else if ng == 1 {
+            let g = ChunkGrid::from_chunks(&[ash[0], bsh[1]], vec![m_chunks, n_chunks])?;
+            product(&a, &b, g, false, acc)
+        } else {
+            let g = ChunkGrid::from_chunks(&[ng, ash[0], bsh[1]], vec![vec![1; ng], m_chunks, n_chunks])?;
+            product(&a, &b, g, true, acc).sum(0)?
+        };
+        let mut result = result.astype(out);
+        if bn == 1 {
+            result = result.squeeze(Some(&[1]))?;
+        }
+        if an == 1 {
+            result = result.squeeze(Some(&[0]))?;
+        }
+        Ok(result)
+    }
+
+    /// `np.dot` for 1-D and 2-D arrays (the same as [`Array::matmul`] there; a 1-D·1-D
+    /// product is a 0-D array).
+    ///
+    /// # Errors
+    /// As [`Array::matmul`].
+    pub fn dot(&self, other: &Array) -> Result<Array> {
+        self.matmul(other)
+    }
+
+    /// `np.tensordot(a, b, axes=(a_axes, b_axes))`: sums products over the paired axes;
+    /// the result has `a`'s other axes then `b`'s. Computed as a transpose and reshape
+    /// of each operand to a matrix and one blocked matmul.
+    ///
+    /// # Errors
+    /// Axes out of range, of different counts or lengths.
+    pub fn tensordot(&self, other: &Array, a_axes: &[isize], b_axes: &[isize]) -> Result<Array> {
+        if a_axes.len() != b_axes.len() {
+            return Err(Error::InvalidArgument(
+                "tensordot: axis lists of different lengths".into(),
+            ));
+        }
+        let (an, bn) = (self.ndim(), other.ndim());
+        let ca: Vec<usize> = a_axes.iter().map(|&x| normalize_axis(x, an)).collect::<Result<_>>()?;
+        let cb: Vec<usize> = b_axes.iter().map(|&x| normalize_axis(x, bn)).collect::<Result<_>>()?;
+        let (ash, bsh) = (self.shape(), other.shape());
+        for (&x, &y) in ca.iter().zip(&cb) {
+            if ash[x] != bsh[y] {
+                return Err(Error::InvalidArgument(format!(
+                    "tensordot: axis {x} of length {} pairs with axis {y} of length {}",
+                    ash[x], bsh[y]
+                )));
+            }
+        }
+        let fa: Vec<usize> = (0..an).filter(|x| !ca.contains(x)).collect();
+        let fb: Vec<usize> = (0..bn).filter(|y| !cb.contains(y)).collect();
+        let perm_a: Vec<isize> = fa.iter().chain(&ca).map(|&x| x as isize).collect();
+        let perm_b: Vec<isize> = cb.iter().chain(&fb).map(|&x| x as isize).collect();
+        let m: usize = fa.iter().map(|&x| ash[x]).product();
+        let k: usize = ca.iter().map(|&x| ash[x]).product();
+        let n: usize = fb.iter().map(|&y| bsh[y]).product();
+        let a2 = self.permute_axes(&perm_a)?.reshape(&[m as isize, k as isize])?;
+        let b2 = other.permute_axes(&perm_b)?.reshape(&[k as isize, n as isize])?;
+        let out_shape: Vec<isize> = fa
+            .iter()
+            .map(|&x| ash[x] as isize)
+            .chain(fb.iter().map(|&y| bsh[y] as isize))
+            .collect();
+        a2.matmul(&b2)?.reshape(&out_shape)
+    }
+}
+
+fn product(a: &Array, b: &Array, grid: ChunkGrid, groups: bool, acc: DType) -> Array {
+    let op = ProductOp {
+        a_grid: a.grid().clone(),
+        b_grid: b.grid().clone(),
+        out_grid: grid.clone(),
+        groups,
+        acc,
+    };
+    Array::from_expr(
+        ExprKind::Blocks {
+            op: Arc::new(op),
+            inputs: vec![a.clone(), b.clone()],
+        },
+        grid,
+        acc,
+    )
+}
