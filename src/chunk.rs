@@ -206,6 +206,8 @@ pub enum Value {
     Shared(Arc<Chunk>),
     /// A reduction partial and its (keepdims) shape.
     Partial(Partial, Vec<usize>),
+    /// Per-group reduction partials (a group-by's chunk and combine steps).
+    Grouped(crate::ops::GroupedPartial),
     /// A value from a custom graph task.
     Any(Arc<dyn Any + Send + Sync>),
 }
@@ -218,6 +220,7 @@ impl Value {
             Value::Chunk(c) => c.nbytes(),
             Value::Shared(c) => c.nbytes(),
             Value::Partial(p, _) => p.nbytes(),
+            Value::Grouped(g) => g.nbytes(),
             Value::Any(_) => 0,
         }
     }
@@ -241,6 +244,7 @@ impl std::fmt::Debug for Value {
             Value::Chunk(c) => write!(f, "Chunk({:?}, {})", c.shape, c.dtype()),
             Value::Shared(c) => write!(f, "Shared({:?}, {})", c.shape, c.dtype()),
             Value::Partial(_, s) => write!(f, "Partial({s:?})"),
+            Value::Grouped(g) => write!(f, "Grouped({} groups, {:?})", g.groups.len(), g.shape),
             Value::Any(_) => f.write_str("Any"),
         }
     }

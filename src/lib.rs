@@ -51,7 +51,7 @@ pub mod runtime;
 pub mod store;
 
 pub use array::elementwise_api::{Operand, where_};
-pub use array::{Array, Axes, BlockInfo, Boundary, Index, ReduceOptions};
+pub use array::{Array, Axes, BlockInfo, Boundary, GroupByOptions, Index, ReduceOptions};
 pub use chunk::{Chunk, Value};
 pub use delayed::{Delayed, delayed, gather};
 pub use dtype::{Buffer, DType, Element, Scalar};

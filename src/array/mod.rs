@@ -18,6 +18,7 @@ mod broadcast;
 mod creation;
 mod elementwise;
 mod gather;
+mod groupby;
 mod index;
 mod linalg;
 mod map_blocks;
@@ -31,6 +32,7 @@ mod scan;
 mod shape;
 
 pub use broadcast::broadcast_shapes;
+pub use groupby::GroupByOptions;
 pub use index::{Index, slice_positions};
 pub use linalg::K_GROUP;
 pub use map_blocks::{BlockInfo, Boundary};

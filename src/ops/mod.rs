@@ -10,7 +10,7 @@ mod program;
 mod reduce;
 
 pub use program::{Generator, Inst, InstOp, Program, Reg};
-pub use reduce::{DEFAULT_SPLIT_EVERY, Partial, PartialKind, ReduceOp, ReduceSpec};
+pub use reduce::{DEFAULT_SPLIT_EVERY, GroupedPartial, Partial, PartialKind, ReduceOp, ReduceSpec};
 
 use crate::dtype::{DType, Kind};
 use crate::error::{Error, Result};

@@ -316,6 +316,26 @@ impl Partial {
     }
 }
 
+/// Partials of a group-by reduction for the groups present in some blocks: sorted
+/// group numbers, one partial each, all of one (keepdims) shape.
+#[derive(Debug)]
+pub struct GroupedPartial {
+    /// Group numbers, ascending.
+    pub groups: Vec<u32>,
+    /// The partial of each group.
+    pub parts: Vec<Partial>,
+    /// Shape each partial covers (the block's, with the grouped axis of length 1).
+    pub shape: Vec<usize>,
+}
+
+impl GroupedPartial {
+    /// Bytes held.
+    #[must_use]
+    pub fn nbytes(&self) -> usize {
+        self.parts.iter().map(Partial::nbytes).sum::<usize>() + self.groups.len() * 4
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
