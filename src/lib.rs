@@ -17,7 +17,7 @@
 //! ```
 //!
 //! Layers (a module uses only its own layer or lower ones; see DESIGN.md):
-//! L0 [`error`], [`bytesize`], [`dtype`], [`grid`], [`ops`] · L1 [`device`] · L2 [`chunk`] · L3 [`io`] ·
+//! L0 [`error`], [`bytesize`], [`dtype`], [`grid`], [`ops`], [`time`] · L1 [`device`] · L2 [`chunk`] · L3 [`io`] ·
 //! L4 [`expr`], [`array`], [`graph`], [`optimize`], [`delayed`] · L5 [`scheduler`] ·
 //! L6 [`runtime`], [`store`].
 //!
@@ -32,6 +32,7 @@ pub mod error;
 pub mod dtype;
 pub mod grid;
 pub mod ops;
+pub mod time;
 
 pub mod device;
 

@@ -110,3 +110,23 @@ fn info_describes_the_dataset() {
         "{out}"
     );
 }
+
+/// `reduce --groupby month` on a NetCDF-4 file: the CF `time` variable next to the data
+/// (units as netCDF's fixed-length string attribute, 6-hourly) gives the months.
+#[test]
+fn groupby_month_from_a_netcdf_time_variable() {
+    let Some(dir) = fixtures::dir("hdf5") else { return };
+    let out = std::env::temp_dir().join(format!("cw-h5-groupby-{}.npy", std::process::id()));
+    let o = out.display().to_string();
+    let src = format!("{}/clim.nc:/t2m", dir.display());
+    let (code, _, stderr) = fixtures::cli(&["reduce", &src, "--op", "nanmean", "--groupby", "month", "--out", &o]);
+    assert_eq!(code, 0, "{stderr}");
+    let got = chunkwise::io::npy::read_npy(&out).unwrap();
+    fixtures::same(
+        &got,
+        &chunkwise::io::npy::read_npy(&dir.join("clim_month_nanmean.npy")).unwrap(),
+        1e-12,
+        "netcdf months",
+    );
+    std::fs::remove_file(&out).ok();
+}

@@ -9,8 +9,8 @@
 
 mod common;
 
-use chunkwise::Array;
 use chunkwise::io::npy::read_npy;
+use chunkwise::{Array, Chunk};
 use common::fixtures::{self, cli, same};
 
 #[test]
@@ -229,4 +229,85 @@ fn memory_limit_trace_and_explain_on_the_command_line() {
         .count();
     assert_eq!(slices as u64, tasks);
     std::fs::remove_dir_all(&tmp).unwrap();
+}
+
+/// `reduce --groupby` against NumPy's per-group answers: the CF time coordinate found
+/// next to the array (v3 `dimension_names`; v2 `_ARRAY_DIMENSIONS` in the noleap
+/// calendar), and the explicit `--time-origin`/`--time-step` form.
+#[test]
+fn groupby_on_the_command_line_matches_numpy() {
+    let Some(dir) = fixtures::dir("zarr") else { return };
+    let tmp = std::env::temp_dir().join(format!("cw-groupby-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let src = format!("{}/clim.zarr/t2m", dir.display());
+    let src2 = format!("{}/clim_v2.zarr/t2m", dir.display());
+    let cases: Vec<(Vec<&str>, &str, &str, f64)> = vec![
+        (
+            vec![&src, "--op", "nanmean", "--groupby", "month"],
+            "clim_month_nanmean.npy",
+            "month",
+            1e-12,
+        ),
+        (
+            vec![&src, "--op", "nanmean", "--groupby", "season", "--axis", "0"],
+            "clim_season_nanmean.npy",
+            "season",
+            1e-12,
+        ),
+        (
+            vec![&src, "--op", "nansum", "--groupby", "year"],
+            "clim_year_nansum.npy",
+            "year",
+            1e-5,
+        ),
+        (
+            vec![
+                &src,
+                "--op",
+                "nanmean",
+                "--groupby",
+                "month",
+                "--time-origin",
+                "2001-01-01",
+                "--time-step",
+                "1d",
+            ],
+            "clim_month_nanmean.npy",
+            "origin",
+            1e-12,
+        ),
+        (
+            vec![&src2, "--op", "nanmean", "--groupby", "month"],
+            "clim_v2_month_nanmean.npy",
+            "v2 noleap",
+            1e-12,
+        ),
+    ];
+    for (k, (args, want, what, rtol)) in cases.iter().enumerate() {
+        let out = tmp.join(format!("g{k}.npy"));
+        let o = out.display().to_string();
+        let mut a = vec!["reduce"];
+        a.extend(args.iter().copied());
+        a.extend(["--out", &o, "--format", "json"]);
+        let (code, stdout, stderr) = fixtures::cli(&a);
+        assert_eq!(code, 0, "{what}: {stderr}");
+        let got = read_npy(&out).unwrap().data().cast(chunkwise::DType::F64);
+        let got = Chunk::new(read_npy(&out).unwrap().shape().to_vec(), got).unwrap();
+        same(&got, &read_npy(&dir.join(want)).unwrap(), *rtol, what);
+        if *what == "season" {
+            assert!(stdout.contains(r#""groups":["DJF","JJA","MAM","SON"]"#), "{stdout}");
+        }
+    }
+    // Without a coordinate or an origin the error says what to give.
+    let lone = format!("{}/v3_zstd_f32.zarr", dir.display());
+    let (code, _, stderr) = fixtures::cli(&["reduce", &lone, "--op", "mean", "--groupby", "month"]);
+    assert_ne!(code, 0);
+    assert!(
+        stderr.contains("--time-origin") && stderr.lines().count() == 1,
+        "{stderr}"
+    );
+    let (code, _, stderr) = fixtures::cli(&["reduce", &src, "--op", "mean", "--groupby", "week"]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("unknown --groupby 'week'"), "{stderr}");
+    std::fs::remove_dir_all(&tmp).ok();
 }

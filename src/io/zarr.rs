@@ -371,3 +371,49 @@ impl ChunkSource for ZarrSource {
         Chunk::new(shape, data)
     }
 }
+
+/// The user attributes of the Zarr array or group at `path` (`zarr.json`'s
+/// `attributes` for v3, `.zattrs` for v2; empty when there are none).
+///
+/// # Errors
+/// [`Error::Format`] when a metadata file exists but is not valid JSON.
+pub fn attributes(path: &Path) -> Result<serde_json::Map<String, serde_json::Value>> {
+    let read = |f: &Path| -> Result<Option<serde_json::Value>> {
+        match std::fs::read_to_string(f) {
+            Ok(t) => serde_json::from_str(&t)
+                .map(Some)
+                .map_err(|e| Error::Format(format!("{}: invalid JSON: {e}", f.display()))),
+            Err(_) => Ok(None),
+        }
+    };
+    if let Some(j) = read(&path.join("zarr.json"))? {
+        return Ok(j
+            .get("attributes")
+            .and_then(|a| a.as_object())
+            .cloned()
+            .unwrap_or_default());
+    }
+    Ok(read(&path.join(".zattrs"))?
+        .and_then(|a| a.as_object().cloned())
+        .unwrap_or_default())
+}
+
+/// The dimension names of the Zarr array at `path`: v3's `dimension_names`, or the
+/// `_ARRAY_DIMENSIONS` attribute xarray writes in v2.
+#[must_use]
+pub fn dimension_names(path: &Path) -> Option<Vec<String>> {
+    let names = |v: &serde_json::Value| -> Option<Vec<String>> {
+        v.as_array()?
+            .iter()
+            .map(|n| n.as_str().map(ToString::to_string))
+            .collect()
+    };
+    if let Some(j) = std::fs::read_to_string(path.join("zarr.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        && let Some(n) = j.get("dimension_names").and_then(names)
+    {
+        return Some(n);
+    }
+    attributes(path).ok()?.get("_ARRAY_DIMENSIONS").and_then(names)
+}

@@ -7,6 +7,7 @@ mod info;
 mod reduce;
 mod run_opts;
 mod source;
+mod timecoord;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -29,6 +29,23 @@ pub struct ReduceArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
+    /// Reduce per group of the time axis instead of over it: month, dayofyear, season
+    /// (DJF, JJA, MAM, SON, as xarray) or year. The axis is `--axis` (one; default 0).
+    /// Times come from the store's CF `time` coordinate, or from --time-origin/--time-step.
+    #[arg(long)]
+    groupby: Option<String>,
+    /// The date of the first step along the grouped axis (`2001-01-01`, `1979-01-01T06:00`).
+    #[arg(long)]
+    time_origin: Option<String>,
+    /// The time between steps with --time-origin (`1d`, `6h`, `30min`; default 1d).
+    #[arg(long)]
+    time_step: Option<String>,
+    /// Calendar of --time-origin, or overriding the coordinate's: standard, noleap, all_leap, 360_day.
+    #[arg(long)]
+    calendar: Option<String>,
+    /// The time coordinate as a SOURCE (default: the sibling array named after the axis, or `time`).
+    #[arg(long)]
+    time_coord: Option<String>,
     #[command(flatten)]
     run: RunArgs,
     /// Where to run: cpu, cuda or auto (cuda needs the `cuda` feature and a GPU).
@@ -97,16 +114,50 @@ pub fn run(args: &ReduceArgs) -> chunkwise::Result<()> {
         dtype: moment.then_some(DType::F64),
         ..ReduceOptions::default()
     };
-    let axes: chunkwise::Axes = match &args.axis {
-        None => chunkwise::Axes::All,
-        Some(a) => {
-            if x.ndim() == 0 {
-                return Err(chunkwise::Error::AxisOutOfRange { axis: a[0], ndim: 0 });
+    let mut groups: Option<(String, Vec<String>)> = None;
+    let r = if let Some(by) = &args.groupby {
+        let by_key = chunkwise::time::GroupBy::parse(by)?;
+        let axis = match args.axis.as_deref() {
+            None => 0,
+            Some([a]) => *a,
+            Some(_) => {
+                return Err(chunkwise::Error::InvalidArgument(
+                    "--groupby groups one axis: give a single --axis".into(),
+                ));
             }
-            chunkwise::Axes::List(a.clone())
+        };
+        let ax = chunkwise::grid::normalize_axis(axis, x.ndim())?;
+        let t = crate::timecoord::TimeArgs {
+            origin: args.time_origin.as_deref(),
+            step: args.time_step.as_deref(),
+            calendar: args.calendar.as_deref(),
+            coord: args.time_coord.as_deref(),
+        };
+        let (labels, n, names) = crate::timecoord::labels(by_key, &t, &args.source, ax, x.shape()[ax])?;
+        groups = Some((by.clone(), names));
+        let gopts = chunkwise::GroupByOptions {
+            ngroups: Some(n),
+            dtype: opts.dtype,
+            ..chunkwise::GroupByOptions::default()
+        };
+        x.groupby_reduce(&labels, ax as isize, op, &gopts)?
+    } else {
+        if args.time_origin.is_some() || args.time_step.is_some() || args.time_coord.is_some() {
+            return Err(chunkwise::Error::InvalidArgument(
+                "--time-origin, --time-step and --time-coord go with --groupby".into(),
+            ));
         }
+        let axes: chunkwise::Axes = match &args.axis {
+            None => chunkwise::Axes::All,
+            Some(a) => {
+                if x.ndim() == 0 {
+                    return Err(chunkwise::Error::AxisOutOfRange { axis: a[0], ndim: 0 });
+                }
+                chunkwise::Axes::List(a.clone())
+            }
+        };
+        x.reduce(op, axes, &opts)?
     };
-    let r = x.reduce(op, axes, &opts)?;
     let (rt, bar) = args.run.runtime(args.format == Format::Json)?;
     if args.run.explain(&rt, &[&r])? {
         return Ok(());
@@ -128,11 +179,18 @@ pub fn run(args: &ReduceArgs) -> chunkwise::Result<()> {
     match args.format {
         Format::Json => {
             let shape = c.shape().iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
-            let value = if c.shape().is_empty() {
+            let mut value = if c.shape().is_empty() {
                 format!(",\"value\":{}", json_value(&c))
             } else {
                 String::new()
             };
+            if let Some((by, names)) = &groups {
+                value.push_str(&format!(
+                    ",\"groupby\":{},\"groups\":{}",
+                    serde_json::to_string(by).unwrap_or_default(),
+                    serde_json::to_string(names).unwrap_or_default()
+                ));
+            }
             println!(
                 "{{\"op\":\"{}\",\"source\":{},\"shape\":[{shape}],\"dtype\":\"{}\"{value},\"elapsed_s\":{elapsed:.6},\"tasks\":{},\"threads\":{},\"peak_accounted_bytes\":{},\"bytes_read\":{},\"memory_limit\":{}}}",
                 op.name(),
@@ -152,6 +210,9 @@ pub fn run(args: &ReduceArgs) -> chunkwise::Result<()> {
                 println!("{} = {}", op.name(), json_value(&c).replace("null", "nan"));
             } else {
                 println!("{}: result of shape {:?}, dtype {}", op.name(), c.shape(), c.dtype());
+                if let Some((by, names)) = &groups {
+                    println!("groups ({by}): {}", names.join(", "));
+                }
                 if let Some(p) = &args.out {
                     println!("written to {}", p.display());
                 }

@@ -567,3 +567,39 @@ impl ChunkSource for Hdf5Source {
         Chunk::new(shape, data)
     }
 }
+
+/// A string attribute of an object (dataset or group) of an HDF5/NetCDF-4 file:
+/// `Ok(None)` when the object or the attribute does not exist. Reads variable-length
+/// strings (h5py) and fixed-length ones (netCDF's `NC_CHAR`), trailing NULs trimmed.
+///
+/// # Errors
+/// [`Error::Format`] when the file cannot be opened or the attribute is not a string.
+pub fn string_attr(file: &Path, object: &str, name: &str) -> Result<Option<String>> {
+    use hdf5::types::{FixedAscii, FixedUnicode, VarLenAscii, VarLenUnicode};
+    let h5 = hdf5::File::open(file).map_err(|e| h5err(file, "cannot open", &e))?;
+    let attr = if let Ok(ds) = h5.dataset(object) {
+        ds.attr(name)
+    } else if let Ok(g) = h5.group(object) {
+        g.attr(name)
+    } else {
+        return Ok(None);
+    };
+    let Ok(attr) = attr else { return Ok(None) };
+    let s = if let Ok(s) = attr.read_scalar::<VarLenUnicode>() {
+        s.as_str().to_string()
+    } else if let Ok(s) = attr.read_scalar::<VarLenAscii>() {
+        s.as_str().to_string()
+    } else if let Ok(s) = attr.read_scalar::<FixedAscii<1024>>() {
+        s.as_str().to_string()
+    } else if let Ok(s) = attr.read_scalar::<FixedUnicode<1024>>() {
+        s.as_str().to_string()
+    } else if let Ok(v) = attr.read_raw::<FixedAscii<1024>>() {
+        v.first().map(|s| s.as_str().to_string()).unwrap_or_default()
+    } else {
+        return Err(Error::Format(format!(
+            "{}:{object}: attribute '{name}' is not a string",
+            file.display()
+        )));
+    };
+    Ok(Some(s.trim_end_matches('\0').to_string()))
+}

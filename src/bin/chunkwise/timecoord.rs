@@ -1,0 +1,143 @@
+//! `--groupby`: group labels for a time axis, from the store's CF time coordinate or
+//! from `--time-origin` / `--time-step`.
+//!
+//! The coordinate is found the way xarray finds it: the name of the grouped dimension
+//! (Zarr v3 `dimension_names`, or the `_ARRAY_DIMENSIONS` attribute xarray writes in
+//! v2; `time` when the store names none) is a sibling array of the data array — in
+//! the same Zarr group, or the same HDF5/NetCDF-4 group — whose `units` attribute is
+//! CF's `"<unit> since <date>"` and whose optional `calendar` attribute picks the
+//! calendar.
+
+use crate::source::{self, Source};
+use chunkwise::time::{Calendar, CfTime, GroupBy};
+use chunkwise::{Array, DType, Error, Result};
+use std::path::Path;
+
+/// Where the time axis comes from.
+pub struct TimeArgs<'a> {
+    /// `--time-origin`.
+    pub origin: Option<&'a str>,
+    /// `--time-step`.
+    pub step: Option<&'a str>,
+    /// `--calendar`.
+    pub calendar: Option<&'a str>,
+    /// `--time-coord`.
+    pub coord: Option<&'a str>,
+}
+
+/// The labels of the grouped axis, the number of groups and their names.
+///
+/// # Errors
+/// No way to know the times, a coordinate of the wrong length, bad units or calendar.
+pub fn labels(
+    by: GroupBy,
+    t: &TimeArgs<'_>,
+    src: &str,
+    axis: usize,
+    len: usize,
+) -> Result<(Vec<i64>, usize, Vec<String>)> {
+    let (time, offsets) = if let Some(origin) = t.origin {
+        let step = chunkwise::time::parse_step(t.step.unwrap_or("1d"))?;
+        let (origin, origin_seconds) = chunkwise::time::parse_datetime(origin)?;
+        let calendar = Calendar::parse(t.calendar.unwrap_or("standard"))?;
+        let time = CfTime {
+            unit_seconds: step,
+            origin,
+            origin_seconds,
+            calendar,
+        };
+        (time, (0..len).map(|i| i as f64).collect::<Vec<f64>>())
+    } else {
+        if t.step.is_some() {
+            return Err(Error::InvalidArgument("--time-step needs --time-origin".into()));
+        }
+        coordinate(t, src, axis, len)?
+    };
+    if offsets.len() != len {
+        return Err(Error::InvalidArgument(format!(
+            "the time coordinate has {} values for an axis of length {len}",
+            offsets.len()
+        )));
+    }
+    let (labels, n) = by.labels(&time, &offsets)?;
+    let first_year = offsets
+        .iter()
+        .filter_map(|&o| time.date(o))
+        .map(|d| d.year)
+        .min()
+        .unwrap_or(0);
+    Ok((labels, n, by.group_names(n, first_year)))
+}
+
+fn values(a: &Array) -> Result<Vec<f64>> {
+    if a.ndim() != 1 {
+        return Err(Error::InvalidArgument(format!(
+            "the time coordinate has shape {:?}; it must be 1-D",
+            a.shape()
+        )));
+    }
+    Ok(a.astype(DType::F64).compute::<f64>()?.iter().copied().collect())
+}
+
+fn no_coord(what: &str) -> Error {
+    Error::InvalidArgument(format!(
+        "--groupby: no time coordinate ({what}); give --time-origin DATE and --time-step STEP, or --time-coord SOURCE"
+    ))
+}
+
+fn coordinate(t: &TimeArgs<'_>, src: &str, axis: usize, _len: usize) -> Result<(CfTime, Vec<f64>)> {
+    let target = match t.coord {
+        Some(c) => c.to_string(),
+        None => match source::parse(src) {
+            Source::Zarr(p) => {
+                let dims = chunkwise::io::zarr::dimension_names(p);
+                let name = dims.and_then(|d| d.get(axis).cloned()).unwrap_or_else(|| "time".into());
+                let parent = p.parent().unwrap_or(Path::new("."));
+                let c = parent.join(&name);
+                if !chunkwise::io::zarr::is_zarr(&c) {
+                    return Err(no_coord(&format!("{} is not a Zarr array", c.display())));
+                }
+                c.display().to_string()
+            }
+            Source::Hdf5(file, ds) => {
+                let group = ds.rsplit_once('/').map_or("", |(g, _)| g);
+                format!("{}:{group}/time", file.display())
+            }
+        },
+    };
+    let (units, calendar, vals) = match source::parse(&target) {
+        Source::Zarr(p) => {
+            let attrs = chunkwise::io::zarr::attributes(p)?;
+            let get = |k: &str| attrs.get(k).and_then(|v| v.as_str()).map(ToString::to_string);
+            (get("units"), get("calendar"), values(&Array::from_zarr(p)?)?)
+        }
+        Source::Hdf5(file, ds) => hdf5_coord(file, ds)?,
+    };
+    let units = units.ok_or_else(|| no_coord(&format!("{target} has no 'units' attribute")))?;
+    let cal = Calendar::parse(t.calendar.or(calendar.as_deref()).unwrap_or("standard"))?;
+    Ok((CfTime::parse_units(&units, cal)?, vals))
+}
+
+type Coord = (Option<String>, Option<String>, Vec<f64>);
+
+#[cfg(feature = "hdf5")]
+fn hdf5_coord(file: &Path, ds: &str) -> Result<Coord> {
+    use chunkwise::io::hdf5::string_attr;
+    if string_attr(file, ds, "units").is_err() || !file.exists() {
+        return Err(no_coord(&format!("{}:{ds} cannot be read", file.display())));
+    }
+    let a = Array::from_hdf5(file, ds).map_err(|e| no_coord(&e.to_string()))?;
+    Ok((
+        string_attr(file, ds, "units")?,
+        string_attr(file, ds, "calendar")?,
+        values(&a)?,
+    ))
+}
+
+#[cfg(not(feature = "hdf5"))]
+fn hdf5_coord(file: &Path, ds: &str) -> Result<Coord> {
+    Err(no_coord(&format!(
+        "{}:{ds}: this chunkwise was built without HDF5 support",
+        file.display()
+    )))
+}
