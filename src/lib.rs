@@ -19,7 +19,7 @@
 //! Layers (a module uses only its own layer or lower ones; see DESIGN.md):
 //! L0 [`error`], [`bytesize`], [`dtype`], [`grid`], [`ops`], [`time`] · L1 [`device`] · L2 [`chunk`] · L3 [`io`] ·
 //! L4 [`expr`], [`array`], [`graph`], [`optimize`], [`delayed`] · L5 [`scheduler`] ·
-//! L6 [`runtime`], [`store`].
+//! L6 [`runtime`], [`store`], [`persist`].
 //!
 //! Feature flags: `zarr` (default; Zarr v2/v3 through `zarrs`), `hdf5` (HDF5/NetCDF-4,
 //! links the system libhdf5), `cuda` (CUDA devices; builds without a toolkit).
@@ -48,6 +48,7 @@ pub mod optimize;
 
 pub mod scheduler;
 
+pub mod persist;
 pub mod runtime;
 pub mod store;
 

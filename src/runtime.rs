@@ -137,7 +137,7 @@ impl Runtime {
         optimize(g, &rules).0
     }
 
-    fn run(&self, targets: &[Target<'_>]) -> Result<(scheduler::Outputs, TaskGraph, RunStats)> {
+    pub(crate) fn run(&self, targets: &[Target<'_>]) -> Result<(scheduler::Outputs, TaskGraph, RunStats)> {
         let g = self.graph(targets);
         if let Some(limit) = self.config.memory_limit {
             scheduler::budget::check(&g, limit)?;

@@ -112,6 +112,16 @@ impl Array {
         self.size() * self.dtype().size()
     }
 
+    /// The name of the storage this array is read from directly (a path, `"memory"`,
+    /// `"spill DIR"`), or `None` when it is computed.
+    #[must_use]
+    pub fn source_name(&self) -> Option<String> {
+        match &self.expr.kind {
+            ExprKind::Source(s) => Some(s.name()),
+            _ => None,
+        }
+    }
+
     /// Whether two handles are the same node.
     #[must_use]
     pub fn same_node(&self, other: &Array) -> bool {

@@ -51,6 +51,27 @@ impl MemorySource {
         Ok(Self::from_blocks(grid, blocks))
     }
 
+    /// An array held as the given blocks of `grid` (C order), shared without copies.
+    ///
+    /// # Errors
+    /// [`Error::InvalidChunks`] when the block count or a block's shape does not match.
+    pub fn from_grid_blocks(grid: ChunkGrid, blocks: Vec<Arc<Chunk>>) -> Result<Self> {
+        if blocks.len() != grid.num_blocks()
+            || blocks
+                .iter()
+                .enumerate()
+                .any(|(b, c)| c.shape() != grid.block_shape(&grid.unlinear(b)).as_slice())
+        {
+            return Err(Error::InvalidChunks(format!(
+                "{} blocks do not fit a grid of {} blocks {:?}",
+                blocks.len(),
+                grid.num_blocks(),
+                grid.all_chunks()
+            )));
+        }
+        Ok(Self::from_blocks(grid, blocks))
+    }
+
     fn from_blocks(grid: ChunkGrid, blocks: Vec<Arc<Chunk>>) -> Self {
         let dtype = blocks.first().map_or(DType::F64, |b| b.dtype());
         MemorySource {
@@ -95,45 +116,56 @@ impl ChunkSource for MemorySource {
                 self.shape
             )));
         }
-        // One block exactly: share it.
-        let first: Vec<usize> = region
-            .iter()
-            .enumerate()
-            .map(|(a, r)| if r.is_empty() { 0 } else { g.locate(a, r.start) })
-            .collect();
-        if g.block_ranges(&first).as_slice() == region {
-            return Ok(self.blocks[g.linear(&first)].clone());
-        }
-        // Otherwise assemble from the overlapping blocks.
-        let shape: Vec<usize> = region.iter().map(|r| r.len()).collect();
-        let mut out = Chunk::new(
-            shape.clone(),
-            crate::dtype::Buffer::zeros(self.dtype, shape.iter().product()),
-        )?;
-        if shape.contains(&0) {
-            return Ok(Arc::new(out));
-        }
-        let spans: Vec<(usize, usize)> = region
-            .iter()
-            .enumerate()
-            .map(|(a, r)| (g.locate(a, r.start), g.locate(a, r.end - 1) + 1))
-            .collect();
-        let lens: Vec<usize> = spans.iter().map(|(s, e)| e - s).collect();
-        for k in IndexIter::new(&lens) {
-            let bidx: Vec<usize> = k.iter().zip(&spans).map(|(&k, (s, _))| s + k).collect();
-            let br = g.block_ranges(&bidx);
-            let src: Vec<Range<usize>> = br
-                .iter()
-                .zip(region)
-                .map(|(b, r)| r.start.max(b.start) - b.start..r.end.min(b.end) - b.start)
-                .collect();
-            let dst: Vec<usize> = br
-                .iter()
-                .zip(region)
-                .map(|(b, r)| r.start.max(b.start) - r.start)
-                .collect();
-            out.write_box(&dst, &self.blocks[g.linear(&bidx)], &src)?;
-        }
-        Ok(Arc::new(out))
+        assemble(g, self.dtype, region, |b| Ok(self.blocks[b].clone()))
     }
+}
+
+/// The box `region` of an array stored as the blocks of `g`: block `b` itself (shared)
+/// when the region is exactly one block, else a new chunk assembled from the blocks it
+/// overlaps, each fetched with `fetch(b)`.
+pub(crate) fn assemble(
+    g: &ChunkGrid,
+    dtype: DType,
+    region: &[Range<usize>],
+    fetch: impl Fn(usize) -> Result<Arc<Chunk>>,
+) -> Result<Arc<Chunk>> {
+    let first: Vec<usize> = region
+        .iter()
+        .enumerate()
+        .map(|(a, r)| if r.is_empty() { 0 } else { g.locate(a, r.start) })
+        .collect();
+    if g.block_ranges(&first).as_slice() == region {
+        return fetch(g.linear(&first));
+    }
+    let shape: Vec<usize> = region.iter().map(|r| r.len()).collect();
+    let mut out = Chunk::new(
+        shape.clone(),
+        crate::dtype::Buffer::zeros(dtype, shape.iter().product()),
+    )?;
+    if shape.contains(&0) {
+        return Ok(Arc::new(out));
+    }
+    let spans: Vec<(usize, usize)> = region
+        .iter()
+        .enumerate()
+        .map(|(a, r)| (g.locate(a, r.start), g.locate(a, r.end - 1) + 1))
+        .collect();
+    let lens: Vec<usize> = spans.iter().map(|(s, e)| e - s).collect();
+    for k in IndexIter::new(&lens) {
+        let bidx: Vec<usize> = k.iter().zip(&spans).map(|(&k, (s, _))| s + k).collect();
+        let br = g.block_ranges(&bidx);
+        let src: Vec<Range<usize>> = br
+            .iter()
+            .zip(region)
+            .map(|(b, r)| r.start.max(b.start) - b.start..r.end.min(b.end) - b.start)
+            .collect();
+        let dst: Vec<usize> = br
+            .iter()
+            .zip(region)
+            .map(|(b, r)| r.start.max(b.start) - r.start)
+            .collect();
+        let block = fetch(g.linear(&bidx))?;
+        out.write_box(&dst, &block, &src)?;
+    }
+    Ok(Arc::new(out))
 }

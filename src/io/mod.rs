@@ -10,6 +10,7 @@ pub mod hdf5;
 pub mod memory;
 pub mod npy;
 pub mod sliced;
+pub mod spill;
 pub mod staging;
 #[cfg(feature = "zarr")]
 pub mod zarr;

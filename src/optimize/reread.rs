@@ -17,7 +17,10 @@
 //! (or all of them, when the partly split graph still would not run within the budget):
 //! each consumer after the first gets its own Load of the same block (which
 //! `inline-loads` can then fold into a reduction). Loads of in-memory sources are always
-//! split: their "read" is a shared pointer, so holding them buys nothing.
+//! split: their "read" is a shared pointer, so holding them buys nothing. Loads that
+//! read a small part of the stored chunks they touch (more than twice as many elements
+//! decoded as kept: the pieces of a staged rechunk) are never split: each re-read would
+//! decode whole stored chunks again.
 
 use super::Rule;
 use crate::graph::{TaskGraph, TaskId, TaskKind, order};
@@ -67,7 +70,12 @@ impl Rule for RereadShared {
         let outputs = g.output_mask();
         let shared: Vec<usize> = (0..g.len())
             .filter(|&i| {
-                matches!(g.tasks()[i].kind, TaskKind::Load { .. }) && offsets[i + 1] - offsets[i] > 1 && !outputs[i]
+                let TaskKind::Load { source, grid, block } = &g.tasks()[i].kind else {
+                    return false;
+                };
+                offsets[i + 1] - offsets[i] > 1
+                    && !outputs[i]
+                    && (source.in_memory() || amplification(&**source, grid, *block as usize) <= 2.0)
             })
             .collect();
         if shared.is_empty() {
@@ -120,6 +128,24 @@ impl Rule for RereadShared {
         }
         (split_loads(&g, &split), true)
     }
+}
+
+/// Elements decoded per element kept when reading block `b` of `grid`: the stored
+/// chunks it touches over the block's size (1 when the source has no stored chunks).
+fn amplification(source: &dyn crate::io::ChunkSource, grid: &crate::grid::ChunkGrid, b: usize) -> f64 {
+    let Some(nc) = source.natural_chunks() else { return 1.0 };
+    let ranges = grid.block_ranges(&grid.unlinear(b));
+    let shape = source.shape();
+    let mut ratio = 1.0;
+    for ((r, &c), &n) in ranges.iter().zip(&nc).zip(shape) {
+        if r.is_empty() || c == 0 {
+            return 1.0;
+        }
+        let first = r.start / c * c;
+        let last = (r.end.div_ceil(c) * c).min(n);
+        ratio *= (last - first) as f64 / r.len() as f64;
+    }
+    ratio
 }
 
 /// A copy of `g` where every consumer of a `split` Load after the first reads its own
