@@ -19,6 +19,7 @@ mod creation;
 mod elementwise;
 mod gather;
 mod groupby;
+mod histogram;
 mod index;
 mod linalg;
 mod map_blocks;
