@@ -3,7 +3,7 @@
 one JSON line {"wall_s", "peak_rss_mb", "checksum"} on stdout.
 
     engines.py WORKLOAD --engine dask|numpy --threads N [--zarr3 P] [--zarr2 P]
-               [--h5 P] [--source P] [--size-n N]
+               [--h5 P] [--source P] [--size-n N] [--size NAME]
 
 The workloads mirror chunkwise's (src/bin/chunkwise/bench/workloads.rs) on the same
 files; the timed region is what a user would write: open, build, compute. The checksum
@@ -99,6 +99,91 @@ REDUCTIONS = {
 }
 
 
+# (n, chunk) per size, as chunkwise's workloads.rs.
+MATMUL_N = {"tiny": (400, 100), "small": (2000, 500), "medium": (8000, 2000), "large": (12000, 2000)}
+OVERLAP_N = {"tiny": (1000, 250), "small": (4000, 1000), "medium": (10000, 2000), "large": (20000, 2000)}
+
+
+def matmul_inputs(n):
+    i, j = np.indices((n, n), dtype=np.int64)
+    a = ((31 * i + 17 * j) % 101) / 101.0 - 0.5
+    b = ((13 * i + 29 * j) % 97) / 97.0 - 0.5
+    return a, b
+
+
+def mean3x3(b):
+    """The 3x3 mean of the interior of an extended block (the border is trimmed)."""
+    out = np.zeros_like(b)
+    n, m = b.shape
+    if n < 3 or m < 3:
+        return out
+    acc = np.zeros((n - 2, m - 2), dtype=b.dtype)
+    for di in range(3):
+        for dj in range(3):
+            acc += b[di:n - 2 + di, dj:m - 2 + dj]
+    out[1:-1, 1:-1] = acc / np.float32(9)
+    return out
+
+
+def month_of_day(n):
+    days = np.datetime64("2001-01-01") + np.arange(n).astype("timedelta64[D]")
+    return days
+
+
+def extra(args, w):
+    """The issue-6 workloads: climatology, rechunk, map_overlap, matmul."""
+    import dask.array as da
+    if w == "climatology-zarr3":
+        import xarray as xr
+        import zarr  # noqa: F401
+        t = time.perf_counter()
+        if args.engine == "dask":
+            # What an xarray user writes (flox does the groupby when installed).
+            x = da.from_zarr(args.zarr3)
+            ds = xr.DataArray(x, dims=("time", "lat", "lon"), coords={"time": month_of_day(x.shape[0])})
+            r = ds.groupby("time.month").mean(skipna=True).compute().values
+        else:
+            x = open_numpy(args, "zarr3")
+            months = month_of_day(x.shape[0]).astype("datetime64[M]").astype(int) % 12
+            r = np.stack([np.nanmean(x[months == m], axis=0) for m in range(12)])
+        return time.perf_counter() - t, np.asarray(r)
+    if w == "rechunk-zarr3":
+        import tempfile
+        import zarr
+        out = tempfile.mkdtemp(prefix="cw-rechunk-", dir=os.path.dirname(args.zarr3))
+        path = os.path.join(out, "out.zarr")
+        t = time.perf_counter()
+        x = da.from_zarr(args.zarr3)
+        x.rechunk((x.shape[0], 64, 64)).to_zarr(path)
+        wall = time.perf_counter() - t
+        r = np.asarray(np.nansum(zarr.open_array(path, mode="r")[...].astype(np.float64)))
+        import shutil
+        shutil.rmtree(out, ignore_errors=True)
+        return wall, r
+    if w == "overlap-mean3x3":
+        n, c = OVERLAP_N[args.size]
+        i, j = np.indices((n, n), dtype=np.int64)
+        x = ((7 * i + 3 * j) % 101).astype(np.float32)
+        del i, j
+        t = time.perf_counter()
+        if args.engine == "dask":
+            r = da.from_array(x, chunks=(c, c)).map_overlap(mean3x3, depth=1, boundary="reflect", dtype=np.float32).mean().compute()
+        else:
+            p = np.pad(x, 1, mode="symmetric")
+            r = mean3x3(p)[1:-1, 1:-1].mean()
+        return time.perf_counter() - t, np.asarray(r)
+    if w == "matmul":
+        n, c = MATMUL_N[args.size]
+        a, b = matmul_inputs(n)
+        t = time.perf_counter()
+        if args.engine == "dask":
+            r = (da.from_array(a, chunks=(c, c)) @ da.from_array(b, chunks=(c, c))).compute()
+        else:
+            r = a @ b
+        return time.perf_counter() - t, np.asarray(r)
+    return None
+
+
 def run(args):
     w = args.workload
     if args.engine == "dask":
@@ -115,6 +200,9 @@ def run(args):
         else:
             r = f(np, open_numpy(args, which))
         return time.perf_counter() - t, np.asarray(r)
+    e = extra(args, w)
+    if e is not None:
+        return e
     if w == "fused-sincos":
         n = args.size_n
         t = time.perf_counter()
@@ -148,6 +236,7 @@ def main():
     p.add_argument("--h5")
     p.add_argument("--source")
     p.add_argument("--size-n", type=int, default=20000)
+    p.add_argument("--size", default="medium")
     args = p.parse_args()
     wall, r = run(args)
     r = r.astype(np.float64)

@@ -24,7 +24,9 @@ pub fn supports(engine: &str, workload: &str) -> bool {
         || workload.starts_with("nansum-")
         || workload.starts_with("anomaly-")
         || workload == "fused-sincos";
-    reductions || (engine == "dask" && workload == "scheduler-fanin")
+    let issue6 = matches!(workload, "climatology-zarr3" | "overlap-mean3x3" | "matmul")
+        || (engine == "dask" && workload == "rechunk-zarr3");
+    reductions || issue6 || (engine == "dask" && workload == "scheduler-fanin")
 }
 
 /// An interpreter with numpy, dask, zarr and h5py: `CHUNKWISE_BENCH_PYTHON`, or the venv
@@ -58,7 +60,18 @@ pub fn python(venv: &Path) -> Result<PathBuf> {
     )?;
     step(
         "pip install",
-        Command::new(&py).args(["-m", "pip", "install", "-q", "numpy", "dask[array]", "zarr", "h5py"]),
+        Command::new(&py).args([
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "numpy",
+            "dask[array]",
+            "zarr",
+            "h5py",
+            "xarray",
+            "flox",
+        ]),
     )?;
     std::fs::write(&ready, "").map_err(|e| Error::Io {
         path: ready.clone(),

@@ -103,6 +103,30 @@ fn run_one(args: &BenchArgs, w: &Workload, ctx: &Ctx) -> Result<()> {
             let (out, s) = rt.compute_with_stats(&refs)?;
             (workloads::checksum(&out[0]), s)
         }
+        Job::Store(a, path) => {
+            let opts = chunkwise::io::zarr_write::ZarrWriteOptions {
+                overwrite: true,
+                ..Default::default()
+            };
+            let chunks: Vec<usize> = a.chunks().iter().map(|c| c[0].max(1)).collect();
+            let sink = chunkwise::io::zarr_write::ZarrSink::create(path, &a.shape(), a.dtype(), &chunks, &opts)?;
+            let written = rt.store(a, std::sync::Arc::new(sink));
+            let wall = t0.elapsed().as_secs_f64();
+            let sum = written.and_then(|()| {
+                let back = Array::from_zarr(path)?.astype(chunkwise::DType::F64).nansum(None)?;
+                rt.compute_many(&[&back])
+            });
+            std::fs::remove_dir_all(path).ok();
+            let rec = Record {
+                wall_s: wall,
+                peak_rss_mb: measure::own_peak_rss_mb(),
+                peak_accounted_mb: None,
+                tasks: Some(a.num_blocks()),
+                checksum: sum?[0].data().get_f64(0),
+            };
+            println!("{}", rec.to_json());
+            return Ok(());
+        }
         Job::Graph(d, n) => {
             let v = rt.compute_delayed(d)?;
             (
@@ -162,7 +186,8 @@ fn other(
         .arg(&stores.zarr2)
         .arg("--h5")
         .arg(&stores.hdf5)
-        .args(["--size-n", &workloads::sincos_n(args.size).to_string()]);
+        .args(["--size-n", &workloads::sincos_n(args.size).to_string()])
+        .args(["--size", args.size.name()]);
     if let Some(s) = &args.source {
         c.args(["--source", s]);
     }

@@ -42,6 +42,74 @@ pub enum Job {
     Arrays(Vec<Array>),
     /// A custom graph with this many tasks and an i64 result.
     Graph(chunkwise::Delayed<i64>, usize),
+    /// An array written as a Zarr v3 store at this path (removed afterwards); the
+    /// checksum is read back from the store after the timed region.
+    Store(Array, std::path::PathBuf),
+}
+
+/// `(n, chunk)` of the `matmul` workload's square matrices.
+pub fn matmul_n(size: Size) -> (usize, usize) {
+    match size {
+        Size::Tiny => (400, 100),
+        Size::Small => (2000, 500),
+        Size::Medium => (8000, 2000),
+        Size::Large => (12000, 2000),
+    }
+}
+
+/// `(n, chunk)` of the `overlap-mean3x3` workload's square field.
+pub fn overlap_n(size: Size) -> (usize, usize) {
+    match size {
+        Size::Tiny => (1000, 250),
+        Size::Small => (4000, 1000),
+        Size::Medium => (10000, 2000),
+        Size::Large => (20000, 2000),
+    }
+}
+
+/// Deterministic matrices both engines build the same way (exact in f64):
+/// `a[i, j] = ((31 i + 17 j) mod 101) / 101 - 0.5`, `b[i, j] = ((13 i + 29 j) mod 97) / 97 - 0.5`.
+fn matmul_inputs(size: Size) -> Result<(Array, Array)> {
+    let (n, c) = matmul_n(size);
+    let a = ndarray::Array2::from_shape_fn((n, n), |(i, j)| ((31 * i + 17 * j) % 101) as f64 / 101.0 - 0.5);
+    let b = ndarray::Array2::from_shape_fn((n, n), |(i, j)| ((13 * i + 29 * j) % 97) as f64 / 97.0 - 0.5);
+    Ok((
+        Array::from_ndarray(a.into_dyn(), [c, c])?,
+        Array::from_ndarray(b.into_dyn(), [c, c])?,
+    ))
+}
+
+/// `x[i, j] = (7 i + 3 j) mod 101` as float32, the field of `overlap-mean3x3`.
+fn overlap_input(size: Size) -> Result<Array> {
+    let (n, c) = overlap_n(size);
+    let x = ndarray::Array2::from_shape_fn((n, n), |(i, j)| ((7 * i + 3 * j) % 101) as f32);
+    Array::from_ndarray(x.into_dyn(), [c, c])
+}
+
+/// The 3×3 mean of the interior of an extended block (the border is trimmed away).
+fn mean3x3(v: ndarray::ArrayViewD<'_, f32>) -> ndarray::ArrayD<f32> {
+    let v = v.into_dimensionality::<ndarray::Ix2>().expect("a 2-D block");
+    let (n, m) = v.dim();
+    let mut out = ndarray::Array2::<f32>::zeros((n, m));
+    if n >= 3 && m >= 3 {
+        let mut acc = ndarray::Array2::<f32>::zeros((n - 2, m - 2));
+        for di in 0..3 {
+            for dj in 0..3 {
+                acc += &v.slice(ndarray::s![di..n - 2 + di, dj..m - 2 + dj]);
+            }
+        }
+        acc /= 9.0;
+        out.slice_mut(ndarray::s![1..n - 1, 1..m - 1]).assign(&acc);
+    }
+    out.into_dyn()
+}
+
+/// Month (0–11) of each day of a daily series starting 2001-01-01.
+fn month_labels(n: usize) -> Result<(Vec<i64>, usize)> {
+    use chunkwise::time::{Calendar, CfTime, GroupBy};
+    let t = CfTime::parse_units("days since 2001-01-01", Calendar::Standard)?;
+    let offsets: Vec<f64> = (0..n).map(|i| i as f64).collect();
+    GroupBy::Month.labels(&t, &offsets)
 }
 
 /// dask's fan-in graph: `n` independent `inc(i)` tasks and one sum over them.
@@ -218,6 +286,62 @@ pub const WORKLOADS: &[Workload] = &[
             let x = Array::random_uniform(&[n, n], -10.0, 10.0, 42, [2000, 2000])?;
             let y = (&x.sin().square() + &x.cos().square()).sum(None)?;
             Ok((Job::Arrays(vec![y]), (n * n * 8) as f64))
+        },
+    },
+    Workload {
+        name: "climatology-zarr3",
+        about: "monthly nanmean climatology (groupby month) of the daily Zarr v3 field from 2001-01-01",
+        needs: &["zarr3"],
+        rtol: 1e-5,
+        build: |ctx| {
+            let x = zarr3(ctx)?;
+            let (labels, n) = month_labels(x.shape()[0])?;
+            let opts = chunkwise::GroupByOptions {
+                ngroups: Some(n),
+                ..chunkwise::GroupByOptions::default()
+            };
+            let y = x.groupby_reduce(&labels, 0, chunkwise::ReduceOp::NanMean, &opts)?;
+            Ok((Job::Arrays(vec![y]), x.nbytes() as f64))
+        },
+    },
+    Workload {
+        name: "rechunk-zarr3",
+        about: "the Zarr v3 field (10, lat, lon) chunks rechunked to (time, 64, 64) and written as Zarr v3 (staged, 512 MiB bands)",
+        needs: &["zarr3"],
+        rtol: 1e-6,
+        build: |ctx| {
+            let x = zarr3(ctx)?;
+            let t = x.shape()[0];
+            let y = x.rechunk_bounded([t, 64, 64], 512 << 20)?;
+            let out = ctx
+                .stores
+                .zarr3
+                .with_file_name(format!("rechunk_out_{}.zarr", std::process::id()));
+            Ok((Job::Store(y, out), x.nbytes() as f64))
+        },
+    },
+    Workload {
+        name: "overlap-mean3x3",
+        about: "map_overlap 3×3 mean (reflect boundary) of a float32 field (10000² medium, 2000² chunks), then its mean",
+        needs: &[],
+        rtol: 1e-6,
+        build: |ctx| {
+            let x = overlap_input(ctx.size)?;
+            let y = x
+                .map_overlap(&[1, 1], chunkwise::Boundary::Reflect, mean3x3)?
+                .mean(None)?;
+            Ok((Job::Arrays(vec![y]), x.nbytes() as f64))
+        },
+    },
+    Workload {
+        name: "matmul",
+        about: "a @ b of float64 matrices (8000² medium in 2000² chunks, in memory); GFLOP/s = 2n³ / time",
+        needs: &[],
+        rtol: 1e-9,
+        build: |ctx| {
+            let (a, b) = matmul_inputs(ctx.size)?;
+            let bytes = (a.nbytes() + b.nbytes()) as f64;
+            Ok((Job::Arrays(vec![a.matmul(&b)?]), bytes))
         },
     },
     Workload {
