@@ -162,3 +162,82 @@ fn bad_arguments_are_one_line_errors() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The matmul, map_overlap and rechunk workloads on the tiny size give the answers
+/// computed here directly (matmul and the 3×3 mean from their formulas; the rechunked
+/// store's sum is the field's sum).
+#[test]
+fn array_api_workloads_give_the_direct_answers() {
+    let dir = scratch("api");
+    let d = dir.to_str().unwrap();
+    let get = |name: &str| -> f64 {
+        let (code, lines, err) = bench(
+            &[
+                "--size",
+                "tiny",
+                "--repeat",
+                "1",
+                "--data-dir",
+                d,
+                "--format",
+                "json",
+                name,
+            ],
+            &[],
+        );
+        assert_eq!(code, 0, "{err}");
+        lines
+            .iter()
+            .find(|l| l["workload"] == name)
+            .unwrap_or_else(|| panic!("{name} in {lines:?}"))["checksum"]
+            .as_f64()
+            .unwrap()
+    };
+    // The rechunked store written and read back holds the field.
+    assert_eq!(get("rechunk-zarr3"), get("nansum-zarr3"));
+    // sum(a @ b) = Σ_k (Σ_i a_ik)(Σ_j b_kj), n = 400.
+    let n = 400usize;
+    let a = |i: usize, j: usize| ((31 * i + 17 * j) % 101) as f64 / 101.0 - 0.5;
+    let b = |i: usize, j: usize| ((13 * i + 29 * j) % 97) as f64 / 97.0 - 0.5;
+    let want: f64 = (0..n)
+        .map(|k| (0..n).map(|i| a(i, k)).sum::<f64>() * (0..n).map(|j| b(k, j)).sum::<f64>())
+        .sum();
+    assert!(
+        (get("matmul") - want).abs() < 1e-9 * want.abs(),
+        "{} vs {want}",
+        get("matmul")
+    );
+    // The mean of the 3×3 mean with symmetric padding, n = 1000.
+    let n = 1000isize;
+    let x = |i: isize, j: isize| {
+        let r = |p: isize| {
+            if p < 0 {
+                -p - 1
+            } else if p >= n {
+                2 * n - 1 - p
+            } else {
+                p
+            }
+        };
+        ((7 * r(i) + 3 * r(j)) % 101) as f64
+    };
+    let mut total = 0.0;
+    for i in 0..n {
+        for j in 0..n {
+            let mut s = 0.0;
+            for di in -1..=1 {
+                for dj in -1..=1 {
+                    s += x(i + di, j + dj);
+                }
+            }
+            total += s / 9.0;
+        }
+    }
+    let want = total / (n * n) as f64;
+    assert!(
+        (get("overlap-mean3x3") - want).abs() < 1e-5 * want,
+        "{} vs {want}",
+        get("overlap-mean3x3")
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
