@@ -111,6 +111,13 @@ pub struct ChunkGrid {
     offsets: Vec<Vec<usize>>,
 }
 
+/// Blocks of `size` along an axis of `len` (the last one smaller; one block of 0 for
+/// an empty axis).
+#[must_use]
+pub fn regular_chunks(len: usize, size: usize) -> Vec<usize> {
+    sizes_for(len, size)
+}
+
 fn sizes_for(len: usize, size: usize) -> Vec<usize> {
     if len == 0 {
         return vec![0];

@@ -4,15 +4,11 @@
 
 mod common;
 
-use chunkwise::io::ChunkSource;
-use chunkwise::io::memory::MemorySource;
-use chunkwise::{Array, Chunk, ChunkSpec, DType, Index};
+use chunkwise::{Array, ChunkSpec, DType, Index};
 use common::*;
 use ndarray::{ArrayD, Axis, IxDyn};
 use proptest::prelude::*;
-use std::ops::Range;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
 /// Python's `range(n)[start:stop:step]`, written from the language reference's
 /// definition (not the engine's algorithm).
@@ -308,47 +304,6 @@ fn concatenate_and_stack_promote_dtypes() {
             .to_string()
             .contains("differ")
     );
-}
-
-/// A source that counts the elements it is asked to read.
-#[derive(Debug)]
-struct Counting {
-    inner: MemorySource,
-    elements: AtomicUsize,
-    reads: AtomicUsize,
-}
-
-impl ChunkSource for Counting {
-    fn name(&self) -> String {
-        "counting".into()
-    }
-    fn shape(&self) -> &[usize] {
-        self.inner.shape()
-    }
-    fn dtype(&self) -> DType {
-        self.inner.dtype()
-    }
-    fn natural_chunks(&self) -> Option<Vec<usize>> {
-        None
-    }
-    fn read(&self, region: &[Range<usize>]) -> chunkwise::Result<Chunk> {
-        self.elements
-            .fetch_add(region.iter().map(ExactSizeIterator::len).product(), Ordering::Relaxed);
-        self.reads.fetch_add(1, Ordering::Relaxed);
-        self.inner.read(region)
-    }
-}
-
-fn counting(r: &ArrayD<f64>, chunks: &[usize]) -> (Arc<Counting>, Array) {
-    let flat: Vec<f64> = r.iter().copied().collect();
-    let c = Chunk::new(r.shape().to_vec(), chunkwise::Buffer::F64(flat)).unwrap();
-    let src = Arc::new(Counting {
-        inner: MemorySource::new(c),
-        elements: AtomicUsize::new(0),
-        reads: AtomicUsize::new(0),
-    });
-    let x = Array::from_source(src.clone(), ChunkSpec::from(chunks.to_vec())).unwrap();
-    (src, x)
 }
 
 #[test]

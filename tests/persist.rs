@@ -3,55 +3,14 @@
 
 mod common;
 
-use chunkwise::io::ChunkSource;
-use chunkwise::io::memory::MemorySource;
-use chunkwise::{Array, Chunk, ChunkSpec, Config, DType, Runtime};
+use chunkwise::{Config, DType, Runtime};
 use common::*;
-use std::ops::Range;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-#[derive(Debug)]
-struct Counting {
-    inner: MemorySource,
-    reads: AtomicUsize,
-}
-
-impl ChunkSource for Counting {
-    fn name(&self) -> String {
-        "counting".into()
-    }
-    fn shape(&self) -> &[usize] {
-        self.inner.shape()
-    }
-    fn dtype(&self) -> DType {
-        self.inner.dtype()
-    }
-    fn natural_chunks(&self) -> Option<Vec<usize>> {
-        None
-    }
-    fn read(&self, region: &[Range<usize>]) -> chunkwise::Result<Chunk> {
-        self.reads.fetch_add(1, Ordering::Relaxed);
-        self.inner.read(region)
-    }
-}
-
-fn counted(r: &ndarray::ArrayD<f64>, chunks: &[usize]) -> (Arc<Counting>, Array) {
-    let c = Chunk::new(r.shape().to_vec(), chunkwise::Buffer::F64(r.iter().copied().collect())).unwrap();
-    let s = Arc::new(Counting {
-        inner: MemorySource::new(c),
-        reads: AtomicUsize::new(0),
-    });
-    (
-        s.clone(),
-        Array::from_source(s, ChunkSpec::from(chunks.to_vec())).unwrap(),
-    )
-}
+use std::sync::atomic::Ordering;
 
 #[test]
 fn persisted_blocks_are_reused_not_recomputed() {
     let r = data(&[20, 12], DType::F64, 31, 0.0);
-    let (src, x) = counted(&r, &[6, 5]);
+    let (src, x) = counting(&r, &[6, 5]);
     let y = (&x * 2.0 + 1.0).persist().unwrap();
     assert_eq!(y.chunks(), x.chunks());
     let after_persist = src.reads.load(Ordering::Relaxed);

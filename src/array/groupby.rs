@@ -22,7 +22,7 @@ use crate::device::cpu::eval::BlockCtx;
 use crate::device::cpu::reduce::{RowSource, finalize, merge, partial};
 use crate::dtype::{Buffer, DType, Scalar};
 use crate::error::{Error, Result};
-use crate::expr::{BlockOp, ExprKind};
+use crate::expr::BlockOp;
 use crate::grid::{ChunkGrid, normalize_axis};
 use crate::ops::{DEFAULT_SPLIT_EVERY, GroupedPartial, ReduceOp};
 use std::sync::Arc;
@@ -271,17 +271,6 @@ impl BlockOp for GroupFinalizeOp {
     }
 }
 
-fn node(op: impl BlockOp + 'static, input: Array, grid: ChunkGrid, dtype: DType) -> Array {
-    Array::from_expr(
-        ExprKind::Blocks {
-            op: Arc::new(op),
-            inputs: vec![input],
-        },
-        grid,
-        dtype,
-    )
-}
-
 /// Options of [`Array::groupby_reduce`].
 #[derive(Clone, Debug)]
 pub struct GroupByOptions {
@@ -381,13 +370,13 @@ impl Array {
         let bytes: Vec<u64> = (0..grid0.num_blocks())
             .map(|b| kept_len(&grid0, b) * per * groups_in[grid0.unlinear(b)[ax]].len() as u64)
             .collect();
-        let mut cur = node(
+        let mut cur = Array::from_block_op(
             GroupChunkOp {
                 spec: spec.clone(),
                 in_grid: g.clone(),
                 bytes,
             },
-            self.clone(),
+            vec![self.clone()],
             grid0,
             out,
         );
@@ -413,7 +402,7 @@ impl Array {
             let bytes: Vec<u64> = (0..out_grid.num_blocks())
                 .map(|b| kept_len(&out_grid, b) * per * next_sets[out_grid.unlinear(b)[ax]].len() as u64)
                 .collect();
-            cur = node(
+            cur = Array::from_block_op(
                 GroupCombineOp {
                     spec: spec.clone(),
                     in_grid,
@@ -421,7 +410,7 @@ impl Array {
                     fan,
                     bytes,
                 },
-                cur,
+                vec![cur],
                 out_grid,
                 out,
             );
@@ -432,12 +421,12 @@ impl Array {
         let mut sh = shape;
         sh[ax] = ngroups;
         let out_grid = ChunkGrid::from_chunks(&sh, chunks)?;
-        Ok(node(
+        Ok(Array::from_block_op(
             GroupFinalizeOp {
                 spec,
                 out_grid: out_grid.clone(),
             },
-            cur,
+            vec![cur],
             out_grid,
             out,
         ))

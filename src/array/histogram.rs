@@ -15,7 +15,7 @@ use super::Array;
 use crate::chunk::{Chunk, Value};
 use crate::dtype::{Buffer, DType, Element, Kind};
 use crate::error::{Error, Result};
-use crate::expr::{BlockOp, ExprKind};
+use crate::expr::BlockOp;
 use crate::grid::{ChunkGrid, normalize_axis};
 use std::sync::Arc;
 
@@ -75,10 +75,7 @@ impl BlockOp for HistOp {
         }
     }
     fn compute(&self, b: usize, inputs: &[&Value]) -> Result<Value> {
-        let c = inputs
-            .first()
-            .ok_or_else(|| Error::Unsupported("histogram input missing".into()))?
-            .as_chunk()?;
+        let c = super::first_input(inputs, "histogram")?;
         let shape = self.out_grid.block_shape(&self.out_grid.unlinear(b));
         let mut counts = vec![0i64; shape.iter().product()];
         let count = |v: f64| bin_of(v, self.lo, self.hi, self.bins, &self.edges);
@@ -126,10 +123,7 @@ impl BlockOp for BincountOp {
         vec![(0, b)]
     }
     fn compute(&self, _b: usize, inputs: &[&Value]) -> Result<Value> {
-        let c = inputs
-            .first()
-            .ok_or_else(|| Error::Unsupported("bincount input missing".into()))?
-            .as_chunk()?;
+        let c = super::first_input(inputs, "bincount")?;
         let mut counts = vec![0i64; self.length];
         crate::dispatch_buffer!(c.data(), d, T => {
             for &x in d.iter() {
@@ -142,17 +136,6 @@ impl BlockOp for BincountOp {
         });
         Ok(Value::Chunk(Chunk::new(vec![1, self.length], Buffer::I64(counts))?))
     }
-}
-
-fn blocks(op: impl BlockOp + 'static, input: &Array, grid: ChunkGrid) -> Array {
-    Array::from_expr(
-        ExprKind::Blocks {
-            op: Arc::new(op),
-            inputs: vec![input.clone()],
-        },
-        grid,
-        DType::I64,
-    )
 }
 
 impl Array {
@@ -188,7 +171,7 @@ impl Array {
                     bins,
                     edges,
                 };
-                blocks(op, &x, out_grid).sum(0)
+                Array::from_block_op(op, vec![x], out_grid, DType::I64).sum(0)
             }
             Some(a) => {
                 let ax = normalize_axis(a, self.ndim())?;
@@ -207,7 +190,7 @@ impl Array {
                     bins,
                     edges,
                 };
-                blocks(op, self, out_grid).sum(0)
+                Array::from_block_op(op, vec![self.clone()], out_grid, DType::I64).sum(0)
             }
         }
     }
@@ -277,7 +260,7 @@ impl Array {
         }
         let nb = self.num_blocks();
         let grid = ChunkGrid::from_chunks(&[nb, length], vec![vec![1; nb], vec![length]])?;
-        blocks(BincountOp { length }, self, grid).sum(0)
+        Array::from_block_op(BincountOp { length }, vec![self.clone()], grid, DType::I64).sum(0)
     }
 
     /// `np.unique`: the sorted distinct values, as a 1-D array (NaN once, last). The

@@ -59,6 +59,23 @@ impl Array {
         }
     }
 
+    /// A [`BlockOp`](crate::expr::BlockOp) node over `inputs` with output `grid`.
+    pub(crate) fn from_block_op(
+        op: impl crate::expr::BlockOp + 'static,
+        inputs: Vec<Array>,
+        grid: ChunkGrid,
+        dtype: DType,
+    ) -> Array {
+        Array::from_expr(
+            ExprKind::Blocks {
+                op: Arc::new(op),
+                inputs,
+            },
+            grid,
+            dtype,
+        )
+    }
+
     /// The expression node (for graph lowering and inspection).
     #[must_use]
     pub fn expr(&self) -> &Arc<Expr> {
@@ -128,6 +145,17 @@ impl Array {
     pub fn same_node(&self, other: &Array) -> bool {
         Arc::ptr_eq(&self.expr, &other.expr)
     }
+}
+
+/// The first input chunk of a block op, or an error naming the op.
+pub(crate) fn first_input<'a>(
+    inputs: &[&'a crate::chunk::Value],
+    name: &str,
+) -> crate::error::Result<&'a crate::chunk::Chunk> {
+    inputs
+        .first()
+        .ok_or_else(|| crate::error::Error::Unsupported(format!("{name}: an input block is missing")))?
+        .as_chunk()
 }
 
 impl std::fmt::Debug for Array {

@@ -76,18 +76,6 @@ impl Array {
     }
 }
 
-fn regular(n: usize, size: usize) -> Vec<usize> {
-    if n == 0 {
-        return vec![0];
-    }
-    let size = size.clamp(1, n);
-    let mut v = vec![size; n / size];
-    if !n.is_multiple_of(size) {
-        v.push(n % size);
-    }
-    v
-}
-
 /// The intermediate grid of a staged plan, or `None` when the direct plan is fine (the
 /// grids nest, or the whole array fits in `max_mem`).
 fn intermediate(from: &ChunkGrid, to: &ChunkGrid, itemsize: usize, max_mem: usize) -> Result<Option<ChunkGrid>> {
@@ -118,7 +106,7 @@ fn intermediate(from: &ChunkGrid, to: &ChunkGrid, itemsize: usize, max_mem: usiz
     }
     let shape = from.shape();
     let chunks: Vec<Vec<usize>> = (0..nd)
-        .map(|a| regular(shape[a], write[a].min(big(from, a)).max(1)))
+        .map(|a| crate::grid::regular_chunks(shape[a], write[a].min(big(from, a)).max(1)))
         .collect();
     let int = ChunkGrid::from_chunks(&shape, chunks)?;
     Ok((&int != from && &int != to).then_some(int))

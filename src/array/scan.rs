@@ -18,10 +18,9 @@ use crate::chunk::{Chunk, Value};
 use crate::device::cpu::scan::{ScanAcc, apply_carry, exclusive_in_place, scan_in_place};
 use crate::dtype::{Buffer, DType, Element, Kind};
 use crate::error::{Error, Result};
-use crate::expr::{BlockOp, ExprKind};
+use crate::expr::BlockOp;
 use crate::grid::{ChunkGrid, normalize_axis};
 use crate::ops::BinaryOp;
-use std::sync::Arc;
 
 /// Which running combination.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -193,17 +192,6 @@ impl BlockOp for ApplyCarryOp {
     }
 }
 
-fn node(op: impl BlockOp + 'static, inputs: Vec<Array>, grid: ChunkGrid, dtype: DType) -> Array {
-    Array::from_expr(
-        ExprKind::Blocks {
-            op: Arc::new(op),
-            inputs,
-        },
-        grid,
-        dtype,
-    )
-}
-
 impl Array {
     /// A running combination along `axis` (`None`: over the flattened array, C order).
     ///
@@ -218,7 +206,7 @@ impl Array {
         let acc = acc_dtype(self.dtype());
         let grid = self.grid().clone();
         let single = grid.nblocks()[ax] == 1;
-        let scanned = node(
+        let scanned = Array::from_block_op(
             ScanBlockOp {
                 axis: ax,
                 kind,
@@ -240,7 +228,7 @@ impl Array {
         let mut chunks = totals.chunks().to_vec();
         chunks[ax] = vec![ends.len()];
         let totals = totals.rechunk_to(ChunkGrid::from_chunks(&totals.shape(), chunks)?);
-        let carry = node(
+        let carry = Array::from_block_op(
             CarryOp {
                 axis: ax,
                 prod: kind.prod(),
@@ -250,7 +238,7 @@ impl Array {
             acc,
         );
         let carry_grid = carry.grid().clone();
-        Ok(node(
+        Ok(Array::from_block_op(
             ApplyCarryOp {
                 axis: ax,
                 prod: kind.prod(),

@@ -13,20 +13,8 @@ use crate::chunk::{Chunk, Value};
 use crate::dtype::{DType, Element};
 
 use crate::error::{Error, Result};
-use crate::expr::{BlockOp, ExprKind};
+use crate::expr::BlockOp;
 use crate::grid::{AxisChunks, ChunkGrid, ChunkSpec, normalize_axes, normalize_axis};
-use std::sync::Arc;
-
-fn blocks(op: impl BlockOp + 'static, inputs: Vec<Array>, grid: ChunkGrid, dtype: DType) -> Array {
-    Array::from_expr(
-        ExprKind::Blocks {
-            op: Arc::new(op),
-            inputs,
-        },
-        grid,
-        dtype,
-    )
-}
 
 /// Output axis `k` is input axis `perm[k]`.
 #[derive(Debug)]
@@ -49,7 +37,7 @@ impl BlockOp for PermuteOp {
         vec![(0, self.in_grid.linear(&i))]
     }
     fn compute(&self, b: usize, inputs: &[&Value]) -> Result<Value> {
-        let c = one(inputs, "transpose")?;
+        let c = super::first_input(inputs, "transpose")?;
         let shape = self.out_grid.block_shape(&self.out_grid.unlinear(b));
         let data = crate::dispatch_buffer!(c.data(), v, T => {
             T::into_buffer(crate::device::cpu::gather::permute(v, c.shape(), &self.perm))
@@ -72,7 +60,7 @@ impl BlockOp for ReshapeBlocksOp {
         vec![(0, b)]
     }
     fn compute(&self, b: usize, inputs: &[&Value]) -> Result<Value> {
-        let c = one(inputs, "reshape")?;
+        let c = super::first_input(inputs, "reshape")?;
         let shape = self.out_grid.block_shape(&self.out_grid.unlinear(b));
         Ok(Value::Chunk(c.try_clone()?.reshaped(shape)?))
     }
@@ -100,7 +88,7 @@ impl BlockOp for ConcatOp {
         vec![(inp, self.in_grids[inp].linear(&idx))]
     }
     fn compute(&self, _b: usize, inputs: &[&Value]) -> Result<Value> {
-        let c = one(inputs, "concatenate")?;
+        let c = super::first_input(inputs, "concatenate")?;
         let c = if c.dtype() == self.dtype {
             c.try_clone()?
         } else {
@@ -129,7 +117,7 @@ impl BlockOp for BroadcastOp {
         vec![(0, self.in_grid.linear(&i))]
     }
     fn compute(&self, b: usize, inputs: &[&Value]) -> Result<Value> {
-        let c = one(inputs, "broadcast_to")?;
+        let c = super::first_input(inputs, "broadcast_to")?;
         let shape = self.out_grid.block_shape(&self.out_grid.unlinear(b));
         let data = crate::dispatch_buffer!(c.data(), v, T => {
             let view = ndarray::ArrayViewD::from_shape(ndarray::IxDyn(c.shape()), v.as_slice())
@@ -142,13 +130,6 @@ impl BlockOp for BroadcastOp {
         });
         Ok(Value::Chunk(Chunk::new(shape, data)?))
     }
-}
-
-fn one<'a>(inputs: &[&'a Value], name: &str) -> Result<&'a Chunk> {
-    inputs
-        .first()
-        .ok_or_else(|| Error::Unsupported(format!("{name}: input block missing")))?
-        .as_chunk()
 }
 
 impl Array {
@@ -176,7 +157,7 @@ impl Array {
             out_grid: out_grid.clone(),
             perm,
         };
-        Ok(blocks(op, vec![self.clone()], out_grid, self.dtype()))
+        Ok(Array::from_block_op(op, vec![self.clone()], out_grid, self.dtype()))
     }
 
     /// Reverses the axes (`x.T`).
@@ -213,7 +194,7 @@ impl Array {
         let op = ReshapeBlocksOp {
             out_grid: out_grid.clone(),
         };
-        blocks(op, vec![self.clone()], out_grid, self.dtype())
+        Array::from_block_op(op, vec![self.clone()], out_grid, self.dtype())
     }
 
     /// Removes axes of length 1 (all of them when `axes` is `None`).
@@ -308,7 +289,7 @@ impl Array {
             if lead_chunks.iter().any(|c| c % unit != 0) {
                 let typical = lead_chunks.iter().copied().max().unwrap_or(1);
                 let size = (typical / unit).max(1) * unit;
-                lead_chunks = regular(in_shape[lead], size);
+                lead_chunks = crate::grid::regular_chunks(in_shape[lead], size);
                 in_chunks[lead] = AxisChunks::Sizes(lead_chunks.clone());
             }
             // Each lead block of c rows is c·rest_in elements = c·rest_in/rest_out lead
@@ -364,7 +345,7 @@ impl Array {
             in_grid: g.clone(),
             out_grid: out_grid.clone(),
         };
-        Ok(blocks(op, vec![self.clone()], out_grid, self.dtype()))
+        Ok(Array::from_block_op(op, vec![self.clone()], out_grid, self.dtype()))
     }
 
     /// Joins arrays along an existing axis (`np.concatenate`); dtypes are promoted and
@@ -443,7 +424,7 @@ impl Array {
             map,
             dtype,
         };
-        Ok(blocks(op, inputs, out_grid, dtype))
+        Ok(Array::from_block_op(op, inputs, out_grid, dtype))
     }
 
     /// Joins arrays of one shape along a new axis (`np.stack`).
@@ -466,14 +447,6 @@ impl Array {
 
 fn gcd(a: usize, b: usize) -> usize {
     if b == 0 { a } else { gcd(b, a % b) }
-}
-
-fn regular(n: usize, size: usize) -> Vec<usize> {
-    let mut v = vec![size; n / size];
-    if !n.is_multiple_of(size) {
-        v.push(n % size);
-    }
-    v
 }
 
 fn infer_shape(shape: &[isize], size: usize) -> Result<Vec<usize>> {

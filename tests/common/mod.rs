@@ -263,3 +263,50 @@ pub fn assert_close(got: &Chunk, want: &ArrayD<f64>, rtol: f64, what: &str) {
         }
     }
 }
+
+/// A source that counts the reads asked of it and the elements they cover (for tests
+/// that prove an operation reads only what it needs).
+#[derive(Debug)]
+pub struct Counting {
+    pub inner: MemorySource,
+    pub reads: std::sync::atomic::AtomicUsize,
+    pub elements: std::sync::atomic::AtomicUsize,
+}
+
+impl chunkwise::io::ChunkSource for Counting {
+    fn name(&self) -> String {
+        "counting".into()
+    }
+    fn shape(&self) -> &[usize] {
+        self.inner.shape()
+    }
+    fn dtype(&self) -> DType {
+        self.inner.dtype()
+    }
+    fn natural_chunks(&self) -> Option<Vec<usize>> {
+        None
+    }
+    fn read(&self, region: &[std::ops::Range<usize>]) -> chunkwise::Result<Chunk> {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.elements
+            .fetch_add(region.iter().map(ExactSizeIterator::len).product(), Relaxed);
+        self.reads.fetch_add(1, Relaxed);
+        self.inner.read(region)
+    }
+}
+
+/// The reference data (f64) behind a [`Counting`] source, as an array of `chunks`.
+pub fn counting(reference: &ArrayD<f64>, chunks: &[usize]) -> (Arc<Counting>, Array) {
+    let c = Chunk::new(
+        reference.shape().to_vec(),
+        Buffer::F64(reference.iter().copied().collect()),
+    )
+    .unwrap();
+    let src = Arc::new(Counting {
+        inner: MemorySource::new(c),
+        reads: std::sync::atomic::AtomicUsize::new(0),
+        elements: std::sync::atomic::AtomicUsize::new(0),
+    });
+    let x = Array::from_source(src.clone(), ChunkSpec::from(chunks.to_vec())).unwrap();
+    (src, x)
+}
