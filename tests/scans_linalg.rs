@@ -181,3 +181,36 @@ fn vectors_dot_and_tensordot() {
     });
     close(&computed(&t), &want, 1e-12, "tensordot");
 }
+
+#[test]
+fn tall_skinny_qr_reconstructs_with_orthonormal_q() {
+    let (m, n) = (50, 4);
+    let r = data(&[m, n], DType::F64, 9, 0.0);
+    for chunks in [[50, 4], [10, 2], [7, 4], [3, 4], [1, 1]] {
+        let x = array(&r, DType::F64, &chunks);
+        let (q, rr) = x.tsqr().unwrap();
+        assert_eq!(q.shape(), vec![m, n]);
+        assert_eq!(rr.shape(), vec![n, n]);
+        let qv = q.compute::<f64>().unwrap();
+        let rv = rr.compute::<f64>().unwrap();
+        for i in 0..n {
+            for j in 0..i {
+                assert_eq!(rv[[i, j]], 0.0, "R is upper triangular");
+            }
+        }
+        // Q R = A, through the engine's own matmul and by hand.
+        let qr = computed(&q.matmul(&rr).unwrap());
+        close(&qr, &r, 1e-10, &format!("QR = A, chunks {chunks:?}"));
+        for a in 0..n {
+            for b in 0..n {
+                let d: f64 = (0..m).map(|i| qv[[i, a]] * qv[[i, b]]).sum();
+                assert!(
+                    (d - if a == b { 1.0 } else { 0.0 }).abs() < 1e-10,
+                    "QᵀQ = I at {a},{b}: {d}"
+                );
+            }
+        }
+    }
+    let wide = array(&data(&[3, 5], DType::F64, 1, 0.0), DType::F64, &[3, 5]);
+    assert!(wide.tsqr().unwrap_err().to_string().contains("tall-skinny"));
+}

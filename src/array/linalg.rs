@@ -225,3 +225,174 @@ fn product(a: &Array, b: &Array, grid: ChunkGrid, groups: bool, acc: DType) -> A
         acc,
     )
 }
+
+/// Tall-skinny QR, step 1: each row block `A_i` (m_i × n) → `[Q_i; R_i]` stacked
+/// ((m_i + n) × n).
+#[derive(Debug)]
+struct BlockQrOp {
+    n: usize,
+}
+
+impl BlockOp for BlockQrOp {
+    fn name(&self) -> String {
+        "tsqr-block".into()
+    }
+    fn deps(&self, b: usize) -> Vec<(usize, usize)> {
+        vec![(0, b)]
+    }
+    fn compute(&self, _b: usize, inputs: &[&Value]) -> Result<Value> {
+        let c = super::first_input(inputs, "tsqr")?;
+        let m = c.shape()[0];
+        let a = c
+            .data()
+            .as_slice::<f64>()
+            .ok_or_else(|| Error::Unsupported("tsqr of a non-f64 block".into()))?;
+        let (mut q, r) = crate::device::cpu::qr::householder_qr(a, m, self.n);
+        q.extend_from_slice(&r);
+        Ok(Value::Chunk(Chunk::new(vec![m + self.n, self.n], Buffer::F64(q))?))
+    }
+}
+
+/// Step 2: the stacked `R_i` (k·n × n) → `[Q2; R]` ((k·n + n) × n).
+#[derive(Debug)]
+struct StackQrOp {
+    n: usize,
+    rows: Vec<usize>,
+}
+
+impl BlockOp for StackQrOp {
+    fn name(&self) -> String {
+        "tsqr-stack".into()
+    }
+    fn deps(&self, _b: usize) -> Vec<(usize, usize)> {
+        (0..self.rows.len()).map(|i| (0, i)).collect()
+    }
+    fn compute(&self, _b: usize, inputs: &[&Value]) -> Result<Value> {
+        let n = self.n;
+        let mut stack = Vec::with_capacity(self.rows.len() * n * n);
+        for (v, &m) in inputs.iter().zip(&self.rows) {
+            let d = v
+                .as_chunk()?
+                .data()
+                .as_slice::<f64>()
+                .ok_or_else(|| Error::Unsupported("tsqr: f64 expected".into()))?;
+            stack.extend_from_slice(&d[m * n..(m + n) * n]);
+        }
+        let k = self.rows.len();
+        let (mut q, r) = crate::device::cpu::qr::householder_qr(&stack, k * n, n);
+        q.extend_from_slice(&r);
+        Ok(Value::Chunk(Chunk::new(vec![k * n + n, n], Buffer::F64(q))?))
+    }
+}
+
+/// Step 3: `Q` block i = `Q_i · Q2[i n .. (i + 1) n]`; or `R` (the tail of step 2).
+#[derive(Debug)]
+struct TsqrOutOp {
+    n: usize,
+    rows: Vec<usize>,
+    /// Output Q (else R).
+    q: bool,
+}
+
+impl BlockOp for TsqrOutOp {
+    fn name(&self) -> String {
+        if self.q { "tsqr-q".into() } else { "tsqr-r".into() }
+    }
+    fn deps(&self, b: usize) -> Vec<(usize, usize)> {
+        if self.q { vec![(0, b), (1, 0)] } else { vec![(1, 0)] }
+    }
+    fn compute(&self, b: usize, inputs: &[&Value]) -> Result<Value> {
+        let n = self.n;
+        let f64s = |v: &Value| -> Result<Vec<f64>> {
+            Ok(v.as_chunk()?
+                .data()
+                .as_slice::<f64>()
+                .ok_or_else(|| Error::Unsupported("tsqr: f64 expected".into()))?
+                .to_vec())
+        };
+        let k = self.rows.len();
+        if !self.q {
+            let s = f64s(
+                inputs
+                    .first()
+                    .ok_or_else(|| Error::Unsupported("tsqr: input missing".into()))?,
+            )?;
+            return Ok(Value::Chunk(Chunk::new(
+                vec![n, n],
+                Buffer::F64(s[k * n * n..].to_vec()),
+            )?));
+        }
+        let [qi, q2] = inputs else {
+            return Err(Error::Unsupported("tsqr: two inputs expected".into()));
+        };
+        let m = self.rows[b];
+        let qi = f64s(qi)?;
+        let q2 = f64s(q2)?;
+        let mut out = vec![0.0; m * n];
+        f64::gemm_acc(&qi[..m * n], &q2[b * n * n..(b + 1) * n * n], &mut out, m, n, n);
+        Ok(Value::Chunk(Chunk::new(vec![m, n], Buffer::F64(out))?))
+    }
+}
+
+impl Array {
+    /// Tall-skinny QR of a 2-D array (`m ≥ n`, `n` small enough that an `n × n` block
+    /// and the stack of every row block's `R` fit in memory): `(Q, R)` with `Q` (m × n,
+    /// orthonormal columns, chunked as the rows of `self`) and `R` (n × n, upper
+    /// triangular), computed in float64. Each row block is factored on its own, the
+    /// stacked `R`s once more, and each `Q` block is its own `Q` times its slice of the
+    /// second `Q` (the direct TSQR of Benson, Gleich and Demmel, as dask's `tsqr`).
+    ///
+    /// # Errors
+    /// Not 2-D, or wider than tall.
+    pub fn tsqr(&self) -> Result<(Array, Array)> {
+        if self.ndim() != 2 {
+            return Err(Error::InvalidArgument(format!(
+                "tsqr needs a 2-D array, got {:?}",
+                self.shape()
+            )));
+        }
+        let (m, n) = (self.shape()[0], self.shape()[1]);
+        if m < n || n == 0 {
+            return Err(Error::InvalidArgument(format!(
+                "tsqr needs a tall-skinny array (rows >= columns > 0), got {m} × {n}"
+            )));
+        }
+        // Every row block at least n rows; columns whole.
+        let mut rows = self.chunks()[0].clone();
+        if rows.iter().any(|&r| r < n) {
+            let size = rows.iter().copied().max().unwrap_or(n).max(n);
+            rows = crate::grid::regular_chunks(m, size);
+            if rows.len() > 1 && rows[rows.len() - 1] < n {
+                let last = rows.pop().unwrap_or(0);
+                if let Some(l) = rows.last_mut() {
+                    *l += last;
+                }
+            }
+        }
+        let x = self
+            .astype(DType::F64)
+            .rechunk_to(ChunkGrid::from_chunks(&[m, n], vec![rows.clone(), vec![n]])?);
+        let k = rows.len();
+        let g1 = ChunkGrid::from_chunks(&[m + k * n, n], vec![rows.iter().map(|r| r + n).collect(), vec![n]])?;
+        let s1 = Array::from_block_op(BlockQrOp { n }, vec![x.clone()], g1, DType::F64);
+        let g2 = ChunkGrid::single(&[k * n + n, n]);
+        let s2 = Array::from_block_op(StackQrOp { n, rows: rows.clone() }, vec![s1.clone()], g2, DType::F64);
+        let q = Array::from_block_op(
+            TsqrOutOp {
+                n,
+                rows: rows.clone(),
+                q: true,
+            },
+            vec![s1.clone(), s2.clone()],
+            x.grid().clone(),
+            DType::F64,
+        );
+        let r = Array::from_block_op(
+            TsqrOutOp { n, rows, q: false },
+            vec![s1, s2],
+            ChunkGrid::single(&[n, n]),
+            DType::F64,
+        );
+        Ok((q, r))
+    }
+}

@@ -4,6 +4,7 @@
 //! - [`gather`]: copying selected elements between blocks (slicing, halos);
 //! - [`scan`]: running sums and products along an axis;
 //! - [`gemm`]: block matrix products;
+//! - [`qr`]: Householder QR of a small block (tall-skinny QR);
 //! - [`reduce`]: the chunk / combine / aggregate steps of every reduction;
 //! - [`math`]: vectorisable `sin`/`cos` and counter-based random numbers;
 //! - [`num`]: NumPy arithmetic semantics per element type.
@@ -17,5 +18,6 @@ pub mod gather;
 pub mod gemm;
 pub mod math;
 pub mod num;
+pub mod qr;
 pub mod reduce;
 pub mod scan;
