@@ -326,7 +326,10 @@ mod tests {
         let e = linspace(0.0, 1.0, 10);
         assert_eq!(bin_of(1.0, 0.0, 1.0, 10, &e), Some(9));
         assert_eq!(bin_of(0.0, 0.0, 1.0, 10, &e), Some(0));
-        assert_eq!(bin_of(0.3, 0.0, 1.0, 10, &e), Some(3));
+        // linspace's third edge is 0.30000000000000004, so NumPy puts 0.3 in bin 2
+        // (`np.histogram([0.3], 10, (0, 1))`).
+        assert_eq!(bin_of(0.3, 0.0, 1.0, 10, &e), Some(2));
+        assert_eq!(bin_of(0.35, 0.0, 1.0, 10, &e), Some(3));
         assert_eq!(bin_of(1.0000001, 0.0, 1.0, 10, &e), None);
         assert_eq!(bin_of(f64::NAN, 0.0, 1.0, 10, &e), None);
     }
