@@ -196,7 +196,10 @@ fn array_api_workloads_give_the_direct_answers() {
     // The rechunked store written and read back holds the field (nansum-zarr3 returns
     // float32, as NumPy's nansum of float32 does).
     let (rechunked, field) = (get("rechunk-zarr3"), get("nansum-zarr3"));
-    assert!((rechunked - field).abs() <= 1e-6 * field.abs(), "{rechunked} vs {field}");
+    assert!(
+        (rechunked - field).abs() <= 1e-6 * field.abs(),
+        "{rechunked} vs {field}"
+    );
     // sum(a @ b) = Σ_k (Σ_i a_ik)(Σ_j b_kj), n = 400.
     let n = 400usize;
     let a = |i: usize, j: usize| ((31 * i + 17 * j) % 101) as f64 / 101.0 - 0.5;
