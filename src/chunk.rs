@@ -183,6 +183,52 @@ impl Chunk {
         Chunk { shape, data }
     }
 
+    /// Writes whole chunks into this one, each at its start, in parallel on the current
+    /// rayon pool. The boxes must not overlap (the blocks of one grid never do); a box
+    /// outside this chunk is an error, not a panic.
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] when a dtype differs; [`Error::InvalidArgument`] when a box
+    /// does not fit.
+    pub(crate) fn write_blocks_parallel(&mut self, blocks: &[(Vec<usize>, &Chunk)]) -> Result<()> {
+        use rayon::prelude::*;
+        for (start, c) in blocks {
+            let fits = start.len() == self.shape.len()
+                && c.shape.len() == self.shape.len()
+                && start
+                    .iter()
+                    .zip(&c.shape)
+                    .zip(&self.shape)
+                    .all(|((&s, &n), &m)| s + n <= m);
+            if !fits {
+                return Err(Error::InvalidArgument(format!(
+                    "block of shape {:?} at {start:?} does not fit an array of shape {:?}",
+                    c.shape, self.shape
+                )));
+            }
+        }
+        /// The destination's base pointer, shared by the writers of disjoint boxes.
+        struct Dst<T>(*mut T);
+        // SAFETY: every writer touches only its own box (checked to fit, disjoint by
+        // the caller's contract), so sharing the pointer across threads is sound.
+        unsafe impl<T: Send> Sync for Dst<T> {}
+        let dst_shape = self.shape.clone();
+        crate::dispatch_buffer!(&mut self.data, d, T => {
+            let dst = Dst(d.as_mut_ptr());
+            let dst = &dst;
+            blocks.par_iter().try_for_each(|(start, c)| {
+                let s = T::slice_of(&c.data).ok_or_else(|| Error::Unsupported("copy between chunks of different dtypes".into()))?;
+                let full: Vec<Range<usize>> = c.shape.iter().map(|&n| 0..n).collect();
+                for_each_run(&c.shape, &full, &dst_shape, start, |so, dof, n| {
+                    // SAFETY: the run lies inside this block's box, which fits the
+                    // destination and overlaps no other block's box.
+                    unsafe { std::ptr::copy_nonoverlapping(s[so..so + n].as_ptr(), dst.0.add(dof), n) }
+                });
+                Ok(())
+            })
+        })
+    }
+
     /// Writes the box `ranges` of `src` into this chunk at `dst_start`.
     ///
     /// # Errors
@@ -247,5 +293,34 @@ impl std::fmt::Debug for Value {
             Value::Grouped(g) => write!(f, "Grouped({} groups, {:?})", g.groups.len(), g.shape),
             Value::Any(_) => f.write_str("Any"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_written_in_parallel_land_in_their_boxes() {
+        // A 5×7 array from a 2×2 grid of ragged blocks.
+        let mut out = Chunk::new(vec![5, 7], Buffer::zeros(DType::I32, 35)).expect("shape");
+        let block = |r: usize, c: usize, base: i32| {
+            Chunk::new(vec![r, c], Buffer::I32((0..(r * c) as i32).map(|v| base + v).collect())).expect("block")
+        };
+        let parts = [block(3, 4, 0), block(3, 3, 100), block(2, 4, 200), block(2, 3, 300)];
+        let starts = [vec![0, 0], vec![0, 4], vec![3, 0], vec![3, 4]];
+        let blocks: Vec<(Vec<usize>, &Chunk)> = starts.iter().cloned().zip(parts.iter()).collect();
+        out.write_blocks_parallel(&blocks).expect("fits");
+        let got = out.into_ndarray::<i32>().expect("i32");
+        assert_eq!(got[[0, 0]], 0);
+        assert_eq!(got[[2, 3]], 11);
+        assert_eq!(got[[1, 5]], 104);
+        assert_eq!(got[[4, 2]], 206);
+        assert_eq!(got[[4, 6]], 305);
+        let mut small = Chunk::new(vec![2, 2], Buffer::zeros(DType::I32, 4)).expect("shape");
+        let err = small
+            .write_blocks_parallel(&[(vec![1, 0], &parts[0])])
+            .expect_err("does not fit");
+        assert!(err.to_string().contains("does not fit"), "{err}");
     }
 }

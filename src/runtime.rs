@@ -163,7 +163,7 @@ impl Runtime {
         let chunks = outs
             .into_iter()
             .zip(&g.outputs)
-            .map(|(vals, o)| assemble(o, vals))
+            .map(|(vals, o)| self.pool.install(|| assemble(o, vals)))
             .collect::<Result<_>>()?;
         Ok((chunks, stats))
     }
@@ -217,12 +217,13 @@ fn assemble(o: &Output, vals: Vec<Arc<Value>>) -> Result<Chunk> {
         };
     }
     let mut out = Chunk::new(shape.clone(), Buffer::zeros(*dtype, shape.iter().product()))?;
-    for (b, v) in vals.iter().enumerate() {
-        let idx = grid.unlinear(b);
-        let c = v.as_chunk()?;
-        let full: Vec<std::ops::Range<usize>> = c.shape().iter().map(|&n| 0..n).collect();
-        out.write_box(&grid.block_offset(&idx), c, &full)?;
-    }
+    let blocks = vals
+        .iter()
+        .enumerate()
+        .map(|(b, v)| Ok((grid.block_offset(&grid.unlinear(b)), v.as_chunk()?)))
+        .collect::<Result<Vec<_>>>()?;
+    // The first touch of a large result's fresh pages is most of the cost: both cores.
+    out.write_blocks_parallel(&blocks)?;
     Ok(out)
 }
 
