@@ -214,3 +214,80 @@ fn tall_skinny_qr_reconstructs_with_orthonormal_q() {
     let wide = array(&data(&[3, 5], DType::F64, 1, 0.0), DType::F64, &[3, 5]);
     assert!(wide.tsqr().unwrap_err().to_string().contains("tall-skinny"));
 }
+
+/// NumPy's stacked matmul: batch axes broadcast, then a product per matrix, in f64.
+fn stacked_ref(a: &ArrayD<f64>, b: &ArrayD<f64>) -> ArrayD<f64> {
+    let (an, bn) = (a.ndim(), b.ndim());
+    let (m, k, n) = (a.shape()[an - 2], a.shape()[an - 1], b.shape()[bn - 1]);
+    let nb = (an - 2).max(bn - 2);
+    let pad = |s: &[usize]| -> Vec<usize> {
+        let mut v = vec![1; nb + 2 - s.len()];
+        v.extend(s);
+        v
+    };
+    let (ash, bsh) = (pad(a.shape()), pad(b.shape()));
+    let a = a.view().into_shape_with_order(IxDyn(&ash)).unwrap();
+    let b = b.view().into_shape_with_order(IxDyn(&bsh)).unwrap();
+    let batch: Vec<usize> = (0..nb).map(|d| ash[d].max(bsh[d])).collect();
+    let mut shape = batch.clone();
+    shape.extend([m, n]);
+    ArrayD::from_shape_fn(IxDyn(&shape), |ix| {
+        let ix: Vec<usize> = (0..nb + 2).map(|d| ix[d]).collect();
+        let pick = |sh: &[usize], d: usize| if sh[d] == 1 { 0 } else { ix[d] };
+        let mut s = 0.0;
+        for p in 0..k {
+            let mut ia: Vec<usize> = (0..nb).map(|d| pick(&ash, d)).collect();
+            ia.extend([ix[nb], p]);
+            let mut ib: Vec<usize> = (0..nb).map(|d| pick(&bsh, d)).collect();
+            ib.extend([p, ix[nb + 1]]);
+            s += a[IxDyn(&ia)] * b[IxDyn(&ib)];
+        }
+        s
+    })
+}
+
+#[test]
+fn stacked_matmul_broadcasts_batch_axes_like_numpy() {
+    // (a shape, a chunks, b shape, b chunks): equal batches, a broadcast batch axis on
+    // either side, a 2-D operand against a stack, a 1-D operand, several k groups.
+    let cases: Vec<(Vec<usize>, Vec<usize>, Vec<usize>, Vec<usize>)> = vec![
+        (vec![4, 5, 7], vec![2, 3, 4], vec![4, 7, 3], vec![3, 2, 2]),
+        (vec![4, 5, 7], vec![4, 5, 7], vec![4, 7, 3], vec![1, 1, 1]),
+        (vec![1, 5, 7], vec![1, 2, 3], vec![3, 7, 4], vec![2, 7, 3]),
+        (vec![2, 3, 5, 6], vec![1, 2, 3, 2], vec![3, 6, 2], vec![2, 4, 1]),
+        (vec![5, 6], vec![2, 4], vec![3, 6, 2], vec![2, 3, 2]),
+        (vec![3, 5, 19], vec![2, 2, 1], vec![19, 4], vec![2, 3]),
+        (vec![6], vec![4], vec![2, 6, 3], vec![1, 2, 2]),
+        (vec![2, 4, 6], vec![1, 3, 5], vec![6], vec![4]),
+    ];
+    for dtype in [DType::F64, DType::F32, DType::I32] {
+        for (i, (sa, ca, sb, cb)) in cases.iter().enumerate() {
+            let ra = data(sa, dtype, 20 + i as u64, 0.0);
+            let rb = data(sb, dtype, 40 + i as u64, 0.0);
+            let sa2 = if sa.len() == 1 { vec![1, sa[0]] } else { sa.clone() };
+            let sb2 = if sb.len() == 1 { vec![sb[0], 1] } else { sb.clone() };
+            let want = stacked_ref(
+                &as_dtype(&ra, dtype).into_shape_with_order(IxDyn(&sa2)).unwrap(),
+                &as_dtype(&rb, dtype).into_shape_with_order(IxDyn(&sb2)).unwrap(),
+            );
+            // Drop the axes a 1-D operand gained, as NumPy does.
+            let mut want_shape = want.shape().to_vec();
+            if sb.len() == 1 {
+                want_shape.pop();
+            }
+            if sa.len() == 1 {
+                want_shape.remove(want_shape.len() - if sb.len() == 1 { 1 } else { 2 });
+            }
+            let want = want.into_shape_with_order(IxDyn(&want_shape)).unwrap();
+            let c = array(&ra, dtype, ca).matmul(&array(&rb, dtype, cb)).unwrap();
+            assert_eq!(c.shape(), want_shape, "case {i}");
+            assert_eq!(c.dtype(), dtype, "case {i}");
+            let rtol = if dtype == DType::F32 { 1e-5 } else { 1e-12 };
+            close(&computed(&c), &want, rtol, &format!("{dtype} case {i}: {sa:?}@{sb:?}"));
+        }
+    }
+    let x = array(&data(&[3, 4, 5], DType::F64, 1, 0.0), DType::F64, &[1, 2, 5]);
+    let y = array(&data(&[2, 5, 4], DType::F64, 2, 0.0), DType::F64, &[1, 5, 4]);
+    let err = x.matmul(&y).unwrap_err().to_string();
+    assert!(err.contains("do not broadcast"), "{err}");
+}

@@ -1,7 +1,10 @@
 //! Blocked linear algebra: `matmul`, `dot`, `tensordot`.
 //!
 //! `a (m×k) · b (k×n)`: `b` is rechunked along `k` to `a`'s column blocks; output block
-//! `(i, j)` is a sum over the contracted blocks. The contracted blocks are taken in
+//! `(i, j)` is a sum over the contracted blocks. Stacks of matrices (`(..., m, k) @
+//! (..., k, n)`) add batch axes in front: a block holds several matrices, multiplied one
+//! by one, and an operand of length 1 on a batch axis is broadcast by index (never
+//! copied). The contracted blocks are taken in
 //! groups of up to [`K_GROUP`]: one task accumulates a group's products into one
 //! buffer (`c += a_ik · b_kj`, through a packed GEMM), and when there are several
 //! groups their partial blocks are summed with the engine's tree reduction (dask's
@@ -20,45 +23,91 @@ use std::sync::Arc;
 /// Contracted blocks folded by one task.
 pub const K_GROUP: usize = 8;
 
-/// Partial products over groups of contracted blocks: output grid `(groups, m, n)`
-/// (or `(m, n)` with a single group).
+/// Partial products over groups of contracted blocks: output grid
+/// `([groups,] batch..., m, n)`; the operands are `(batch..., m, k)` and
+/// `(batch..., k, n)` with the same number of batch axes, each batch axis either
+/// aligned with the output's chunks or of length 1 (broadcast).
 #[derive(Debug)]
 struct ProductOp {
     a_grid: ChunkGrid,
     b_grid: ChunkGrid,
     out_grid: ChunkGrid,
     groups: bool,
+    /// Batch axes (leading; 0 for a plain matrix product).
+    batch: usize,
     acc: DType,
 }
 
+/// Where an output block reads: its group, batch block index and `(i, j)`.
+struct Place {
+    g: usize,
+    batch: Vec<usize>,
+    i: usize,
+    j: usize,
+}
+
 impl ProductOp {
-    /// `(group, i, j)` of an output block.
-    fn ijg(&self, b: usize) -> (usize, usize, usize) {
+    fn place(&self, b: usize) -> Place {
         let idx = self.out_grid.unlinear(b);
-        if self.groups {
-            (idx[0], idx[1], idx[2])
+        let (g, rest) = if self.groups {
+            (idx[0], &idx[1..])
         } else {
-            (0, idx[0], idx[1])
+            (0, &idx[..])
+        };
+        Place {
+            g,
+            batch: rest[..self.batch].to_vec(),
+            i: rest[self.batch],
+            j: rest[self.batch + 1],
         }
     }
     fn ks(&self, g: usize) -> std::ops::Range<usize> {
-        let kb = self.a_grid.nblocks()[1];
+        let kb = self.a_grid.nblocks()[self.batch + 1];
         g * K_GROUP..((g + 1) * K_GROUP).min(kb)
+    }
+    /// An operand's block index: the output's batch blocks (block 0 along a broadcast
+    /// axis) and the two matrix block indices.
+    fn operand_block(grid: &ChunkGrid, batch: &[usize], r: usize, c: usize) -> usize {
+        let mut idx: Vec<usize> = batch
+            .iter()
+            .enumerate()
+            .map(|(d, &bi)| if grid.axis_len(d) == 1 { 0 } else { bi })
+            .collect();
+        idx.extend([r, c]);
+        grid.linear(&idx)
     }
 }
 
-fn run<T: Element + Gemm>(inputs: &[&Value], c: &mut Buffer, m: usize, n: usize) -> Result<()> {
-    let out = T::vec_of(std::mem::replace(c, Buffer::Bool(Vec::new())))
+/// `c += Σ a · b` over the (a, b) block pairs in `inputs`, batch element by batch
+/// element: `out_batch` is the output block's batch shape, and a batch axis where an
+/// operand's block has length 1 is broadcast.
+fn run<T: Element + Gemm>(inputs: &[&Value], c: &mut Buffer, out_batch: &[usize], m: usize, n: usize) -> Result<()> {
+    let mut out = T::vec_of(std::mem::replace(c, Buffer::Bool(Vec::new())))
         .map_err(|_| Error::Unsupported("matmul accumulator of another dtype".into()))?;
-    let mut out = out;
+    let nb = out_batch.len();
     for pair in inputs.chunks(2) {
         let (a, b) = (pair[0].as_chunk()?, pair[1].as_chunk()?);
-        let k = a.shape()[1];
+        let k = a.shape()[nb + 1];
         let (av, bv) = (
             T::slice_of(a.data()).ok_or_else(|| Error::Unsupported("matmul block of another dtype".into()))?,
             T::slice_of(b.data()).ok_or_else(|| Error::Unsupported("matmul block of another dtype".into()))?,
         );
-        T::gemm_acc(av, bv, &mut out, m, k, n);
+        for (e, pos) in crate::grid::IndexIter::new(out_batch).enumerate() {
+            let (mut ea, mut eb) = (0, 0);
+            for d in 0..nb {
+                let (na, nbd) = (a.shape()[d], b.shape()[d]);
+                ea = ea * na + if na == 1 { 0 } else { pos[d] };
+                eb = eb * nbd + if nbd == 1 { 0 } else { pos[d] };
+            }
+            T::gemm_acc(
+                &av[ea * m * k..(ea + 1) * m * k],
+                &bv[eb * k * n..(eb + 1) * k * n],
+                &mut out[e * m * n..(e + 1) * m * n],
+                m,
+                k,
+                n,
+            );
+        }
     }
     *c = T::into_buffer(out);
     Ok(())
@@ -69,54 +118,86 @@ impl BlockOp for ProductOp {
         "matmul".into()
     }
     fn deps(&self, b: usize) -> Vec<(usize, usize)> {
-        let (g, i, j) = self.ijg(b);
-        self.ks(g)
-            .flat_map(|k| [(0, self.a_grid.linear(&[i, k])), (1, self.b_grid.linear(&[k, j]))])
+        let p = self.place(b);
+        self.ks(p.g)
+            .flat_map(|k| {
+                [
+                    (0, Self::operand_block(&self.a_grid, &p.batch, p.i, k)),
+                    (1, Self::operand_block(&self.b_grid, &p.batch, k, p.j)),
+                ]
+            })
             .collect()
     }
     fn compute(&self, b: usize, inputs: &[&Value]) -> Result<Value> {
-        let (_, i, j) = self.ijg(b);
-        let m = self.a_grid.chunks(0)[i];
-        let n = self.b_grid.chunks(1)[j];
-        let mut c = Buffer::zeros(self.acc, m * n);
+        let p = self.place(b);
+        let off = usize::from(self.groups);
+        let oidx = self.out_grid.unlinear(b);
+        let out_batch: Vec<usize> = (0..self.batch)
+            .map(|d| self.out_grid.chunks(off + d)[oidx[off + d]])
+            .collect();
+        let m = self.a_grid.chunks(self.batch)[p.i];
+        let n = self.b_grid.chunks(self.batch + 1)[p.j];
+        let len = out_batch.iter().product::<usize>() * m * n;
+        let mut c = Buffer::zeros(self.acc, len);
         match self.acc {
-            DType::F32 => run::<f32>(inputs, &mut c, m, n)?,
-            DType::F64 => run::<f64>(inputs, &mut c, m, n)?,
-            DType::I64 => run::<i64>(inputs, &mut c, m, n)?,
-            DType::U64 => run::<u64>(inputs, &mut c, m, n)?,
+            DType::F32 => run::<f32>(inputs, &mut c, &out_batch, m, n)?,
+            DType::F64 => run::<f64>(inputs, &mut c, &out_batch, m, n)?,
+            DType::I64 => run::<i64>(inputs, &mut c, &out_batch, m, n)?,
+            DType::U64 => run::<u64>(inputs, &mut c, &out_batch, m, n)?,
             d => return Err(Error::Unsupported(format!("matmul in {d}"))),
         }
-        let shape = if self.groups { vec![1, m, n] } else { vec![m, n] };
+        let mut shape = if self.groups { vec![1] } else { vec![] };
+        shape.extend(out_batch);
+        shape.extend([m, n]);
         Ok(Value::Chunk(Chunk::new(shape, c)?))
     }
 }
 
 impl Array {
-    /// The matrix product (`a @ b`, `np.matmul`) of 1-D or 2-D arrays: a 1-D left
-    /// operand is a row, a 1-D right operand a column, and that axis is dropped from
-    /// the result. The result dtype is NumPy's (promoted; bool stays bool).
+    /// The matrix product (`a @ b`, `np.matmul`). A 1-D left operand is a row and a
+    /// 1-D right operand a column, and that axis is dropped from the result; operands
+    /// of more than two axes are stacks of matrices in their last two axes, with the
+    /// leading (batch) axes broadcast against each other as NumPy does. The result
+    /// dtype is NumPy's (promoted; bool stays bool).
     ///
     /// # Errors
-    /// Arrays of more than 2 axes (stacked products are not supported yet), 0-D
-    /// arrays, or contracted lengths that differ.
+    /// 0-D operands, contracted lengths that differ, or batch shapes that do not
+    /// broadcast.
     pub fn matmul(&self, other: &Array) -> Result<Array> {
         let (an, bn) = (self.ndim(), other.ndim());
-        if an == 0 || bn == 0 || an > 2 || bn > 2 {
-            return Err(Error::Unsupported(format!(
-                "matmul of {an}-D and {bn}-D arrays (1-D and 2-D are supported; use tensordot for more axes)"
+        if an == 0 || bn == 0 {
+            return Err(Error::InvalidArgument(format!(
+                "matmul of a 0-D array (shapes {:?} and {:?}); use multiply for scalars",
+                self.shape(),
+                other.shape()
             )));
         }
-        let a = if an == 1 { self.expand_dims(0)? } else { self.clone() };
-        let b = if bn == 1 { other.expand_dims(1)? } else { other.clone() };
+        let mut a = if an == 1 { self.expand_dims(0)? } else { self.clone() };
+        let mut b = if bn == 1 { other.expand_dims(1)? } else { other.clone() };
         let (ash, bsh) = (a.shape(), b.shape());
-        if ash[1] != bsh[0] {
+        let (am, ak) = (ash[ash.len() - 2], ash[ash.len() - 1]);
+        let (bk, bnn) = (bsh[bsh.len() - 2], bsh[bsh.len() - 1]);
+        if ak != bk {
             return Err(Error::InvalidArgument(format!(
-                "matmul: shapes {:?} and {:?} do not align ({} != {})",
+                "matmul: shapes {:?} and {:?} do not align ({ak} != {bk})",
                 self.shape(),
                 other.shape(),
-                ash[1],
-                bsh[0]
             )));
+        }
+        let batch_shape = super::broadcast_shapes(&[&ash[..ash.len() - 2], &bsh[..bsh.len() - 2]]).map_err(|_| {
+            Error::InvalidArgument(format!(
+                "matmul: the stacks of shapes {:?} and {:?} do not broadcast",
+                self.shape(),
+                other.shape()
+            ))
+        })?;
+        let nb = batch_shape.len();
+        // The same number of batch axes on both sides (new leading axes of length 1).
+        while a.ndim() < nb + 2 {
+            a = a.expand_dims(0)?;
+        }
+        while b.ndim() < nb + 2 {
+            b = b.expand_dims(0)?;
         }
         let out = DType::promote(a.dtype(), b.dtype());
         let acc = match out.kind() {
@@ -124,35 +205,53 @@ impl Array {
             Kind::Unsigned => DType::U64,
             _ => DType::I64,
         };
-        let a = a.astype(acc);
-        let b = b.astype(acc);
-        // b's row blocks line up with a's column blocks.
-        let b = b.rechunk_to(ChunkGrid::from_chunks(
-            &bsh,
-            vec![a.chunks()[1].clone(), b.chunks()[1].clone()],
-        )?);
-        let kb = a.grid().nblocks()[1];
+        let (a, b) = (a.astype(acc), b.astype(acc));
+        let ash = a.shape();
+        // Output batch chunks: those of an operand that spans the axis; the other
+        // operand follows them there, and b's row blocks follow a's column blocks.
+        let batch_chunks: Vec<Vec<usize>> = (0..nb)
+            .map(|d| {
+                if ash[d] == batch_shape[d] {
+                    a.chunks()[d].clone()
+                } else {
+                    b.chunks()[d].clone()
+                }
+            })
+            .collect();
+        let follow = |x: &Array, tail: [Vec<usize>; 2]| -> Result<Array> {
+            let sh = x.shape();
+            let mut chunks: Vec<Vec<usize>> = (0..nb)
+                .map(|d| if sh[d] == 1 { vec![1] } else { batch_chunks[d].clone() })
+                .collect();
+            chunks.extend(tail);
+            Ok(x.rechunk_to(ChunkGrid::from_chunks(&sh, chunks)?))
+        };
+        let a = follow(&a, [a.chunks()[nb].clone(), a.chunks()[nb + 1].clone()])?;
+        let b = follow(&b, [a.chunks()[nb + 1].clone(), b.chunks()[nb + 1].clone()])?;
+        let kb = a.grid().nblocks()[nb + 1];
         let ng = kb.div_ceil(K_GROUP).max(1);
-        let (m_chunks, n_chunks) = (a.chunks()[0].clone(), b.chunks()[1].clone());
-        let result = if ash[1] == 0 {
-            Array::zeros(
-                &[ash[0], bsh[1]],
-                acc,
-                crate::ChunkSpec::explicit(vec![m_chunks, n_chunks]),
-            )?
+        let mut out_shape = batch_shape.clone();
+        out_shape.extend([am, bnn]);
+        let mut out_chunks = batch_chunks;
+        out_chunks.extend([a.chunks()[nb].clone(), b.chunks()[nb + 1].clone()]);
+        let result = if ak == 0 {
+            Array::zeros(&out_shape, acc, crate::ChunkSpec::explicit(out_chunks))?
         } else if ng == 1 {
-            let g = ChunkGrid::from_chunks(&[ash[0], bsh[1]], vec![m_chunks, n_chunks])?;
-            product(&a, &b, g, false, acc)
+            product(&a, &b, ChunkGrid::from_chunks(&out_shape, out_chunks)?, false, nb, acc)
         } else {
-            let g = ChunkGrid::from_chunks(&[ng, ash[0], bsh[1]], vec![vec![1; ng], m_chunks, n_chunks])?;
-            product(&a, &b, g, true, acc).sum(0)?
+            let mut gshape = vec![ng];
+            gshape.extend(&out_shape);
+            let mut gchunks = vec![vec![1; ng]];
+            gchunks.extend(out_chunks);
+            product(&a, &b, ChunkGrid::from_chunks(&gshape, gchunks)?, true, nb, acc).sum(0)?
         };
         let mut result = result.astype(out);
         if bn == 1 {
-            result = result.squeeze(Some(&[1]))?;
+            result = result.squeeze(Some(&[result.ndim() as isize - 1]))?;
         }
         if an == 1 {
-            result = result.squeeze(Some(&[0]))?;
+            let row = result.ndim() as isize - if bn == 1 { 1 } else { 2 };
+            result = result.squeeze(Some(&[row]))?;
         }
         Ok(result)
     }
@@ -208,12 +307,13 @@ impl Array {
     }
 }
 
-fn product(a: &Array, b: &Array, grid: ChunkGrid, groups: bool, acc: DType) -> Array {
+fn product(a: &Array, b: &Array, grid: ChunkGrid, groups: bool, batch: usize, acc: DType) -> Array {
     let op = ProductOp {
         a_grid: a.grid().clone(),
         b_grid: b.grid().clone(),
         out_grid: grid.clone(),
         groups,
+        batch,
         acc,
     };
     Array::from_expr(
