@@ -94,10 +94,10 @@ fn run<T: Element + Gemm>(inputs: &[&Value], c: &mut Buffer, out_batch: &[usize]
         );
         for (e, pos) in crate::grid::IndexIter::new(out_batch).enumerate() {
             let (mut ea, mut eb) = (0, 0);
-            for d in 0..nb {
+            for (d, &p) in pos.iter().enumerate() {
                 let (na, nbd) = (a.shape()[d], b.shape()[d]);
-                ea = ea * na + if na == 1 { 0 } else { pos[d] };
-                eb = eb * nbd + if nbd == 1 { 0 } else { pos[d] };
+                ea = ea * na + if na == 1 { 0 } else { p };
+                eb = eb * nbd + if nbd == 1 { 0 } else { p };
             }
             T::gemm_acc(
                 &av[ea * m * k..(ea + 1) * m * k],
