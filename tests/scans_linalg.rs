@@ -250,7 +250,8 @@ fn stacked_ref(a: &ArrayD<f64>, b: &ArrayD<f64>) -> ArrayD<f64> {
 fn stacked_matmul_broadcasts_batch_axes_like_numpy() {
     // (a shape, a chunks, b shape, b chunks): equal batches, a broadcast batch axis on
     // either side, a 2-D operand against a stack, a 1-D operand, several k groups.
-    let cases: Vec<(Vec<usize>, Vec<usize>, Vec<usize>, Vec<usize>)> = vec![
+    type Case = (Vec<usize>, Vec<usize>, Vec<usize>, Vec<usize>);
+    let cases: Vec<Case> = vec![
         (vec![4, 5, 7], vec![2, 3, 4], vec![4, 7, 3], vec![3, 2, 2]),
         (vec![4, 5, 7], vec![4, 5, 7], vec![4, 7, 3], vec![1, 1, 1]),
         (vec![1, 5, 7], vec![1, 2, 3], vec![3, 7, 4], vec![2, 7, 3]),
