@@ -208,3 +208,76 @@ fn map_blocks_errors_name_the_problem() {
         .to_string();
     assert!(e.contains("1 depths"), "{e}");
 }
+
+#[test]
+fn map_blocks_dropping_and_adding_axes() {
+    let shape = [5, 7, 4];
+    let r = data(&shape, DType::F64, 9, 0.0);
+    for chunks in chunkings(&shape) {
+        let x = array(&r, DType::F64, &chunks);
+        let what = format!("chunks {chunks:?}");
+        // Drop axis 1: the function sums it away (it sees the axis whole).
+        let s = x
+            .map_blocks_axes(&[1], &[], |v: ArrayViewD<'_, f64>, _| {
+                assert_eq!(v.shape()[1], 7, "the dropped axis arrives whole");
+                v.sum_axis(ndarray::Axis(1))
+            })
+            .unwrap();
+        assert_eq!(s.shape(), vec![5, 4], "{what}");
+        assert_eq!(s.chunks()[0], x.chunks()[0], "{what}: kept axes keep their chunks");
+        close(
+            &s.compute::<f64>().unwrap(),
+            &r.sum_axis(ndarray::Axis(1)),
+            &format!("drop {what}"),
+        );
+        // New axis at position 1 of length 2: [x, x²].
+        let p = x
+            .map_blocks_axes(&[], &[(1, 2)], |v: ArrayViewD<'_, f64>, _| {
+                let sq = v.mapv(|e| e * e);
+                ndarray::stack(ndarray::Axis(1), &[v.view(), sq.view()]).unwrap()
+            })
+            .unwrap();
+        assert_eq!(p.shape(), vec![5, 2, 7, 4], "{what}");
+        let want = ArrayD::from_shape_fn(IxDyn(&[5, 2, 7, 4]), |ix| {
+            let v = r[[ix[0], ix[2], ix[3]]];
+            if ix[1] == 0 { v } else { v * v }
+        });
+        close(&p.compute::<f64>().unwrap(), &want, &format!("new axis {what}"));
+        // Both at once, with the block's position: per (axis-0 lane) min and max of
+        // axes 1 and 2 of each block, new trailing axis; block info is the input's.
+        let q = x
+            .map_blocks_axes(&[1, 2], &[(-1, 3)], |v: ArrayViewD<'_, f64>, info| {
+                ArrayD::from_shape_fn(IxDyn(&[v.shape()[0], 3]), |ix| {
+                    let lane = v.index_axis(ndarray::Axis(0), ix[0]);
+                    match ix[1] {
+                        0 => lane.fold(f64::INFINITY, |a, &e| a.min(e)),
+                        1 => lane.fold(f64::NEG_INFINITY, |a, &e| a.max(e)),
+                        _ => (info.offset[0] + ix[0]) as f64,
+                    }
+                })
+            })
+            .unwrap();
+        assert_eq!(q.shape(), vec![5, 3], "{what}");
+        let want = ArrayD::from_shape_fn(IxDyn(&[5, 3]), |ix| {
+            let lane = r.index_axis(ndarray::Axis(0), ix[0]);
+            match ix[1] {
+                0 => lane.fold(f64::INFINITY, |a, &e| a.min(e)),
+                1 => lane.fold(f64::NEG_INFINITY, |a, &e| a.max(e)),
+                _ => ix[0] as f64,
+            }
+        });
+        close(&q.compute::<f64>().unwrap(), &want, &format!("drop and add {what}"));
+    }
+    let x = Array::zeros(&[4, 4], DType::F32, [2, 2]).unwrap();
+    let same = |v: ArrayViewD<'_, f32>, _: &chunkwise::BlockInfo| v.to_owned();
+    let e = x.map_blocks_axes(&[0, 0], &[], same).unwrap_err().to_string();
+    assert!(e.contains("repeats an axis"), "{e}");
+    let e = x.map_blocks_axes(&[2], &[], same).unwrap_err().to_string();
+    assert!(e.contains("axis 2"), "{e}");
+    let e = x.map_blocks_axes(&[], &[(5, 2)], same).unwrap_err().to_string();
+    assert!(e.contains("axis 5"), "{e}");
+    // A function that keeps the dropped axis returns the wrong shape: an error.
+    let bad = x.map_blocks_axes(&[0], &[], same).unwrap();
+    let e = bad.compute::<f32>().unwrap_err().to_string();
+    assert!(e.contains("returned shape [4, 2]") && e.contains("declared [2]"), "{e}");
+}

@@ -2,7 +2,10 @@
 //!
 //! The closure sees each block as an ndarray view and returns an owned array; the
 //! engine checks the returned shape against the declared output chunks (a mismatch is
-//! an error naming the block, never a silently wrong array).
+//! an error naming the block, never a silently wrong array). `map_blocks_axes` covers
+//! functions that reduce axes away or add axes (dask's `drop_axis` / `new_axis`): a
+//! dropped axis is rechunked to one block first (dask concatenates the blocks along it
+//! for the same reason), a new axis is one block.
 //!
 //! `map_overlap` hands the closure a block extended by a halo of `depth` elements per
 //! axis and trims the halo from the result. The halo is gathered straight from the
@@ -76,6 +79,9 @@ struct MapBlocksOp<T: Element, U: Element> {
     name: String,
     in_grid: ChunkGrid,
     out_grid: ChunkGrid,
+    /// For each output axis, the input axis it continues (`None`: a new axis). Input
+    /// axes no output axis continues are dropped (and are one block).
+    out_to_in: Vec<Option<usize>>,
     ninputs: usize,
     f: Box<BlocksFn<T, U>>,
     _t: PhantomData<fn(T) -> U>,
@@ -87,15 +93,31 @@ impl<T: Element, U: Element> std::fmt::Debug for MapBlocksOp<T, U> {
     }
 }
 
+impl<T: Element, U: Element> MapBlocksOp<T, U> {
+    /// The input block index output block `b` reads (block 0 along dropped axes).
+    fn input_index(&self, b: usize) -> Vec<usize> {
+        let out = self.out_grid.unlinear(b);
+        let mut idx = vec![0; self.in_grid.ndim()];
+        for (o, a) in self.out_to_in.iter().enumerate() {
+            if let Some(a) = a {
+                idx[*a] = out[o];
+            }
+        }
+        idx
+    }
+}
+
 impl<T: Element, U: Element> BlockOp for MapBlocksOp<T, U> {
     fn name(&self) -> String {
         self.name.clone()
     }
     fn deps(&self, b: usize) -> Vec<(usize, usize)> {
-        (0..self.ninputs).map(|i| (i, b)).collect()
+        let k = self.in_grid.linear(&self.input_index(b));
+        (0..self.ninputs).map(|i| (i, k)).collect()
     }
     fn compute(&self, b: usize, inputs: &[&Value]) -> Result<Value> {
-        let idx = self.out_grid.unlinear(b);
+        let out_idx = self.out_grid.unlinear(b);
+        let idx = self.input_index(b);
         let views: Vec<ArrayViewD<'_, T>> = inputs
             .iter()
             .map(|v| view::<T>(v.as_chunk()?, &self.name))
@@ -108,9 +130,9 @@ impl<T: Element, U: Element> BlockOp for MapBlocksOp<T, U> {
         let out = (self.f)(&views, &info);
         Ok(Value::Chunk(returned(
             out,
-            &self.out_grid.block_shape(&idx),
+            &self.out_grid.block_shape(&out_idx),
             &self.name,
-            &idx,
+            &out_idx,
         )?))
     }
 }
@@ -246,6 +268,99 @@ impl Array {
         })
     }
 
+    /// `map_blocks` for functions that remove or add axes (dask's `drop_axis` and
+    /// `new_axis`). Each axis in `drop_axis` (input axes) is first rechunked to one
+    /// block, so `f` sees it whole, and is absent from the result; each `(position,
+    /// length)` in `new_axis` is an axis of the result (positions in the result), one
+    /// block of that length. The other axes keep the input's chunks, in order. `f`
+    /// receives the input block (and its place in the input) and must return a block
+    /// of the result's shape for that position.
+    ///
+    /// ```
+    /// # use chunkwise::Array;
+    /// # use ndarray::{ArrayD, Axis, IxDyn};
+    /// // Per-column (axis 0) statistics [min, max] as a new trailing axis of length 2.
+    /// let x = Array::from_ndarray(ArrayD::from_shape_fn(IxDyn(&[6, 4]), |i| (i[0] * 4 + i[1]) as f64), [2, 2])?;
+    /// let r = x.map_blocks_axes(&[0], &[(1, 2)], |b: ndarray::ArrayViewD<'_, f64>, _| {
+    ///     let lo = b.fold_axis(Axis(0), f64::INFINITY, |a, &v| a.min(v));
+    ///     let hi = b.fold_axis(Axis(0), f64::NEG_INFINITY, |a, &v| a.max(v));
+    ///     ndarray::stack(Axis(1), &[lo.view(), hi.view()]).unwrap().into_dyn()
+    /// })?;
+    /// assert_eq!(r.shape(), vec![4, 2]);
+    /// assert_eq!(r.compute::<f64>()?[[3, 1]], 23.0);
+    /// # Ok::<(), chunkwise::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// A dtype that is not `T`, an axis out of range or repeated, a new-axis position
+    /// outside the result; when computed, a block of the wrong shape.
+    pub fn map_blocks_axes<T: Element, U: Element>(
+        &self,
+        drop_axis: &[isize],
+        new_axis: &[(isize, usize)],
+        f: impl Fn(ArrayViewD<'_, T>, &BlockInfo) -> ArrayD<U> + Send + Sync + 'static,
+    ) -> Result<Array> {
+        self.check_dtype::<T>("map_blocks")?;
+        let nd = self.ndim();
+        let mut drop: Vec<usize> = drop_axis
+            .iter()
+            .map(|&a| crate::grid::normalize_axis(a, nd))
+            .collect::<Result<_>>()?;
+        drop.sort_unstable();
+        if drop.windows(2).any(|w| w[0] == w[1]) {
+            return Err(Error::InvalidArgument(format!(
+                "map_blocks: drop_axis {drop_axis:?} repeats an axis"
+            )));
+        }
+        let out_nd = nd - drop.len() + new_axis.len();
+        let mut news: Vec<(usize, usize)> = new_axis
+            .iter()
+            .map(|&(p, n)| Ok((crate::grid::normalize_axis(p, out_nd)?, n)))
+            .collect::<Result<_>>()?;
+        news.sort_unstable();
+        if news.windows(2).any(|w| w[0].0 == w[1].0) {
+            return Err(Error::InvalidArgument(format!(
+                "map_blocks: new_axis {new_axis:?} repeats a position"
+            )));
+        }
+        // Dropped axes become one block: the function sees them whole.
+        let in_chunks: Vec<Vec<usize>> = (0..nd)
+            .map(|a| {
+                if drop.contains(&a) {
+                    vec![self.shape()[a]]
+                } else {
+                    self.chunks()[a].clone()
+                }
+            })
+            .collect();
+        let x = self.rechunk_to(ChunkGrid::from_chunks(&self.shape(), in_chunks)?);
+        let mut kept = (0..nd).filter(|a| !drop.contains(a));
+        let mut out_to_in = Vec::with_capacity(out_nd);
+        let mut chunks = Vec::with_capacity(out_nd);
+        for o in 0..out_nd {
+            if let Some(&(_, n)) = news.iter().find(|(p, _)| *p == o) {
+                out_to_in.push(None);
+                chunks.push(vec![n]);
+            } else {
+                let a = kept.next().expect("kept axes fill the other positions");
+                out_to_in.push(Some(a));
+                chunks.push(x.chunks()[a].clone());
+            }
+        }
+        let shape: Vec<usize> = chunks.iter().map(|c| c.iter().sum()).collect();
+        let out_grid = ChunkGrid::from_chunks(&shape, chunks)?;
+        let op = MapBlocksOp {
+            name: "map_blocks".into(),
+            in_grid: x.grid().clone(),
+            out_grid: out_grid.clone(),
+            out_to_in,
+            ninputs: 1,
+            f: Box::new(move |v: &[ArrayViewD<'_, T>], info: &BlockInfo| f(v[0].clone(), info)),
+            _t: PhantomData,
+        };
+        Ok(Array::from_block_op(op, vec![x], out_grid, U::DTYPE))
+    }
+
     /// Applies `f` to the blocks of several arrays of one shape at once (they are
     /// rechunked to common chunks first); the result has those chunks.
     ///
@@ -286,6 +401,7 @@ impl Array {
         let out_grid = ChunkGrid::from_chunks(&shape, chunks)?;
         let op = MapBlocksOp {
             name: "map_blocks".into(),
+            out_to_in: (0..in_grid.ndim()).map(Some).collect(),
             in_grid,
             out_grid: out_grid.clone(),
             ninputs: arrays.len(),
