@@ -366,3 +366,92 @@ proptest! {
         check(&y.slice(&[Index::range(Some(start), None, 1)]).unwrap(), &want, "rechunk+slice");
     }
 }
+
+/// NumPy's `x[mask]` for a mask over the leading `k` axes, written out: the rows of the
+/// flattened leading axes whose mask is true, in C order.
+fn mask_ref(r: &ArrayD<f64>, mask: &ArrayD<bool>) -> ArrayD<f64> {
+    let k = mask.ndim();
+    let lead: usize = r.shape()[..k].iter().product();
+    let rest: Vec<usize> = r.shape()[k..].to_vec();
+    let row: usize = rest.iter().product();
+    let flat: Vec<f64> = r.iter().copied().collect();
+    let mut out = Vec::new();
+    for (i, &m) in mask.iter().enumerate().take(lead) {
+        if m {
+            out.extend_from_slice(&flat[i * row..(i + 1) * row]);
+        }
+    }
+    let mut shape = vec![out.len() / row.max(1)];
+    shape.extend(rest);
+    ArrayD::from_shape_vec(IxDyn(&shape), out).unwrap()
+}
+
+#[test]
+fn boolean_masks_over_leading_axes_select_in_c_order() {
+    let shape = [6, 7, 4];
+    let r = data(&shape, DType::F64, 17, 0.0);
+    for chunks in chunkings(&shape) {
+        let x = array(&r, DType::F64, &chunks);
+        for k in 1..=3 {
+            // A lazy mask (x > 0.3 on the leading axes' first slice), and an all-false
+            // and an all-true one.
+            let lead: Vec<usize> = shape[..k].to_vec();
+            let mut sel: Vec<Index> = vec![Index::full(); k];
+            sel.extend((k..3).map(|_| Index::at(0)));
+            let m = x.slice(&sel).unwrap().greater(0.3).unwrap();
+            let mref = r
+                .slice_each_axis(|ax| {
+                    if ax.axis.index() < k {
+                        ndarray::Slice::from(..)
+                    } else {
+                        ndarray::Slice::from(0..1)
+                    }
+                })
+                .to_owned()
+                .into_shape_with_order(IxDyn(&lead))
+                .unwrap()
+                .mapv(|v| v > 0.3);
+            let what = format!("k {k} chunks {chunks:?}");
+            check(
+                &x.boolean_index(&m).unwrap(),
+                &mask_ref(&r, &mref),
+                &format!("x[x > 0.3] {what}"),
+            );
+            let none = m.logical_and(false).unwrap();
+            check(
+                &x.boolean_index(&none).unwrap(),
+                &mask_ref(&r, &mref.mapv(|_| false)),
+                &format!("all false {what}"),
+            );
+            let all = m.logical_or(true).unwrap();
+            check(
+                &x.boolean_index(&all).unwrap(),
+                &mask_ref(&r, &mref.mapv(|_| true)),
+                &format!("all true {what}"),
+            );
+        }
+    }
+    let x = array(&r, DType::F64, &[3, 3, 3]);
+    let bad = x.slice(&[Index::at(0)]).unwrap().greater(0.0).unwrap();
+    let e = x.boolean_index(&bad).unwrap_err().to_string();
+    assert!(e.contains("leading axes") && e.contains("[7, 4]"), "{e}");
+    let e = x.boolean_index(&x).unwrap_err().to_string();
+    assert!(e.contains("must be bool"), "{e}");
+}
+
+#[test]
+fn boolean_index_reads_each_block_at_most_twice() {
+    let shape = [12, 10];
+    let r = data(&shape, DType::F64, 23, 0.0);
+    let (src, x) = counting(&r, &[4, 5]);
+    let m = x.greater(0.5).unwrap();
+    let sel = x.boolean_index(&m).unwrap();
+    let counted = src.elements.load(Ordering::SeqCst);
+    assert_eq!(counted, 120, "the counts read each element once");
+    let want = mask_ref(&r, &r.mapv(|v| v > 0.5));
+    check(&sel, &want, "x[x > 0.5]");
+    // The selection reads each block for the values and at most once more for the
+    // mask: never the whole mask per block.
+    let after = src.elements.load(Ordering::SeqCst) - counted;
+    assert!(after <= 240, "selection read {after} elements");
+}

@@ -278,7 +278,7 @@ impl Array {
         self.select_axis(a, p, "roll")
     }
 
-    fn select_axis(&self, axis: usize, p: Vec<usize>, name: &'static str) -> Result<Array> {
+    pub(super) fn select_axis(&self, axis: usize, p: Vec<usize>, name: &'static str) -> Result<Array> {
         let shape = self.shape();
         let pos: Vec<Vec<usize>> = (0..self.ndim())
             .map(|a| if a == axis { p.clone() } else { (0..shape[a]).collect() })

@@ -23,6 +23,7 @@ mod histogram;
 mod index;
 mod linalg;
 mod map_blocks;
+mod mask;
 /// Operands and `where_` (re-exported at the crate root).
 pub mod elementwise_api {
     pub use super::elementwise::{Operand, where_};
