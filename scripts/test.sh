@@ -10,7 +10,9 @@
 #    NVRTC at run time);
 # 3. generates the fixtures with the reference implementations in a venv under target/
 #    (pip from PyPI): Zarr stores by zarr-python 3, HDF5 by h5py, NetCDF-4 by netCDF4;
-# 4. every test (unit, integration, property, doc) in one debug build, with the hdf5
+# 4. installs NVRTC and ptxas from PyPI wheels into another venv under target/, so
+#    tests/cuda_kernels.rs compiles every CUDA kernel for sm_80/sm_90 and checks spills;
+# 5. every test (unit, integration, property, doc) in one debug build, with the hdf5
 #    and cuda features when libhdf5 is there (GPU tests skip without a device).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,6 +39,17 @@ fi
 "$VENV/bin/python" tests/fixtures/gen_zarr.py "$FIXTURES/zarr"
 "$VENV/bin/python" tests/fixtures/gen_hdf5.py "$FIXTURES/hdf5"
 export CHUNKWISE_FIXTURES="$FIXTURES" CHUNKWISE_REQUIRE_FIXTURES=1
+
+echo "== NVRTC and ptxas from PyPI (every CUDA kernel is compiled without a GPU)"
+NVVENV="$PWD/target/nvrtc-venv"
+SITE_NV() { "$NVVENV/bin/python" -c "import nvidia, os; print(os.path.dirname(nvidia.__path__[0]))"; }
+if [ ! -x "$NVVENV/bin/python" ] || ! "$NVVENV/bin/python" -c "import nvidia.cuda_nvrtc, nvidia.cuda_nvcc" 2>/dev/null; then
+  python3 -m venv "$NVVENV"
+  "$NVVENV/bin/pip" install -q "nvidia-cuda-nvrtc-cu12==12.9.*" "nvidia-cuda-nvcc-cu12==12.9.*"
+fi
+NV_SITE="$(SITE_NV)/nvidia"
+export LD_LIBRARY_PATH="$NV_SITE/cuda_nvrtc/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+export CHUNKWISE_PTXAS="$NV_SITE/cuda_nvcc/bin/ptxas" CHUNKWISE_REQUIRE_NVRTC=1
 
 echo "== cargo fmt --check"
 cargo fmt --check

@@ -110,6 +110,9 @@ pub enum Error {
         /// The smallest budget every task fits in (rounded up to a MiB).
         suggest: usize,
     },
+    /// NVRTC could not be loaded or refused a kernel program (its log is included).
+    #[error("CUDA kernel compilation: {0}")]
+    KernelCompile(String),
     /// The CUDA backend was requested but the crate was built without the `cuda` feature.
     #[error("CUDA support was not compiled in (rebuild with --features cuda)")]
     CudaNotCompiled,

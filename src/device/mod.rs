@@ -1,10 +1,12 @@
 //! Where bytes live and how a kernel runs on them.
 //!
 //! [`Device`] is the closed set of places a chunk can be and a task can run. Today the
-//! CPU backend ([`cpu`]) runs every op; [`cuda`] is a zero-size stand-in whose
-//! constructor returns [`Error::CudaNotCompiled`](crate::Error::CudaNotCompiled), so
-//! the rest of the crate is written once for both (issue 5 fills it in, together with
-//! the `Backend` contract and residency-aware placement).
+//! CPU backend ([`cpu`]) runs every op. [`cuda`] holds the kernel sources, the code
+//! generator for fused chains and NVRTC compilation (all checked without a GPU), but no
+//! launches yet: its device constructor returns
+//! [`Error::CudaNotCompiled`](crate::Error::CudaNotCompiled), so the rest of the crate
+//! is written once for both (issue 5 fills in contexts, memory, the `Backend` contract
+//! and residency-aware placement).
 
 pub mod cpu;
 pub mod cuda;
