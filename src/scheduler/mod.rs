@@ -45,6 +45,7 @@
 
 pub mod budget;
 mod exec;
+pub mod placement;
 mod state;
 mod sync;
 mod threaded;
