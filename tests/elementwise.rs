@@ -237,3 +237,35 @@ fn fused_and_unfused_graphs_agree() {
         vec![("map", 3), ("reduce-partial", 4), ("reduce-combine", 1)]
     );
 }
+
+#[test]
+fn paired_sin_cos_in_float32_match_the_unfused_ops() {
+    // sin and cos of one f32 register are computed together (one f64 sincos pass);
+    // the result must equal the op-by-op graph bit for bit.
+    let x = Array::random_uniform(&[60, 50], -40.0, 40.0, 4, [16, 20])
+        .unwrap()
+        .astype(DType::F32);
+    let z = &(&x.sin() * &x.cos()) + &x.sin().square();
+    assert_eq!(z.dtype(), DType::F32);
+    let fused = Runtime::new(Config::default()).unwrap();
+    let plain = Runtime::new(Config {
+        optimize: false,
+        ..Config::default()
+    })
+    .unwrap();
+    let a = fused.compute::<f32>(&z).unwrap();
+    let b = plain.compute::<f32>(&z).unwrap();
+    assert!(
+        a.iter().zip(&b).all(|(p, q)| p.to_bits() == q.to_bits()),
+        "fused f32 sin/cos differ"
+    );
+    let xs = plain.compute::<f32>(&x).unwrap();
+    for (g, &v) in a.iter().zip(&xs) {
+        let (s, c) = (f64::from(v).sin() as f32, f64::from(v).cos() as f32);
+        let want = s * c + s * s;
+        assert!(
+            (g - want).abs() <= 2e-6 * want.abs().max(1.0),
+            "{g} vs {want} at x = {v}"
+        );
+    }
+}

@@ -47,6 +47,7 @@ pub struct Evaluator<'p> {
     regs: Vec<Buffer>,
     scratch: Vec<f64>,
     scratch2: Vec<f64>,
+    scratch3: Vec<f64>,
     idx: Vec<u64>,
     /// `cos_of[i] = Some(j)`: instructions `i` and `j` are `sin(a)` and `cos(a)` (in either
     /// order) of the same f64 register; both are computed when `i` runs, `j` is skipped.
@@ -157,7 +158,7 @@ impl<'p> Evaluator<'p> {
         let mut cos_of = vec![None; n];
         let mut skip = vec![false; n];
         for (i, inst) in prog.insts.iter().enumerate() {
-            if let (InstOp::Unary(op @ (UnaryOp::Sin | UnaryOp::Cos), a), DType::F64, false) =
+            if let (InstOp::Unary(op @ (UnaryOp::Sin | UnaryOp::Cos), a), DType::F64 | DType::F32, false) =
                 (inst.op, inst.dtype, skip[i])
             {
                 let other = if op == UnaryOp::Sin { UnaryOp::Cos } else { UnaryOp::Sin };
@@ -173,6 +174,7 @@ impl<'p> Evaluator<'p> {
             regs: prog.insts.iter().map(|_| placeholder()).collect(),
             scratch: Vec::new(),
             scratch2: Vec::new(),
+            scratch3: Vec::new(),
             idx: Vec::new(),
             cos_of,
             skip,
@@ -193,15 +195,37 @@ impl<'p> Evaluator<'p> {
             }
             if let (Some(j), InstOp::Unary(op, a)) = (self.cos_of[i], inst.op) {
                 let (si, ci) = if op == UnaryOp::Sin { (i, j) } else { (j, i) };
-                let s_out = take_vec::<f64>(std::mem::replace(&mut self.regs[si], placeholder()), len);
-                let c_out = take_vec::<f64>(std::mem::replace(&mut self.regs[ci], placeholder()), len);
-                let (mut s_out, mut c_out) = (s_out, c_out);
-                let Buffer::F64(x) = &self.regs[a as usize] else {
-                    return Err(Error::Unsupported("sin/cos pair over a non-f64 register".into()));
-                };
-                math::sincos_slice(x, &mut s_out, &mut c_out);
-                self.regs[si] = Buffer::F64(s_out);
-                self.regs[ci] = Buffer::F64(c_out);
+                let s_reg = std::mem::replace(&mut self.regs[si], placeholder());
+                let c_reg = std::mem::replace(&mut self.regs[ci], placeholder());
+                match &self.regs[a as usize] {
+                    Buffer::F64(x) => {
+                        let (mut s_out, mut c_out) = (take_vec::<f64>(s_reg, len), take_vec::<f64>(c_reg, len));
+                        math::sincos_slice(x, &mut s_out, &mut c_out);
+                        self.regs[si] = Buffer::F64(s_out);
+                        self.regs[ci] = Buffer::F64(c_out);
+                    }
+                    Buffer::F32(x) => {
+                        // In f64 (as the unpaired f32 path), through reused scratch.
+                        let (xs, ss, cs) = (&mut self.scratch, &mut self.scratch2, &mut self.scratch3);
+                        xs.clear();
+                        xs.extend(x.iter().map(|&v| f64::from(v)));
+                        ss.clear();
+                        ss.resize(len, 0.0);
+                        cs.clear();
+                        cs.resize(len, 0.0);
+                        math::sincos_slice(xs, ss, cs);
+                        let (mut s_out, mut c_out) = (take_vec::<f32>(s_reg, len), take_vec::<f32>(c_reg, len));
+                        for (o, &v) in s_out.iter_mut().zip(ss.iter()) {
+                            *o = v as f32;
+                        }
+                        for (o, &v) in c_out.iter_mut().zip(cs.iter()) {
+                            *o = v as f32;
+                        }
+                        self.regs[si] = Buffer::F32(s_out);
+                        self.regs[ci] = Buffer::F32(c_out);
+                    }
+                    _ => return Err(Error::Unsupported("sin/cos pair over a non-float register".into())),
+                }
                 continue;
             }
             let out = std::mem::replace(&mut self.regs[i], placeholder());
@@ -234,7 +258,7 @@ impl<'p> Evaluator<'p> {
                     self.global_indices(ctx, start, len);
                     generate(g, inst.dtype, &self.idx, out, &mut self.scratch, &mut self.scratch2)
                 }
-                InstOp::Unary(op, a) => unary(op, r(a), out, inst.dtype, &mut self.scratch)?,
+                InstOp::Unary(op, a) => unary(op, r(a), out, inst.dtype, &mut self.scratch, &mut self.scratch2)?,
                 InstOp::Binary(op, a, b) => binary(op, r(a), r(b), out)?,
                 InstOp::Cast(a) => {
                     let a = r(a);
@@ -428,7 +452,13 @@ fn map_into<T: Element, U: Element>(v: &[T], out: Buffer, f: impl Fn(T) -> U) ->
     U::into_buffer(o)
 }
 
-fn float_unary<T: Float>(op: UnaryOp, v: &[T], out: Buffer, scratch: &mut Vec<f64>) -> Result<Buffer> {
+fn float_unary<T: Float>(
+    op: UnaryOp,
+    v: &[T],
+    out: Buffer,
+    scratch: &mut Vec<f64>,
+    wide: &mut Vec<f64>,
+) -> Result<Buffer> {
     use UnaryOp::*;
     Ok(match op {
         Sin | Cos => {
@@ -439,8 +469,9 @@ fn float_unary<T: Float>(op: UnaryOp, v: &[T], out: Buffer, scratch: &mut Vec<f6
             match T::as_f64s(v) {
                 Some(xs) => f(xs, scratch),
                 None => {
-                    let xs: Vec<f64> = v.iter().map(|&x| T::widen(x)).collect();
-                    f(&xs, scratch);
+                    wide.clear();
+                    wide.extend(v.iter().map(|&x| T::widen(x)));
+                    f(wide, scratch);
                 }
             }
             for (o, &r) in o.iter_mut().zip(scratch.iter()) {
@@ -459,15 +490,22 @@ fn float_unary<T: Float>(op: UnaryOp, v: &[T], out: Buffer, scratch: &mut Vec<f6
     })
 }
 
-fn unary(op: UnaryOp, a: &Buffer, out: Buffer, out_dt: DType, scratch: &mut Vec<f64>) -> Result<Buffer> {
+fn unary(
+    op: UnaryOp,
+    a: &Buffer,
+    out: Buffer,
+    out_dt: DType,
+    scratch: &mut Vec<f64>,
+    wide: &mut Vec<f64>,
+) -> Result<Buffer> {
     use UnaryOp::*;
     Ok(match op {
         Not => dispatch_buffer!(a, v, _T => map_into(v, out, |x| !x.truthy())),
         IsNan => dispatch_buffer!(a, v, _T => map_into(v, out, |x| x.is_nan())),
         IsFinite => dispatch_buffer!(a, v, _T => map_into(v, out, |x| x.to_f64().is_finite())),
         _ if op.needs_float() => match a {
-            Buffer::F32(v) => float_unary(op, v, out, scratch)?,
-            Buffer::F64(v) => float_unary(op, v, out, scratch)?,
+            Buffer::F32(v) => float_unary(op, v, out, scratch, wide)?,
+            Buffer::F64(v) => float_unary(op, v, out, scratch, wide)?,
             _ => {
                 return Err(Error::Unsupported(format!(
                     "{} of {} (expected a float input)",

