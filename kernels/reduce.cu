@@ -34,24 +34,16 @@ template <typename Op, typename T> struct FoldBySteps {
     }
 };
 
-template <typename T, typename A, bool NAN> struct OpSum : FoldBySteps<OpSum<T, A, NAN>, T> {
+// sum (PROD false) and prod (PROD true), wrapping for integers; NAN skips NaN.
+template <typename T, typename A, bool NAN, bool PROD> struct OpSumProd : FoldBySteps<OpSumProd<T, A, NAN, PROD>, T> {
     typedef AccState<A> S;
-    static __device__ __forceinline__ S init() { S s; s.v = (A)0; return s; }
+    static __device__ __forceinline__ A op(A a, A b) { return PROD ? cw_mul<A>(a, b) : cw_add<A>(a, b); }
+    static __device__ __forceinline__ S init() { S s; s.v = PROD ? (A)1 : (A)0; return s; }
     static __device__ __forceinline__ void step(S& s, T x, i64) {
         if (NAN && cw_isnan<T>(x)) return;
-        s.v = cw_add<A>(s.v, (A)x);
+        s.v = op(s.v, (A)x);
     }
-    static __device__ __forceinline__ S merge(S a, S b) { a.v = cw_add<A>(a.v, b.v); return a; }
-    static __device__ __forceinline__ void store(S s, void* o0, void*, void*, u64 j) { ((A*)o0)[j] = s.v; }
-};
-template <typename T, typename A, bool NAN> struct OpProd : FoldBySteps<OpProd<T, A, NAN>, T> {
-    typedef AccState<A> S;
-    static __device__ __forceinline__ S init() { S s; s.v = (A)1; return s; }
-    static __device__ __forceinline__ void step(S& s, T x, i64) {
-        if (NAN && cw_isnan<T>(x)) return;
-        s.v = cw_mul<A>(s.v, (A)x);
-    }
-    static __device__ __forceinline__ S merge(S a, S b) { a.v = cw_mul<A>(a.v, b.v); return a; }
+    static __device__ __forceinline__ S merge(S a, S b) { a.v = op(a.v, b.v); return a; }
     static __device__ __forceinline__ void store(S s, void* o0, void*, void*, u64 j) { ((A*)o0)[j] = s.v; }
 };
 // min/max propagate NaN; the nan-variants skip it, starting from NaN so that an
@@ -232,8 +224,8 @@ __device__ __forceinline__ void reduce_cols(const T* __restrict__ x, u64 outer, 
 
 // Every op for one dtype; A is the sum/prod accumulator type.
 #define CW_REDUCE_ALL(N, T, A) \
-    CW_REDUCE(sum, N, T, OpSum<T, A, false>) CW_REDUCE(nansum, N, T, OpSum<T, A, true>) \
-    CW_REDUCE(prod, N, T, OpProd<T, A, false>) CW_REDUCE(nanprod, N, T, OpProd<T, A, true>) \
+    CW_REDUCE(sum, N, T, OpSumProd<T, A, false, false>) CW_REDUCE(nansum, N, T, OpSumProd<T, A, true, false>) \
+    CW_REDUCE(prod, N, T, OpSumProd<T, A, false, true>) CW_REDUCE(nanprod, N, T, OpSumProd<T, A, true, true>) \
     CW_REDUCE(min, N, T, OpMinMax<T, false, false>) CW_REDUCE(nanmin, N, T, OpMinMax<T, false, true>) \
     CW_REDUCE(max, N, T, OpMinMax<T, true, false>) CW_REDUCE(nanmax, N, T, OpMinMax<T, true, true>) \
     CW_REDUCE(any, N, T, OpAnyAll<T, false>) CW_REDUCE(all, N, T, OpAnyAll<T, true>) \

@@ -70,19 +70,7 @@ pub fn kernel_name(op: &str, dtype: DType) -> String {
 #[must_use]
 pub fn expected_kernels() -> Vec<String> {
     use crate::ops::{BinaryOp, UnaryOp};
-    let all = [
-        DType::Bool,
-        DType::I8,
-        DType::I16,
-        DType::I32,
-        DType::I64,
-        DType::U8,
-        DType::U16,
-        DType::U32,
-        DType::U64,
-        DType::F32,
-        DType::F64,
-    ];
+    let all = DType::ALL;
     let mut out = Vec::new();
     for &d in &all {
         for u in [
