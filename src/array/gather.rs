@@ -46,6 +46,15 @@ impl GatherOp {
         }
         idx
     }
+
+    /// The positions output block `b` picks along each input axis.
+    fn block_picks(&self, b: usize) -> Vec<&[Option<usize>]> {
+        self.in_space_index(b)
+            .iter()
+            .enumerate()
+            .map(|(a, &i)| self.picks[a][i].as_slice())
+            .collect()
+    }
 }
 
 /// Sorted distinct blocks of `grid` along `axis` that `positions` fall in.
@@ -122,22 +131,12 @@ impl BlockOp for GatherOp {
     }
 
     fn deps(&self, b: usize) -> Vec<(usize, usize)> {
-        let idx = self.in_space_index(b);
-        let picks: Vec<&[Option<usize>]> = idx
-            .iter()
-            .enumerate()
-            .map(|(a, &i)| self.picks[a][i].as_slice())
-            .collect();
+        let picks = self.block_picks(b);
         gather_deps(&self.in_grid, &picks).into_iter().map(|k| (0, k)).collect()
     }
 
     fn compute(&self, b: usize, inputs: &[&Value]) -> Result<Value> {
-        let idx = self.in_space_index(b);
-        let picks: Vec<&[Option<usize>]> = idx
-            .iter()
-            .enumerate()
-            .map(|(a, &i)| self.picks[a][i].as_slice())
-            .collect();
+        let picks = self.block_picks(b);
         let out = gather_block(&self.in_grid, &picks, inputs, self.dtype, self.fill, self.name)?;
         let oidx = self.out_grid.unlinear(b);
         Ok(Value::Chunk(out.reshaped(self.out_grid.block_shape(&oidx))?))
