@@ -17,6 +17,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+# One build from scratch: incremental state would only cost disk (over 1 GB).
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 if ! pkg-config --exists hdf5 2>/dev/null; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
