@@ -2,7 +2,7 @@
 
 use crate::chunk::{Chunk, Value};
 use crate::device::cpu::eval::{BlockCtx, InputRef, eval_block};
-use crate::device::cpu::reduce::{ArgInfo, RowSource, finalize, merge, partial};
+use crate::device::cpu::reduce::{ArgInfo, RowSource, finalize, merge, partial, partial_stacked, stack_dims};
 use crate::error::{Error, Result};
 use crate::graph::{InlineLoad, ReduceNode, TaskKind};
 use crate::grid::IndexIter;
@@ -93,6 +93,62 @@ fn out_shape(spec: &ReduceSpec, pshape: &[usize]) -> Vec<usize> {
     }
 }
 
+/// The chunk step of a group whose blocks are all in memory already (dependencies, or
+/// in-memory sources read inline without a copy), read as rows of one shape: all
+/// blocks are reduced in one pass ([`partial_stacked`]). `None` when the group does not
+/// qualify; blocks of stored sources are still decoded and folded one at a time, so a
+/// task holds one decoded chunk, not the group's.
+fn stacked_group(
+    node: &ReduceNode,
+    blocks: &[usize],
+    deps: &[InputRef<'_>],
+    slots: Option<&[Option<InlineLoad>]>,
+    has_pre: bool,
+    fin: bool,
+) -> Result<Option<Value>> {
+    let g = &node.in_grid;
+    let spec = &node.spec;
+    if has_pre || blocks.len() < 2 || spec.op.is_arg() || node.in_dtype == crate::dtype::DType::Bool {
+        return Ok(None);
+    }
+    let total = slots.map_or(deps.len(), <[_]>::len);
+    if total != blocks.len() || slots.is_some_and(|s| s.iter().flatten().any(|l| !l.source.in_memory())) {
+        return Ok(None);
+    }
+    let shapes: Vec<Vec<usize>> = blocks.iter().map(|&b| g.block_shape(&g.unlinear(b))).collect();
+    let dims: Option<Vec<(usize, usize)>> = shapes.iter().map(|s| stack_dims(s, &spec.axes)).collect();
+    let Some(dims) = dims else { return Ok(None) };
+    let cols = dims[0].1;
+    if dims.iter().any(|d| d.1 != cols) {
+        return Ok(None);
+    }
+    let loaded: Vec<Arc<Chunk>> = slots
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(load_inline)
+        .collect::<Result<_>>()?;
+    let (mut from_load, mut from_dep) = (loaded.iter(), deps.iter());
+    let bufs: Vec<&crate::dtype::Buffer> = (0..blocks.len())
+        .map(|k| {
+            let inl = slots.is_some_and(|s| s[k].is_some());
+            let b = if inl {
+                from_load.next().map(|c| c.data())
+            } else {
+                from_dep.next().map(|r| r.data)
+            };
+            b.ok_or_else(|| Error::Unsupported("reduction inputs run short".into()))
+        })
+        .collect::<Result<_>>()?;
+    let p = partial_stacked(spec.op, &bufs, cols)?;
+    let pshape: Vec<usize> = shapes[0]
+        .iter()
+        .enumerate()
+        .map(|(a, &n)| if spec.axes.contains(&a) { 1 } else { n })
+        .collect();
+    finish_reduce(node, p, pshape, fin).map(Some)
+}
+
 fn finish_reduce(node: &ReduceNode, p: Partial, pshape: Vec<usize>, fin: bool) -> Result<Value> {
     if !fin {
         return Ok(Value::Partial(p, pshape));
@@ -170,6 +226,9 @@ pub fn execute(kind: &TaskKind, inputs: Vec<Arc<Value>>) -> Result<Value> {
             let per = total / blocks.len();
             let gshape = g.shape();
             let spec = &node.spec;
+            if let Some(v) = stacked_group(node, &blocks, &deps, slots, pre.is_some(), *fin)? {
+                return Ok(v);
+            }
             let mut acc = None;
             let mut pshape = Vec::new();
             let mut next_dep = deps.iter();
