@@ -122,12 +122,7 @@ fn stacked_group(
     if dims.iter().any(|d| d.1 != cols) {
         return Ok(None);
     }
-    let loaded: Vec<Arc<Chunk>> = slots
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(load_inline)
-        .collect::<Result<_>>()?;
+    let loaded = load_slots(slots)?;
     let (mut from_load, mut from_dep) = (loaded.iter(), deps.iter());
     let bufs: Vec<&crate::dtype::Buffer> = (0..blocks.len())
         .map(|k| {
@@ -141,12 +136,21 @@ fn stacked_group(
         })
         .collect::<Result<_>>()?;
     let p = partial_stacked(spec.op, &bufs, cols)?;
-    let pshape: Vec<usize> = shapes[0]
+    finish_reduce(node, p, partial_shape(&shapes[0], &spec.axes), fin).map(Some)
+}
+
+/// The blocks of the inline-load slots that have one, read now.
+fn load_slots(slots: Option<&[Option<InlineLoad>]>) -> Result<Vec<Arc<Chunk>>> {
+    slots.into_iter().flatten().flatten().map(load_inline).collect()
+}
+
+/// A block's shape with the reduced axes at length 1: the shape of its partial.
+fn partial_shape(shape: &[usize], axes: &[usize]) -> Vec<usize> {
+    shape
         .iter()
         .enumerate()
-        .map(|(a, &n)| if spec.axes.contains(&a) { 1 } else { n })
-        .collect();
-    finish_reduce(node, p, pshape, fin).map(Some)
+        .map(|(a, &n)| if axes.contains(&a) { 1 } else { n })
+        .collect()
 }
 
 fn finish_reduce(node: &ReduceNode, p: Partial, pshape: Vec<usize>, fin: bool) -> Result<Value> {
@@ -244,12 +248,7 @@ pub fn execute(kind: &TaskKind, inputs: Vec<Arc<Value>>) -> Result<Value> {
                     shape: &shape,
                 };
                 let own = slots.map(|s| &s[k * per..(k + 1) * per]);
-                let loaded: Vec<Arc<Chunk>> = own
-                    .into_iter()
-                    .flatten()
-                    .flatten()
-                    .map(load_inline)
-                    .collect::<Result<_>>()?;
+                let loaded = load_slots(own)?;
                 let mut from_load = loaded.iter();
                 let mine: Vec<InputRef<'_>> = (0..per)
                     .map(|s| {
@@ -287,11 +286,7 @@ pub fn execute(kind: &TaskKind, inputs: Vec<Arc<Value>>) -> Result<Value> {
                 acc = Some(partial(spec.op, &spec.axes, &src, &ctx, arg, acc.take())?);
                 drop(mine);
                 loaded.into_iter().for_each(recycle);
-                pshape = shape
-                    .iter()
-                    .enumerate()
-                    .map(|(a, &n)| if spec.axes.contains(&a) { 1 } else { n })
-                    .collect();
+                pshape = partial_shape(&shape, &spec.axes);
             }
             let p = acc.ok_or_else(|| Error::Unsupported("empty reduction group".into()))?;
             finish_reduce(node, p, pshape, *fin)
