@@ -6,7 +6,12 @@
 //! a `(time, lat, lon)` block) every row is added elementwise into a row of
 //! accumulators — and the rows are visited tile-major (all time steps of 2048 columns,
 //! then the next 2048), so the accumulators stay in L1 instead of streaming the whole
-//! partial through memory once per time step. When the innermost group is *reduced*,
+//! partial through memory once per time step. Rows go to the accumulators at most 12
+//! at a time (rows a field apart share cache sets; many at once thrash them), and a
+//! chunk-step group of in-memory blocks is read as one stack of rows
+//! ([`partial_stacked`]), so the group's partial is written once, not read and written
+//! per block. Accumulators are filled by a write, never `calloc`ed (see `filled`).
+//! When the innermost group is *reduced*,
 //! each row is folded with eight independent accumulators (vectorised, and more
 //! accurate than one running sum) and the fold is added to its output element.
 //!
