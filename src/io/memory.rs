@@ -87,6 +87,19 @@ impl ChunkSource for MemorySource {
     fn in_memory(&self) -> bool {
         true
     }
+    fn reads_shared(&self, region: &[Range<usize>]) -> bool {
+        let g = &self.grid;
+        if region.len() != g.ndim()
+            || region
+                .iter()
+                .zip(&self.shape)
+                .any(|(r, &n)| r.start >= r.end || r.end > n)
+        {
+            return false;
+        }
+        let idx: Vec<usize> = region.iter().enumerate().map(|(a, r)| g.locate(a, r.start)).collect();
+        g.block_ranges(&idx) == region
+    }
     fn name(&self) -> String {
         "memory".into()
     }
@@ -168,4 +181,27 @@ pub(crate) fn assemble(
         out.write_box(&dst, &block, &src)?;
     }
     Ok(Arc::new(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dtype::Buffer;
+
+    #[test]
+    fn only_whole_blocks_are_read_without_a_copy() {
+        let data = Chunk::new(vec![6, 4], Buffer::F32((0..24).map(|i| i as f32).collect())).expect("chunk");
+        let grid = ChunkGrid::new(&[6, 4], &crate::grid::ChunkSpec::from([4, 4]), 4).expect("grid");
+        let src = MemorySource::split(data, grid).expect("split");
+        assert!(src.reads_shared(&[0..4, 0..4]));
+        assert!(src.reads_shared(&[4..6, 0..4]));
+        assert!(!src.reads_shared(&[0..2, 0..4]), "part of a block");
+        assert!(!src.reads_shared(&[2..6, 0..4]), "across two blocks");
+        assert!(!src.reads_shared(&[4..7, 0..4]), "past the end");
+        assert!(!src.reads_shared(&[0..4]), "wrong rank");
+        // What reads_shared promises: the stored block itself comes back.
+        let a = src.read_shared(&[4..6, 0..4]).expect("read");
+        let b = src.read_shared(&[4..6, 0..4]).expect("read");
+        assert!(Arc::ptr_eq(&a, &b));
+    }
 }

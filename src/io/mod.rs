@@ -68,6 +68,14 @@ pub trait ChunkSource: Send + Sync + std::fmt::Debug {
         false
     }
 
+    /// Whether [`ChunkSource::read_shared`] returns `region` without copying (it is
+    /// exactly one block held in memory). Callers that would hold several reads at once
+    /// (a reduction's stacked group) rely on it: the memory budget counts one inline
+    /// read per task at a time.
+    fn reads_shared(&self, _region: &[Range<usize>]) -> bool {
+        false
+    }
+
     /// Reads a box, reusing `spare`'s allocation when the source can (a worker's
     /// recycled block buffer: writing reused memory is several times faster than
     /// first-touching fresh pages). The default ignores `spare`.

@@ -94,7 +94,7 @@ fn out_shape(spec: &ReduceSpec, pshape: &[usize]) -> Vec<usize> {
 }
 
 /// The chunk step of a group whose blocks are all in memory already (dependencies, or
-/// in-memory sources read inline without a copy), read as rows of one shape: all
+/// in-memory blocks read inline without a copy: `reads_shared`), read as rows of one shape: all
 /// blocks are reduced in one pass ([`partial_stacked`]). `None` when the group does not
 /// qualify; blocks of stored sources are still decoded and folded one at a time, so a
 /// task holds one decoded chunk, not the group's.
@@ -112,7 +112,11 @@ fn stacked_group(
         return Ok(None);
     }
     let total = slots.map_or(deps.len(), <[_]>::len);
-    if total != blocks.len() || slots.is_some_and(|s| s.iter().flatten().any(|l| !l.source.in_memory())) {
+    let shared = |l: &InlineLoad| {
+        let idx = l.grid.unlinear(l.block as usize);
+        l.source.reads_shared(&l.grid.block_ranges(&idx))
+    };
+    if total != blocks.len() || slots.is_some_and(|s| !s.iter().flatten().all(shared)) {
         return Ok(None);
     }
     let shapes: Vec<Vec<usize>> = blocks.iter().map(|&b| g.block_shape(&g.unlinear(b))).collect();
