@@ -198,7 +198,7 @@ mod tests {
         assert!(!src.reads_shared(&[0..2, 0..4]), "part of a block");
         assert!(!src.reads_shared(&[2..6, 0..4]), "across two blocks");
         assert!(!src.reads_shared(&[4..7, 0..4]), "past the end");
-        assert!(!src.reads_shared(&[0..4]), "wrong rank");
+        assert!(!src.reads_shared(std::slice::from_ref(&(0..4))), "wrong rank");
         // What reads_shared promises: the stored block itself comes back.
         let a = src.read_shared(&[4..6, 0..4]).expect("read");
         let b = src.read_shared(&[4..6, 0..4]).expect("read");
