@@ -51,8 +51,17 @@ fn check_op(op: ReduceOp, dtype: DType, nan_frac: f64, split_every: &[usize]) {
     let rt = Runtime::global();
     for (si, shape) in SHAPES.iter().enumerate() {
         let x = as_dtype(&data(shape, dtype, si as u64 + 1, nan_frac), dtype);
-        for chunks in chunkings(shape) {
-            let arr = array(&x, dtype, &chunks);
+        // Each chunking twice: one stored block sliced per task (chunk steps fold block
+        // by block), and the data held as its own blocks (groups reduced stacked).
+        for (chunks, held) in chunkings(shape)
+            .into_iter()
+            .flat_map(|c| [(c.clone(), false), (c, true)])
+        {
+            let arr = if held {
+                array_in_blocks(&x, dtype, &chunks)
+            } else {
+                array(&x, dtype, &chunks)
+            };
             for axes in axes_sets(shape.len()) {
                 let ax = norm_axes(&axes, shape.len());
                 if op.is_arg() && !(ax.len() == 1 || ax.len() == shape.len()) {
@@ -62,7 +71,7 @@ fn check_op(op: ReduceOp, dtype: DType, nan_frac: f64, split_every: &[usize]) {
                 for &se in split_every {
                     for keepdims in [false, true] {
                         let what = format!(
-                            "{} {dtype} shape {shape:?} chunks {chunks:?} axes {ax:?} split_every {se} keepdims {keepdims}",
+                            "{} {dtype} shape {shape:?} chunks {chunks:?} (held as blocks: {held}) axes {ax:?} split_every {se} keepdims {keepdims}",
                             op.name()
                         );
                         let opts = ReduceOptions {

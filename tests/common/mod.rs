@@ -59,6 +59,17 @@ pub fn array(reference: &ArrayD<f64>, dtype: DType, chunks: &[usize]) -> Array {
     Array::from_source(Arc::new(MemorySource::new(c)), ChunkSpec::from(chunks.to_vec())).unwrap()
 }
 
+/// As [`array`], but held as the blocks of its own grid (as `Array::from_ndarray` does),
+/// so its blocks are read without a copy and a reduction's chunk-step group over them
+/// takes the stacked path (`reduce::partial_stacked`) instead of folding block by block.
+pub fn array_in_blocks(reference: &ArrayD<f64>, dtype: DType, chunks: &[usize]) -> Array {
+    let flat: Vec<f64> = reference.iter().copied().collect();
+    let c = Chunk::new(reference.shape().to_vec(), Buffer::F64(flat).cast(dtype)).unwrap();
+    let spec = ChunkSpec::from(chunks.to_vec());
+    let grid = chunkwise::ChunkGrid::new(reference.shape(), &spec, dtype.size()).unwrap();
+    Array::from_source(Arc::new(MemorySource::split(c, grid).unwrap()), spec).unwrap()
+}
+
 /// The reference data as the engine would see it after the cast to `dtype`.
 pub fn as_dtype(reference: &ArrayD<f64>, dtype: DType) -> ArrayD<f64> {
     let flat: Vec<f64> = reference.iter().copied().collect();
