@@ -7,14 +7,21 @@
 //   Arg      (value in the input type, index i64).
 // A block is viewed as (outer, red, inner) after merging adjacent axes; out[o, i] is
 // the reduction over r of x[o, r, i]. Two shapes of kernel:
-//   reduce_<op>_rows_<dtype>  inner == 1: one thread block per row, a shared-memory
-//                             tree over its threads (contiguous loads);
+//   reduce_<op>_rows_<dtype>  inner == 1: one thread block per (row, segment), threads
+//                             striding over the segment (coalesced loads), then a
+//                             shared-memory tree; out[s * outer + o] is segment s of
+//                             row o (segs > 1 splits long rows over more blocks; the
+//                             host merges the segments with the combine kernels);
 //   reduce_<op>_cols_<dtype>  inner > 1: one thread per (o, i), looping over r
 //                             (neighbouring threads read neighbouring elements).
-// Each thread folds its elements in index order and the tree merges in a fixed order,
-// so a result is the same from run to run on one device.
+// Which thread takes which element and the order of the tree are fixed, so a result is
+// the same from run to run on one device. (Bool data is reduced by the i8 kernels, as
+// the CPU does: the same bytes, and the partials match the CPU's.)
 
 #define CW_THREADS 256
+// Rows kernels ask for 4 resident blocks per SM (up to 64 registers a thread) rather
+// than the default full occupancy: at 32 registers the 64-bit index arithmetic of the
+// arg and moment kernels spilled on sm_80/sm_90.
 
 // ---- accumulator states --------------------------------------------------------------
 
@@ -23,13 +30,14 @@ struct MeanState { f64 sum, n; };
 struct MomentState { f64 n, mean, m2; };
 template <typename T> struct ArgState { T v; i64 idx; };
 
-// Each op: State, init(), step(s, x, index), merge(a, b) (a before b in index order),
-// store(s, o0, o1, o2, j), and fold(p, count, stride, base): one thread's elements
-// p[0], p[stride], ... in index order (by default step by step).
+// Each op: State, init(), step(s, x, index), merge(a, b) (commutative up to rounding:
+// arg-min/max break ties by index, not by order), store(s, o0, o1, o2, j), and
+// fold(p, count, stride, base, istep): one thread's elements p[0], p[stride], ... with
+// indices base, base + istep, ... (by default step by step).
 template <typename Op, typename T> struct FoldBySteps {
-    static __device__ __forceinline__ auto fold(const T* __restrict__ p, u64 count, u64 stride, i64 base) {
+    static __device__ __forceinline__ auto fold(const T* __restrict__ p, u64 count, u64 stride, i64 base, i64 istep) {
         typename Op::S s = Op::init();
-        for (u64 r = 0; r < count; ++r) Op::step(s, p[r * stride], base + (i64)r);
+        for (u64 r = 0; r < count; ++r) Op::step(s, p[r * stride], base + (i64)r * istep);
         return s;
     }
 };
@@ -74,11 +82,12 @@ template <typename T, bool ALL> struct OpAnyAll : FoldBySteps<OpAnyAll<T, ALL>, 
     static __device__ __forceinline__ S merge(S a, S b) { a.v = ALL ? (a.v && b.v) : (a.v || b.v); return a; }
     static __device__ __forceinline__ void store(S s, void* o0, void*, void*, u64 j) { ((cwbool*)o0)[j] = s.v; }
 };
-// count: non-zero elements (np.count_nonzero).
+// count: elements that are not NaN (every element of integer and bool data), as the
+// CPU's and DESIGN.md's `count`.
 template <typename T> struct OpCount : FoldBySteps<OpCount<T>, T> {
     typedef AccState<i64> S;
     static __device__ __forceinline__ S init() { S s; s.v = 0; return s; }
-    static __device__ __forceinline__ void step(S& s, T x, i64) { s.v += (x != (T)0); }
+    static __device__ __forceinline__ void step(S& s, T x, i64) { s.v += !cw_isnan<T>(x); }
     static __device__ __forceinline__ S merge(S a, S b) { a.v += b.v; return a; }
     static __device__ __forceinline__ void store(S s, void* o0, void*, void*, u64 j) { ((i64*)o0)[j] = s.v; }
 };
@@ -101,15 +110,16 @@ template <typename T, bool NAN> struct OpMoments {
     // One thread's elements: sums of deviations from its first element (the shifted
     // data algorithm: no division per element, accurate while the shift is near the
     // mean), turned into (n, mean, M2) once.
-    static __device__ __forceinline__ S fold(const T* __restrict__ p, u64 count, u64 stride, i64) {
-        f64 k = 0.0, n = 0.0, s1 = 0.0, s2 = 0.0;
-        bool have = false;
-        for (u64 r = 0; r < count; ++r) {
+    static __device__ __forceinline__ S fold(const T* __restrict__ p, u64 count, u64 stride, i64, i64) {
+        u64 r = 0;
+        if (NAN) while (r < count && cw_isnan<T>(p[r * stride])) ++r;
+        if (r == count) return init();
+        const f64 k = (f64)p[r * stride];
+        f64 n = 0.0, s1 = 0.0, s2 = 0.0;
+        for (; r < count; ++r) {
             const T x = p[r * stride];
             if (NAN && cw_isnan<T>(x)) continue;
-            const f64 v = (f64)x;
-            if (!have) { k = v; have = true; }
-            const f64 d = v - k;
+            const f64 d = (f64)x - k;
             n += 1.0;
             s1 += d;
             s2 += d * d;
@@ -118,7 +128,9 @@ template <typename T, bool NAN> struct OpMoments {
         if (n > 0.0) {
             s.n = n;
             s.mean = k + s1 / n;
-            s.m2 = fmax(s2 - s1 * s1 / n, 0.0);
+            // Clamp rounding below zero, but keep NaN (fmax would drop it).
+            const f64 m2 = s2 - s1 * s1 / n;
+            s.m2 = m2 < 0.0 ? 0.0 : m2;
         }
         return s;
     }
@@ -150,25 +162,27 @@ template <typename T, bool NAN> struct OpMoments {
         ((f64*)o2)[j] = s.m2;
     }
 };
-// argmin/argmax: the first best index wins; NaN wins for the plain variants (NumPy),
-// is skipped by the nan-variants (index -1 while nothing was seen).
+// argmin/argmax: the first best index wins; NaN wins for the plain variants (NumPy).
+// The nan-variants let any number beat NaN but still keep a NaN (the first) when a
+// slice has nothing else, so the host's finalize step sees it and raises NumPy's
+// "All-NaN slice encountered" (as the CPU kernel: src/device/cpu/reduce.rs `wins`).
+// Index -1 means nothing was seen.
 template <typename T, bool MAX, bool NAN> struct OpArg : FoldBySteps<OpArg<T, MAX, NAN>, T> {
     typedef ArgState<T> S;
     static __device__ __forceinline__ S init() { S s; s.v = (T)0; s.idx = -1; return s; }
     static __device__ __forceinline__ bool better(T a, i64 ia, T b, i64 ib) {
-        // Is (b, ib) better than (a, ia)?
+        // Is (b, ib) better than the incumbent (a, ia)?
         if (ib < 0) return false;
         if (ia < 0) return true;
-        bool an = cw_isnan<T>(a), bn = cw_isnan<T>(b);
-        if (!NAN) {
-            if (an) return bn && ib < ia;
-            if (bn) return true;
+        const bool an = cw_isnan<T>(a), bn = cw_isnan<T>(b);
+        if (an || bn) {
+            if (an && bn) return ib < ia;
+            return NAN ? an : bn;
         }
         if (MAX ? (b > a) : (b < a)) return true;
         return b == a && ib < ia;
     }
     static __device__ __forceinline__ void step(S& s, T x, i64 i) {
-        if (NAN && cw_isnan<T>(x)) return;
         if (better(s.v, s.idx, x, i)) { s.v = x; s.idx = i; }
     }
     static __device__ __forceinline__ S merge(S a, S b) { return better(a.v, a.idx, b.v, b.idx) ? b : a; }
@@ -180,25 +194,26 @@ template <typename T, bool MAX, bool NAN> struct OpArg : FoldBySteps<OpArg<T, MA
 
 // ---- the two kernel shapes -------------------------------------------------------------
 
-// One block per row o: threads stride over the row, then a tree in shared memory
-// (pairs merged in index order). `base` is the index of element 0 along the reduced
+// One block per (row o, segment s): thread t folds elements lo + t, lo + t + blockDim,
+// ... of the segment (neighbouring threads read neighbouring elements), then a tree in
+// shared memory in a fixed order. `base` is the index of element 0 along the reduced
 // axis (for arg ops over a block that starts inside the array).
 template <typename T, typename Op>
-__device__ __forceinline__ void reduce_rows(const T* __restrict__ x, u64 outer, u64 red, i64 base, void* o0, void* o1, void* o2) {
+__device__ __forceinline__ void reduce_rows(const T* __restrict__ x, u64 outer, u64 red, u64 segs, i64 base, void* o0, void* o1, void* o2) {
     typedef typename Op::S S;
     __shared__ S tile[CW_THREADS];
-    for (u64 o = blockIdx.x; o < outer; o += gridDim.x) {
-        // Each thread takes one contiguous stretch, so its fold is in index order.
-        u64 per = (red + blockDim.x - 1) / blockDim.x;
-        u64 lo = threadIdx.x * per;
-        u64 hi = lo + per < red ? lo + per : red;
-        tile[threadIdx.x] = Op::fold(x + o * red + lo, hi > lo ? hi - lo : 0, 1, base + (i64)lo);
+    for (u64 b = blockIdx.x; b < outer * segs; b += gridDim.x) {
+        const u64 o = b % outer, s = b / outer;
+        const u64 lo = s * red / segs, hi = (s + 1) * red / segs;
+        const u64 t = threadIdx.x;
+        const u64 count = hi > lo + t ? (hi - lo - t + blockDim.x - 1) / blockDim.x : 0;
+        tile[t] = Op::fold(x + o * red + lo + t, count, blockDim.x, base + (i64)(lo + t), (i64)blockDim.x);
         __syncthreads();
         for (unsigned w = blockDim.x / 2; w > 0; w >>= 1) {
-            if (threadIdx.x < w) tile[threadIdx.x] = Op::merge(tile[threadIdx.x], tile[threadIdx.x + w]);
+            if (t < w) tile[t] = Op::merge(tile[t], tile[t + w]);
             __syncthreads();
         }
-        if (threadIdx.x == 0) Op::store(tile[0], o0, o1, o2, o);
+        if (t == 0) Op::store(tile[0], o0, o1, o2, b);
         __syncthreads();
     }
 }
@@ -208,14 +223,14 @@ __device__ __forceinline__ void reduce_cols(const T* __restrict__ x, u64 outer, 
     typedef typename Op::S S;
     CW_FOR(j, outer * inner) {
         u64 o = j / inner, i = j % inner;
-        Op::store(Op::fold(x + o * red * inner + i, red, inner, base), o0, o1, o2, j);
+        Op::store(Op::fold(x + o * red * inner + i, red, inner, base, 1), o0, o1, o2, j);
     }
 }
 
 #define CW_REDUCE(NAME, N, T, ...) \
-    extern "C" __global__ void __launch_bounds__(CW_THREADS) reduce_##NAME##_rows_##N( \
-        const T* __restrict__ x, u64 outer, u64 red, i64 base, void* o0, void* o1, void* o2) { \
-        reduce_rows<T, __VA_ARGS__>(x, outer, red, base, o0, o1, o2); \
+    extern "C" __global__ void __launch_bounds__(CW_THREADS, 4) reduce_##NAME##_rows_##N( \
+        const T* __restrict__ x, u64 outer, u64 red, u64 segs, i64 base, void* o0, void* o1, void* o2) { \
+        reduce_rows<T, __VA_ARGS__>(x, outer, red, segs, base, o0, o1, o2); \
     } \
     extern "C" __global__ void __launch_bounds__(CW_THREADS) reduce_##NAME##_cols_##N( \
         const T* __restrict__ x, u64 outer, u64 red, u64 inner, i64 base, void* o0, void* o1, void* o2) { \

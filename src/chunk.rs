@@ -254,15 +254,20 @@ pub enum Value {
     Partial(Partial, Vec<usize>),
     /// Per-group reduction partials (a group-by's chunk and combine steps).
     Grouped(crate::ops::GroupedPartial),
+    /// A reduction partial kept in GPU memory (the GPU's own accounting holds its
+    /// bytes), and its (keepdims) shape. Never constructed without the `cuda` feature.
+    DevicePartial(crate::device::cuda::DevicePartial, Vec<usize>),
     /// A value from a custom graph task.
     Any(Arc<dyn Any + Send + Sync>),
 }
 
 impl Value {
-    /// Bytes this value holds (custom values count as 0: the engine cannot see inside).
+    /// Host bytes this value holds (custom values count as 0: the engine cannot see
+    /// inside; device partials count on their GPU's account).
     #[must_use]
     pub fn nbytes(&self) -> usize {
         match self {
+            Value::DevicePartial(..) => 0,
             Value::Chunk(c) => c.nbytes(),
             Value::Shared(c) => c.nbytes(),
             Value::Partial(p, _) => p.nbytes(),
@@ -291,6 +296,7 @@ impl std::fmt::Debug for Value {
             Value::Shared(c) => write!(f, "Shared({:?}, {})", c.shape, c.dtype()),
             Value::Partial(_, s) => write!(f, "Partial({s:?})"),
             Value::Grouped(g) => write!(f, "Grouped({} groups, {:?})", g.groups.len(), g.shape),
+            Value::DevicePartial(p, s) => write!(f, "DevicePartial({s:?}, {} device bytes)", p.nbytes()),
             Value::Any(_) => f.write_str("Any"),
         }
     }

@@ -113,6 +113,9 @@ pub enum Error {
     /// NVRTC could not be loaded or refused a kernel program (its log is included).
     #[error("CUDA kernel compilation: {0}")]
     KernelCompile(String),
+    /// A CUDA driver call failed, or a GPU is missing or out of its memory limit.
+    #[error("CUDA: {0}")]
+    Cuda(String),
     /// The CUDA backend was requested but the crate was built without the `cuda` feature.
     #[error("CUDA support was not compiled in (rebuild with --features cuda)")]
     CudaNotCompiled,

@@ -18,6 +18,8 @@
 use crate::array::Array;
 use crate::chunk::{Chunk, Value};
 use crate::delayed::{Delayed, downcast};
+use crate::device::DeviceKind;
+use crate::device::cuda::CudaDevice;
 use crate::dtype::{Buffer, Element};
 use crate::error::{Error, Result};
 use crate::graph::lower::{Target, lower};
@@ -42,6 +44,9 @@ pub struct Config {
     pub memory_limit: Option<usize>,
     /// Record a trace of every run (see [`RunStats::trace`]).
     pub trace: bool,
+    /// Where reductions run: the CPU, a GPU, or a GPU when there is one (default:
+    /// `CHUNKWISE_DEVICE`, else the CPU).
+    pub device: DeviceKind,
 }
 
 /// A quarter of physical memory (or of the cgroup limit), 4 GiB where it cannot be read.
@@ -64,6 +69,7 @@ impl Default for Config {
             progress: None,
             memory_limit: Some(default_memory_limit()),
             trace: false,
+            device: DeviceKind::from_env(),
         }
     }
 }
@@ -72,6 +78,8 @@ impl Default for Config {
 pub struct Runtime {
     config: Config,
     pool: rayon::ThreadPool,
+    gpu: Option<CudaDevice>,
+    device_note: Option<String>,
 }
 
 fn default_threads() -> usize {
@@ -86,8 +94,10 @@ impl Runtime {
     /// A runtime with its own pool.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] when the thread pool cannot be created.
+    /// [`Error::InvalidArgument`] when the thread pool cannot be created; the GPU's
+    /// error when [`DeviceKind::Cuda`] finds none.
     pub fn new(config: Config) -> Result<Self> {
+        let (gpu, device_note) = config.device.resolve()?;
         crate::device::cpu::alloc::keep_freed_memory();
         let threads = if config.threads == 0 {
             default_threads()
@@ -99,7 +109,12 @@ impl Runtime {
             .thread_name(|i| format!("chunkwise-{i}"))
             .build()
             .map_err(|e| Error::InvalidArgument(format!("cannot start {threads} worker threads: {e}")))?;
-        Ok(Runtime { config, pool })
+        Ok(Runtime {
+            config,
+            pool,
+            gpu,
+            device_note,
+        })
     }
 
     /// The process-wide default runtime.
@@ -115,6 +130,18 @@ impl Runtime {
     #[must_use]
     pub fn threads(&self) -> usize {
         self.pool.current_num_threads()
+    }
+
+    /// The GPU reductions run on, if any.
+    #[must_use]
+    pub fn gpu(&self) -> Option<CudaDevice> {
+        self.gpu
+    }
+
+    /// Why `--device auto` computes on the CPU (no GPU, no `cuda` feature), if it does.
+    #[must_use]
+    pub fn device_note(&self) -> Option<&str> {
+        self.device_note.as_deref()
     }
 
     /// The configuration.
@@ -147,6 +174,7 @@ impl Runtime {
             progress: self.config.progress.clone(),
             memory_limit: self.config.memory_limit,
             trace: self.config.trace,
+            gpu: self.gpu,
         };
         let (outs, stats) = scheduler::run(&g, &opts, &self.pool)?;
         Ok((outs, g, stats))

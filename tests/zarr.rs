@@ -84,7 +84,18 @@ fn bad_input_gives_one_line_errors_and_no_output_file() {
             .collect()
     };
     let no_dir = std::env::temp_dir().join("chunkwise-no-such-dir/r.npy");
+    // `--device cuda` is a one-line error on a machine (or build) without a GPU.
+    if chunkwise::device::cuda::CudaDevice::count() == 0 {
+        fixtures::check_bad_inputs(&[(
+            args("v3_bool.zarr", &["--op", "sum", "--device", "cuda"]),
+            "--device cuda",
+        )]);
+    }
     fixtures::check_bad_inputs(&[
+        (
+            args("v3_bool.zarr", &["--op", "sum", "--device", "tpu"]),
+            "--device tpu",
+        ),
         (args("nope.zarr", &["--op", "sum"]), "nope.zarr"),
         (args("bad_metadata.zarr", &["--op", "sum"]), "bad_metadata.zarr"),
         (args("corrupt_chunk.zarr", &["--op", "sum"]), "corrupt_chunk.zarr"),

@@ -1,12 +1,12 @@
 //! Where bytes live and how a kernel runs on them.
 //!
-//! [`Device`] is the closed set of places a chunk can be and a task can run. Today the
-//! CPU backend ([`cpu`]) runs every op. [`cuda`] holds the kernel sources, the code
-//! generator for fused chains and NVRTC compilation (all checked without a GPU), but no
-//! launches yet: its device constructor returns
-//! [`Error::CudaNotCompiled`](crate::Error::CudaNotCompiled), so the rest of the crate
-//! is written once for both (issue 5 fills in contexts, memory, the `Backend` contract
-//! and residency-aware placement).
+//! [`Device`] is the closed set of places a chunk can be and a task can run. The CPU
+//! backend ([`cpu`]) runs every op. The CUDA backend ([`cuda`], feature `cuda`) runs
+//! elementwise ops, casts, fills, fused chains and every reduction's chunk and combine
+//! steps on a GPU, with partials kept in device memory; without the feature its device
+//! constructor returns [`Error::CudaNotCompiled`](crate::Error::CudaNotCompiled), so the
+//! rest of the crate is written once for both. [`DeviceKind`] is what a user asks for
+//! (`--device cpu|cuda|auto`).
 
 pub mod cpu;
 pub mod cuda;
@@ -27,5 +27,80 @@ impl std::fmt::Display for Device {
             Device::Cpu => f.write_str("cpu"),
             Device::Cuda(_) => f.write_str("cuda"),
         }
+    }
+}
+
+/// Which devices a runtime computes on (`--device`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum DeviceKind {
+    /// The CPU only.
+    #[default]
+    Cpu,
+    /// The CPU and GPU 0; an error when there is none.
+    Cuda,
+    /// GPU 0 when there is one, else the CPU only (with a note saying why).
+    Auto,
+}
+
+impl DeviceKind {
+    /// Parses `cpu`, `cuda` or `auto`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) naming the choices.
+    pub fn parse(s: &str) -> crate::Result<Self> {
+        match s {
+            "cpu" => Ok(DeviceKind::Cpu),
+            "cuda" | "gpu" => Ok(DeviceKind::Cuda),
+            "auto" => Ok(DeviceKind::Auto),
+            _ => Err(crate::Error::InvalidArgument(format!(
+                "unknown device '{s}' (cpu, cuda or auto)"
+            ))),
+        }
+    }
+
+    /// The kind named by `CHUNKWISE_DEVICE`, or [`DeviceKind::Cpu`].
+    #[must_use]
+    pub fn from_env() -> Self {
+        std::env::var("CHUNKWISE_DEVICE")
+            .ok()
+            .and_then(|s| DeviceKind::parse(&s).ok())
+            .unwrap_or_default()
+    }
+
+    /// The GPU this kind computes on, and a note when `auto` found none.
+    ///
+    /// # Errors
+    /// For [`DeviceKind::Cuda`] without a usable GPU (or without the `cuda` feature).
+    pub fn resolve(self) -> crate::Result<(Option<cuda::CudaDevice>, Option<String>)> {
+        match self {
+            DeviceKind::Cpu => Ok((None, None)),
+            DeviceKind::Cuda => cuda::CudaDevice::new(0).map(|d| (Some(d), None)),
+            DeviceKind::Auto => match cuda::CudaDevice::new(0) {
+                Ok(d) => Ok((Some(d), None)),
+                Err(e) => Ok((None, Some(format!("no GPU used ({e}): computing on the CPU")))),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_kinds_parse_and_cpu_needs_no_gpu() {
+        assert_eq!(DeviceKind::parse("auto").unwrap(), DeviceKind::Auto);
+        assert!(
+            DeviceKind::parse("tpu")
+                .unwrap_err()
+                .to_string()
+                .contains("cpu, cuda or auto")
+        );
+        assert_eq!(DeviceKind::Cpu.resolve().unwrap(), (None, None));
+        // Without a GPU, auto falls back with a note and cuda is an error; with one,
+        // both find it.
+        let (auto, note) = DeviceKind::Auto.resolve().unwrap();
+        assert_eq!(auto.is_none(), note.is_some());
+        assert_eq!(DeviceKind::Cuda.resolve().is_ok(), auto.is_some());
     }
 }

@@ -3,6 +3,7 @@
 use crate::chunk::{Chunk, Value};
 use crate::device::cpu::eval::{BlockCtx, InputRef, eval_block};
 use crate::device::cpu::reduce::{ArgInfo, RowSource, finalize, merge, partial, partial_stacked, stack_dims};
+use crate::device::cuda::CudaDevice;
 use crate::error::{Error, Result};
 use crate::graph::{InlineLoad, ReduceNode, TaskKind};
 use crate::grid::IndexIter;
@@ -49,7 +50,7 @@ fn load_inline(l: &InlineLoad) -> Result<Arc<Chunk>> {
     })
 }
 
-fn recycle(c: Arc<Chunk>) {
+pub(super) fn recycle(c: Arc<Chunk>) {
     if let Ok(c) = Arc::try_unwrap(c) {
         BUFFERS.with(|b| {
             let mut b = b.borrow_mut();
@@ -144,12 +145,12 @@ fn stacked_group(
 }
 
 /// The blocks of the inline-load slots that have one, read now.
-fn load_slots(slots: Option<&[Option<InlineLoad>]>) -> Result<Vec<Arc<Chunk>>> {
+pub(super) fn load_slots(slots: Option<&[Option<InlineLoad>]>) -> Result<Vec<Arc<Chunk>>> {
     slots.into_iter().flatten().flatten().map(load_inline).collect()
 }
 
 /// A block's shape with the reduced axes at length 1: the shape of its partial.
-fn partial_shape(shape: &[usize], axes: &[usize]) -> Vec<usize> {
+pub(super) fn partial_shape(shape: &[usize], axes: &[usize]) -> Vec<usize> {
     shape
         .iter()
         .enumerate()
@@ -157,7 +158,7 @@ fn partial_shape(shape: &[usize], axes: &[usize]) -> Vec<usize> {
         .collect()
 }
 
-fn finish_reduce(node: &ReduceNode, p: Partial, pshape: Vec<usize>, fin: bool) -> Result<Value> {
+pub(super) fn finish_reduce(node: &ReduceNode, p: Partial, pshape: Vec<usize>, fin: bool) -> Result<Value> {
     if !fin {
         return Ok(Value::Partial(p, pshape));
     }
@@ -167,11 +168,25 @@ fn finish_reduce(node: &ReduceNode, p: Partial, pshape: Vec<usize>, fin: bool) -
 
 /// Executes a task over its input values (in dependency order). Values passed with no
 /// other owner are reused in place where the task can (a combine's first partial).
+/// With a GPU, reduction chunk and combine steps it can take run there
+/// ([`super::gpu_exec`]); everything else, and everything without one, on the CPU.
 ///
 /// # Errors
 /// Whatever the kernel or storage reports.
-pub fn execute(kind: &TaskKind, inputs: Vec<Arc<Value>>) -> Result<Value> {
+pub fn execute(kind: &TaskKind, inputs: Vec<Arc<Value>>, gpu: Option<CudaDevice>) -> Result<Value> {
     if let TaskKind::ReduceCombine { node, finalize: fin } = kind {
+        let inputs = match gpu {
+            Some(dev) => match super::gpu_exec::combine(dev, node, inputs, *fin)? {
+                Ok(v) => return Ok(v),
+                Err(back) => back,
+            },
+            None => inputs,
+        };
+        // Partials on the device join the host ones here.
+        let inputs = inputs
+            .into_iter()
+            .map(super::gpu_exec::to_host)
+            .collect::<Result<Vec<_>>>()?;
         let mut it = inputs.into_iter();
         let first = it
             .next()
@@ -232,6 +247,12 @@ pub fn execute(kind: &TaskKind, inputs: Vec<Arc<Value>>) -> Result<Value> {
                 return Err(Error::Unsupported("reduction group and inputs disagree".into()));
             }
             let per = total / blocks.len();
+            if let Some(dev) = gpu
+                && let Some(v) =
+                    super::gpu_exec::reduce_partial(dev, node, pre.as_deref(), &blocks, &deps, slots, *fin)?
+            {
+                return Ok(v);
+            }
             let gshape = g.shape();
             let spec = &node.spec;
             if let Some(v) = stacked_group(node, &blocks, &deps, slots, pre.is_some(), *fin)? {

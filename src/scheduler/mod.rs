@@ -45,6 +45,7 @@
 
 pub mod budget;
 mod exec;
+mod gpu_exec;
 pub mod placement;
 mod state;
 mod sync;
@@ -116,6 +117,8 @@ pub struct RunOptions {
     pub memory_limit: Option<usize>,
     /// Record a [`Trace`] in the run's stats.
     pub trace: bool,
+    /// The GPU that takes reduction steps (`None`: everything on the CPU).
+    pub gpu: Option<crate::device::cuda::CudaDevice>,
 }
 
 /// Output values of a run: for each graph output, its tasks' values in order.

@@ -29,6 +29,7 @@ pub(super) fn run(st: &mut State<'_>, opts: &RunOptions, pool: &rayon::ThreadPoo
     let (tx, rx) = crossbeam::channel::unbounded::<(TaskId, Result<Value>, Span)>();
     let origin = std::time::Instant::now();
     let g = st.g;
+    let gpu = opts.gpu;
     let mut first_err: Option<Error> = None;
     pool.in_place_scope(|scope| {
         let mut in_flight = 0usize;
@@ -40,7 +41,7 @@ pub(super) fn run(st: &mut State<'_>, opts: &RunOptions, pool: &rayon::ThreadPoo
                 in_flight += 1;
                 scope.spawn(move |_| {
                     let (r, span) = Span::time(origin, || {
-                        std::panic::catch_unwind(AssertUnwindSafe(|| execute(&g.task(t).kind, ins)))
+                        std::panic::catch_unwind(AssertUnwindSafe(|| execute(&g.task(t).kind, ins, gpu)))
                             .unwrap_or_else(|p| Err(Error::Panic(panic_message(&*p))))
                     });
                     let _ = tx.send((t, r, span));

@@ -48,9 +48,6 @@ pub struct ReduceArgs {
     time_coord: Option<String>,
     #[command(flatten)]
     run: RunArgs,
-    /// Where to run: cpu, cuda or auto (cuda needs the `cuda` feature and a GPU).
-    #[arg(long, default_value = "auto")]
-    device: String,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,15 +83,10 @@ fn float(x: f64) -> String {
 /// Bad input (source, op, axis, empty selection) or a failing read.
 pub fn run(args: &ReduceArgs) -> chunkwise::Result<()> {
     let op = ReduceOp::parse(&args.op)?;
-    match args.device.as_str() {
-        "cpu" | "auto" => {}
-        "cuda" => return Err(chunkwise::Error::CudaNotCompiled),
-        d => {
-            return Err(chunkwise::Error::InvalidArgument(format!(
-                "unknown device '{d}' (cpu, cuda or auto)"
-            )));
-        }
-    }
+    // A bad or unavailable --device is reported before any data is touched.
+    chunkwise::device::DeviceKind::parse(&args.run.device)
+        .and_then(chunkwise::device::DeviceKind::resolve)
+        .map_err(|e| crate::run_opts::device_error(&args.run.device, e))?;
     if let Some(out) = &args.out
         && out.extension().is_none_or(|e| e != "npy")
     {

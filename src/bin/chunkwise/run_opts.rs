@@ -7,6 +7,7 @@
 //! optimised graph's summary (and, with `--dot`, the graph itself).
 
 use chunkwise::bytesize::{format_size, parse_size};
+use chunkwise::device::DeviceKind;
 use chunkwise::graph::lower::Target;
 use chunkwise::{Array, Config, Progress, Runtime};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -24,6 +25,16 @@ pub fn parse_memory_limit(arg: Option<&str>) -> chunkwise::Result<Option<usize>>
         Some(s) if s.eq_ignore_ascii_case("none") || s.eq_ignore_ascii_case("unlimited") => Ok(None),
         Some(s) => parse_size(s).map(Some),
     }
+}
+
+/// A `--device` problem as one line: "invalid argument: --device cuda: CUDA: no CUDA
+/// driver (libcuda.so) on this machine".
+pub fn device_error(flag: &str, e: chunkwise::Error) -> chunkwise::Error {
+    let m = match e {
+        chunkwise::Error::InvalidArgument(m) => m,
+        e => e.to_string(),
+    };
+    chunkwise::Error::InvalidArgument(format!("--device {flag}: {m}"))
 }
 
 /// The shared options.
@@ -53,6 +64,10 @@ pub struct RunArgs {
     /// With --explain: also write the graph as Graphviz DOT.
     #[arg(long, value_name = "FILE.dot", requires = "explain")]
     pub dot: Option<PathBuf>,
+    /// Where reductions run: cpu, cuda (a GPU; needs the `cuda` feature) or auto (the
+    /// GPU when there is one, else the CPU).
+    #[arg(long, default_value = "auto", value_name = "cpu|cuda|auto")]
+    pub device: String,
 }
 
 impl RunArgs {
@@ -99,8 +114,22 @@ impl RunArgs {
             memory_limit: self.memory_limit()?,
             progress,
             trace: self.trace.is_some(),
+            device: DeviceKind::parse(&self.device).map_err(|e| device_error(&self.device, e))?,
             ..Config::default()
+        })
+        .map_err(|e| match e {
+            e @ (chunkwise::Error::Cuda(_) | chunkwise::Error::CudaNotCompiled) => device_error(&self.device, e),
+            e => e,
         })?;
+        if let Some(note) = rt.device_note()
+            && self.device == "auto"
+            && !json
+            && std::env::var_os("CHUNKWISE_QUIET").is_none()
+            && rt.config().device == DeviceKind::Auto
+            && cfg!(feature = "cuda")
+        {
+            eprintln!("chunkwise: {note}");
+        }
         Ok((rt, bar))
     }
 

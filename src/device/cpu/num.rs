@@ -87,7 +87,17 @@ macro_rules! num_int {
                     // NumPy refuses negative integer powers; C's integer semantics: 1/a^|b|.
                     return if a == 1 { 1 } else if a.wrapping_add(1) == 0 && (b as i64) % 2 != 0 { a } else if a.wrapping_add(1) == 0 { 1 } else { 0 };
                 }
-                a.wrapping_pow(b as u32)
+                // The whole exponent, by squaring, wrapping (NumPy's loop); not
+                // `wrapping_pow`, whose u32 exponent would drop the high bits.
+                let (mut r, mut base, mut e) = (1 as $t, a, b as u64);
+                while e > 0 {
+                    if e & 1 == 1 {
+                        r = r.wrapping_mul(base);
+                    }
+                    base = base.wrapping_mul(base);
+                    e >>= 1;
+                }
+                r
             }
             #[inline(always)] fn neg(a: Self) -> Self { (0 as $t).wrapping_sub(a) }
             #[inline(always)]
@@ -207,5 +217,18 @@ mod tests {
         assert!(<f64 as Num>::maximum(1.0, f64::NAN).is_nan());
         assert_eq!(<i8 as Num>::add(127, 1), -128);
         assert_eq!(<i64 as Num>::pow(3, 4), 81);
+    }
+
+    #[test]
+    fn integer_powers_use_the_whole_exponent() {
+        // NumPy: np.power(np.int64([3, -7, 5]), [2**33 + 1, 2**40 + 3, 12345678901]),
+        // i.e. pow(a, b, 2**64) read as int64 (found by the GPU conformance test: the
+        // CPU dropped the exponent's high 32 bits).
+        assert_eq!(<i64 as Num>::pow(3, (1 << 33) + 1), -3_498_886_002_355_732_477);
+        assert_eq!(<i64 as Num>::pow(-7, (1 << 40) + 3), -1_491_931_725_775_765_847);
+        assert_eq!(<i64 as Num>::pow(5, 12_345_678_901), 6_497_050_378_780_226_677);
+        assert_eq!(<u8 as Num>::pow(3, 200), 3u8.wrapping_pow(200));
+        assert_eq!(<i32 as Num>::pow(2, -1), 0);
+        assert_eq!(<i32 as Num>::pow(-1, -3), -1);
     }
 }

@@ -190,7 +190,7 @@ const OFFSET_FN: &str = "__device__ __forceinline__ u64 cw_offset(u64 i, const u
 }";
 
 /// FNV-1a: a stable 64-bit hash (the standard library's may change between releases).
-fn fnv1a(bytes: &[u8]) -> u64 {
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     })

@@ -15,6 +15,7 @@ mod data;
 mod measure;
 mod workloads;
 
+use chunkwise::device::DeviceKind;
 use chunkwise::{Array, Config, Error, Result, RunStats, Runtime};
 use data::{Size, Stores};
 use measure::{Record, Summary};
@@ -45,8 +46,9 @@ pub struct BenchArgs {
     /// a quarter of physical memory).
     #[arg(long, value_name = "SIZE")]
     memory_limit: Option<String>,
-    /// Where to run chunkwise: cpu (cuda is not built yet).
-    #[arg(long, default_value = "cpu")]
+    /// Where chunkwise's reductions run: cpu, cuda (GPU 0; needs the `cuda` feature) or
+    /// auto (the GPU when there is one). Reported as engine `chunkwise` or `cw-cuda`.
+    #[arg(long, default_value = "cpu", value_name = "cpu|cuda|auto")]
     device: String,
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
@@ -93,6 +95,7 @@ fn run_one(args: &BenchArgs, w: &Workload, ctx: &Ctx) -> Result<()> {
     let rt = Runtime::new(Config {
         threads: threads(args),
         memory_limit,
+        device: DeviceKind::parse(&args.device)?,
         ..Config::default()
     })?;
     let (job, _) = (w.build)(ctx)?;
@@ -157,7 +160,8 @@ fn child(args: &BenchArgs, w: &Workload, dir: &std::path::Path) -> Result<Comman
     c.args(["bench", w.name, "--run-one", "--size", args.size.name()])
         .arg("--data-dir")
         .arg(dir)
-        .args(["--threads", &threads(args).to_string()]);
+        .args(["--threads", &threads(args).to_string()])
+        .args(["--device", &args.device]);
     if let Some(m) = &args.memory_limit {
         c.args(["--memory-limit", m]);
     }
@@ -252,12 +256,12 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         return Ok(());
     }
     crate::run_opts::parse_memory_limit(args.memory_limit.as_deref())?;
-    if args.device != "cpu" {
-        return Err(Error::InvalidArgument(format!(
-            "--device {}: only cpu is available in this build",
-            args.device
-        )));
-    }
+    // The engine's label says where it ran; a GPU asked for and missing is an error
+    // before any data is generated.
+    let (gpu, _) = DeviceKind::parse(&args.device)
+        .and_then(DeviceKind::resolve)
+        .map_err(|e| crate::run_opts::device_error(&args.device, e))?;
+    let label = if gpu.is_some() { "cw-cuda" } else { "chunkwise" };
     if let Some(e) = args.compare.iter().find(|e| !compare::ENGINES.contains(&e.as_str())) {
         return Err(Error::InvalidArgument(format!("--compare {e}: dask or numpy")));
     }
@@ -339,7 +343,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
                 w.name
             )));
         }
-        print_engine(args, w, "chunkwise", &cw, bytes);
+        print_engine(args, w, label, &cw, bytes);
         for (e, s) in engines.iter().zip(&others) {
             print_engine(args, w, e, s, bytes);
             let c = compare::compare(e, &cw, s, w.rtol);
