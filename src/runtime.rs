@@ -120,10 +120,24 @@ impl Runtime {
     /// The process-wide default runtime.
     ///
     /// # Panics
-    /// If the default pool cannot be started (the OS refused to create threads).
+    /// If the default pool cannot be started (the OS refused to create threads). A GPU
+    /// asked for with `CHUNKWISE_DEVICE` and missing is reported on stderr, and the
+    /// runtime computes on the CPU.
     pub fn global() -> &'static Runtime {
         static RT: OnceLock<Runtime> = OnceLock::new();
-        RT.get_or_init(|| Runtime::new(Config::default()).expect("cannot start the default worker pool"))
+        RT.get_or_init(|| {
+            Runtime::new(Config::default())
+                .or_else(|e| {
+                    // CHUNKWISE_DEVICE asked for a GPU that is not there: say so once and
+                    // compute on the CPU rather than fail every later call.
+                    eprintln!("chunkwise: CHUNKWISE_DEVICE: {e}; computing on the CPU");
+                    Runtime::new(Config {
+                        device: DeviceKind::Cpu,
+                        ..Config::default()
+                    })
+                })
+                .expect("cannot start the default worker pool")
+        })
     }
 
     /// Worker threads.

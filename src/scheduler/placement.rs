@@ -12,8 +12,10 @@
 //! already on `d`, the bytes moved divided by the slower link of the two ends (a copy
 //! between two GPUs goes through the host). The lowest cost wins; equal costs go to the
 //! device holding most input bytes, then to the lowest device number, so the choice is
-//! deterministic. Not yet wired into the scheduler: that needs the CUDA backend and
-//! the host-device pools of issue 5.
+//! deterministic. Not yet consulted by the scheduler: with one GPU the GPU executor
+//! (`gpu_exec.rs`) follows a fixed rule — a chunk step runs on the GPU when it has a
+//! kernel for it, a combine runs where its partials are, so partials stay where they
+//! were made — and this policy comes in with several devices (GPUs, host pools).
 
 use std::collections::HashMap;
 

@@ -121,12 +121,12 @@ impl RunArgs {
             e @ (chunkwise::Error::Cuda(_) | chunkwise::Error::CudaNotCompiled) => device_error(&self.device, e),
             e => e,
         })?;
+        // One line for a person at a terminal when `auto` found no GPU in a CUDA build;
+        // never in JSON output or in scripts (stderr not a terminal).
         if let Some(note) = rt.device_note()
-            && self.device == "auto"
             && !json
-            && std::env::var_os("CHUNKWISE_QUIET").is_none()
-            && rt.config().device == DeviceKind::Auto
             && cfg!(feature = "cuda")
+            && std::io::stderr().is_terminal()
         {
             eprintln!("chunkwise: {note}");
         }
