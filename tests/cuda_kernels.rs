@@ -121,6 +121,49 @@ fn every_kernel_file_compiles_for_sm80_and_sm90() {
     }
 }
 
+/// The per-dtype build of `reduce.cu` (what a GPU loads) has that dtype's kernels, the
+/// combines its partials need, and nothing of other dtypes.
+#[test]
+fn the_build_of_reduce_for_one_dtype_has_exactly_its_kernels() {
+    if !nvrtc_or_skip() {
+        return;
+    }
+    let file = source::FILES.iter().find(|f| f.name == "reduce.cu").expect("reduce.cu");
+    let ptx = nvrtc::compile_ptx(
+        &source::program_for(file, Some(DType::F32)),
+        "reduce.cu[f32]",
+        "compute_90",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let names = nvrtc::ptx_entries(&ptx);
+    let want_f32: Vec<String> = source::expected_kernels()
+        .into_iter()
+        .filter(|n| n.starts_with("reduce_") && n.ends_with("_f32"))
+        .collect();
+    assert_eq!(want_f32.len(), 38, "19 ops × rows/cols");
+    for n in want_f32
+        .iter()
+        .map(String::as_str)
+        .chain([
+            "combine_min_f32",
+            "combine_nanargmax_f32",
+            "combine_sum_f64",
+            "combine_prod_i64",
+        ])
+        .chain(["combine_mean", "combine_moments", "combine_count", "combine_any"])
+    {
+        assert!(names.iter().any(|k| k == n), "{n} missing from the f32 build");
+    }
+    let foreign: Vec<&String> = names
+        .iter()
+        .filter(|k| k.starts_with("reduce_") && !k.ends_with("_f32") || k.ends_with("_i16"))
+        .collect();
+    assert!(
+        foreign.is_empty(),
+        "other dtypes' kernels in the f32 build: {foreign:?}"
+    );
+}
+
 /// A few fused chains of the kinds fusion produces.
 fn samples() -> Vec<Program> {
     let mut out = Vec::new();

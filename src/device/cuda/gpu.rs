@@ -17,8 +17,8 @@
 //! the high-water mark; a [`DeviceBuffer`] gives its bytes back when dropped.
 //!
 //! Kernel files are compiled by NVRTC for the device's architecture the first time one
-//! of their kernels is needed, then cached in memory — and on disk under
-//! `CHUNKWISE_PTX_DIR` when that is set (NVRTC takes seconds for `reduce.cu`).
+//! of their kernels is needed, then cached in memory and on disk (`CHUNKWISE_PTX_DIR`,
+//! default `~/.cache/chunkwise/ptx`: NVRTC takes seconds for `reduce.cu`).
 
 use super::{nvrtc, source};
 use crate::dtype::{Buffer, DType};
@@ -399,20 +399,27 @@ impl Gpu {
     /// [`Error::KernelCompile`] with NVRTC's log; [`Error::Cuda`] when the module does
     /// not define `name`.
     pub fn function(&self, file: &str, name: &str) -> Result<CudaFunction> {
-        let key = format!("{file}/{name}");
+        self.function_for(file, None, name)
+    }
+
+    /// As [`Gpu::function`], from the build of `file` for one dtype only (`reduce.cu`
+    /// instantiates its kernels per dtype under `CW_ONLY`: a twelfth of the compile).
+    pub fn function_for(&self, file: &str, dtype: Option<DType>, name: &str) -> Result<CudaFunction> {
+        let module_name = dtype.map_or_else(|| file.to_string(), |d| format!("{file}[{}]", d.suffix()));
+        let key = format!("{module_name}/{name}");
         if let Some(f) = self.functions.lock().map_err(|_| poisoned())?.get(&key) {
             return Ok(f.clone());
         }
-        let module = self.module(file, || {
+        let module = self.module(&module_name, || {
             let f = source::FILES
                 .iter()
                 .find(|f| f.name == file)
                 .ok_or_else(|| Error::Cuda(format!("no kernel file {file}")))?;
-            Ok(source::program(f))
+            Ok(source::program_for(f, dtype))
         })?;
         let f = module
             .load_function(name)
-            .map_err(|e| driver(&format!("{self:?}: kernel {name} in {file}"), e))?;
+            .map_err(|e| driver(&format!("{self:?}: kernel {name} in {module_name}"), e))?;
         self.functions.lock().map_err(|_| poisoned())?.insert(key, f.clone());
         Ok(f)
     }
@@ -513,25 +520,53 @@ fn poisoned() -> Error {
     Error::Cuda("a GPU cache lock was poisoned by a panic".into())
 }
 
-/// PTX for `program`, from `CHUNKWISE_PTX_DIR` when it holds this exact text for this
-/// architecture, else compiled (and stored there).
+/// Where compiled PTX is kept between processes: `CHUNKWISE_PTX_DIR`, else the user's
+/// cache directory (`$XDG_CACHE_HOME` or `~/.cache`, then `chunkwise/ptx`); an empty
+/// `CHUNKWISE_PTX_DIR` turns the cache off. NVRTC takes seconds for `reduce.cu`, which a
+/// command-line user would otherwise pay on every `chunkwise reduce`.
+fn ptx_dir() -> Option<std::path::PathBuf> {
+    use std::path::PathBuf;
+    if let Some(d) = std::env::var_os("CHUNKWISE_PTX_DIR") {
+        return (!d.is_empty()).then(|| PathBuf::from(d));
+    }
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .map(|c| c.join("chunkwise").join("ptx"))
+}
+
+/// NVRTC's version, part of the cache key (a newer NVRTC may emit PTX an older driver
+/// cannot load).
+fn nvrtc_version() -> (i32, i32) {
+    let (mut major, mut minor) = (0, 0);
+    // SAFETY: NVRTC was loaded (the caller compiled or will compile with it); two
+    // out-parameters.
+    let _ = unsafe { cudarc::nvrtc::sys::nvrtcVersion(&raw mut major, &raw mut minor) };
+    (major, minor)
+}
+
+/// PTX for `program`, from the PTX cache when it holds this exact text for this
+/// architecture and NVRTC, else compiled (and stored there, written under a temporary
+/// name and renamed, so a reader never sees half a file).
 fn cached_ptx(program: &str, name: &str, arch: &'static str) -> Result<String> {
-    let dir = std::env::var_os("CHUNKWISE_PTX_DIR").map(std::path::PathBuf::from);
-    let key = format!(
-        "{:016x}",
-        super::codegen::fnv1a(format!("{arch}\n{program}").as_bytes())
-    );
-    let file = dir
-        .as_ref()
-        .map(|d| d.join(format!("{}-{arch}-{key}.ptx", name.replace(['/', '.'], "_"))));
+    cached_ptx_in(ptx_dir().filter(|_| nvrtc::available()), program, name, arch)
+}
+
+fn cached_ptx_in(dir: Option<std::path::PathBuf>, program: &str, name: &str, arch: &'static str) -> Result<String> {
+    let file = dir.as_ref().map(|d| {
+        let (ma, mi) = nvrtc_version();
+        let key = super::codegen::fnv1a(format!("{arch}\nnvrtc {ma}.{mi}\n{program}").as_bytes());
+        d.join(format!("{}-{arch}-{key:016x}.ptx", name.replace(['/', '.'], "_")))
+    });
     if let Some(f) = &file
         && let Ok(p) = std::fs::read_to_string(f)
+        && p.contains(".entry")
     {
         return Ok(p);
     }
     let ptx = nvrtc::compile_ptx(program, name, arch)?;
     if let (Some(d), Some(f)) = (&dir, &file) {
-        // A cache is best effort: a read-only directory only costs the next compile.
+        // Best effort: a read-only directory only costs the next process a compile.
         let tmp = f.with_extension(format!("tmp{}", std::process::id()));
         if std::fs::create_dir_all(d).is_ok() && std::fs::write(&tmp, &ptx).is_ok() {
             let _ = std::fs::rename(&tmp, f);
@@ -560,5 +595,36 @@ fn buffer_from_bytes(dtype: DType, raw: &[u8]) -> Buffer {
         DType::U64 => Buffer::U64(v(raw)),
         DType::F32 => Buffer::F32(v(raw)),
         DType::F64 => Buffer::F64(v(raw)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compiled_ptx_is_kept_on_disk_and_read_back() {
+        if !nvrtc::available() {
+            eprintln!("skipped: NVRTC not found");
+            return;
+        }
+        let dir = std::env::temp_dir().join(format!("chunkwise-ptx-{}", std::process::id()));
+        let prog = "extern \"C\" __global__ void cw_probe(float* y) { y[threadIdx.x] = 1.0f; }";
+        let first = cached_ptx_in(Some(dir.clone()), prog, "probe.cu", "compute_80").expect("compile");
+        assert!(first.contains(".entry cw_probe"), "{first}");
+        let files: Vec<_> = std::fs::read_dir(&dir)
+            .expect("cache dir")
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        assert_eq!(files.len(), 1, "{files:?}");
+        // The second call reads the file (marked here), not NVRTC.
+        std::fs::write(&files[0], format!("{first}\n// from the cache")).expect("mark");
+        let again = cached_ptx_in(Some(dir.clone()), prog, "probe.cu", "compute_80").expect("cached");
+        assert!(again.ends_with("// from the cache"));
+        // Another architecture is another entry.
+        cached_ptx_in(Some(dir.clone()), prog, "probe.cu", "compute_90").expect("compile");
+        assert_eq!(std::fs::read_dir(&dir).expect("cache dir").count(), 2);
+        std::fs::remove_dir_all(&dir).expect("clean up");
     }
 }

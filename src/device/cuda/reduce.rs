@@ -20,6 +20,8 @@ const FILE: &str = "reduce.cu";
 #[derive(Debug)]
 pub struct DevicePartial {
     pub(crate) op: ReduceOp,
+    /// The dtype the kernels read (bool data as int8): which build of `reduce.cu`.
+    pub(crate) kd: DType,
     /// Acc: \[acc]; Mean: \[sum, n]; Moments: \[n, mean, m2]; Arg: \[value, index].
     pub(crate) parts: Vec<DeviceBuffer>,
     /// Elements covered (the buffers may be longer: segment scratch).
@@ -145,7 +147,7 @@ pub fn partial(
         };
         let parts = alloc_parts(gpu, op, kd, outer * segs)?;
         let name = name_of("rows");
-        let f = gpu.function(FILE, &name)?;
+        let f = gpu.function_for(FILE, Some(kd), &name)?;
         let blocks = (outer * segs).min(gpu.sms as usize * 64);
         let cfg = LaunchConfig {
             grid_dim: (u32::try_from(blocks).unwrap_or(u32::MAX), 1, 1),
@@ -157,6 +159,7 @@ pub fn partial(
         launch_u64(gpu, &f, &name, &args, cfg)?;
         let mut p = DevicePartial {
             op,
+            kd,
             parts,
             len: outer * segs,
         };
@@ -164,7 +167,7 @@ pub fn partial(
         let mut m = segs;
         while m > 1 {
             let h = m / 2;
-            combine_at(gpu, op, &p.parts, 0, &p.parts, (m - h) * outer, h * outer)?;
+            combine_at(gpu, op, kd, &p.parts, 0, &p.parts, (m - h) * outer, h * outer)?;
             m -= h;
         }
         p.len = outer;
@@ -172,12 +175,13 @@ pub fn partial(
     }
     let parts = alloc_parts(gpu, op, kd, outer * inner)?;
     let name = name_of("cols");
-    let f = gpu.function(FILE, &name)?;
+    let f = gpu.function_for(FILE, Some(kd), &name)?;
     let mut args = vec![x.ptr_at(0), outer as u64, red as u64, inner as u64, base as u64];
     args.extend(ptrs(&parts, 0));
     launch_u64(gpu, &f, &name, &args, gpu.grid_for(outer * inner))?;
     Ok(DevicePartial {
         op,
+        kd,
         parts,
         len: outer * inner,
     })
@@ -192,10 +196,12 @@ fn ptrs(parts: &[DeviceBuffer], offset: usize) -> [u64; 3] {
     p
 }
 
-/// `a[ao..ao+n] ⊕= b[bo..bo+n]` part by part.
+/// `a[ao..ao+n] ⊕= b[bo..bo+n]` part by part (kernels from the build for `kd`).
+#[allow(clippy::too_many_arguments)]
 fn combine_at(
     gpu: &Arc<Gpu>,
     op: ReduceOp,
+    kd: DType,
     a: &[DeviceBuffer],
     ao: usize,
     b: &[DeviceBuffer],
@@ -215,7 +221,7 @@ fn combine_at(
         Mean | NanMean => "combine_mean".into(),
         Var | Std | NanVar | NanStd => "combine_moments".into(),
     };
-    let f = gpu.function(FILE, &name)?;
+    let f = gpu.function_for(FILE, Some(kd), &name)?;
     let mut args: Vec<u64> = a.iter().map(|d| d.ptr_at(ao)).collect();
     args.extend(b.iter().map(|d| d.ptr_at(bo)));
     args.push(n as u64);
@@ -228,6 +234,7 @@ fn combine_at(
 /// [`Error::Unsupported`] for partials of different ops, sizes or dtypes.
 pub fn combine(gpu: &Arc<Gpu>, a: &mut DevicePartial, b: &DevicePartial) -> Result<()> {
     let same = a.op == b.op
+        && a.kd == b.kd
         && a.len == b.len
         && a.parts.len() == b.parts.len()
         && a.parts.iter().zip(&b.parts).all(|(x, y)| x.dtype() == y.dtype());
@@ -236,7 +243,7 @@ pub fn combine(gpu: &Arc<Gpu>, a: &mut DevicePartial, b: &DevicePartial) -> Resu
             "combining device partials of different ops, sizes or dtypes".into(),
         ));
     }
-    combine_at(gpu, a.op, &a.parts, 0, &b.parts, 0, a.len)
+    combine_at(gpu, a.op, a.kd, &a.parts, 0, &b.parts, 0, a.len)
 }
 
 /// Copies a partial to the host.

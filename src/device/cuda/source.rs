@@ -43,6 +43,21 @@ pub fn program(file: &KernelFile) -> String {
     assemble(file.name, file.body, file.needs_ops)
 }
 
+/// The program of `file` built for one input dtype: `reduce.cu` then instantiates only
+/// that dtype's chunk-step, min/max and arg-combine kernels (plus the dtype-free
+/// combines). `None` builds everything.
+#[must_use]
+pub fn program_for(file: &KernelFile, dtype: Option<DType>) -> String {
+    match dtype {
+        Some(d) => format!(
+            "#define CW_ONLY 1\n#define CW_KEEP_{}(x) x\n{}",
+            d.suffix(),
+            program(file)
+        ),
+        None => program(file),
+    }
+}
+
 /// Prelude, optionally the elementwise functions, then `body` under `#line 1 "name"`.
 #[must_use]
 pub fn assemble(name: &str, body: &str, needs_ops: bool) -> String {
