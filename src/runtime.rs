@@ -188,7 +188,10 @@ impl Runtime {
             progress: self.config.progress.clone(),
             memory_limit: self.config.memory_limit,
             trace: self.config.trace,
-            gpu: self.gpu,
+            gpu: self.gpu.map(|device| scheduler::GpuUse {
+                device,
+                every_step: self.config.device == DeviceKind::Cuda,
+            }),
         };
         let (outs, stats) = scheduler::run(&g, &opts, &self.pool)?;
         Ok((outs, g, stats))

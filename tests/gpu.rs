@@ -689,3 +689,38 @@ fn all_nan_slices_follow_numpy_on_the_device() {
         Buffer::I64(vec![0, 0])
     );
 }
+
+#[test]
+fn auto_places_plain_means_on_the_cpu_and_moments_on_the_gpu() {
+    use chunkwise::device::DeviceKind;
+    use chunkwise::{Array, Config, Runtime};
+    let Some(dev) = gpu_or_skip() else { return };
+    let rt = Runtime::new(Config {
+        threads: 4,
+        device: DeviceKind::Auto,
+        ..Config::default()
+    })
+    .expect("runtime");
+    let x = ndarray::Array::from_shape_fn((40, 300, 200), |(i, j, k)| (i + 2 * j + 3 * k) as f32 * 0.01);
+    let a = Array::from_ndarray(x, vec![10usize, 300, 200]).expect("array");
+    let uploaded_by = |r: &Array| {
+        dev.reset_counters().expect("reset");
+        rt.compute_many(&[r]).expect("compute");
+        dev.memory().expect("stats").uploaded
+    };
+    assert_eq!(
+        uploaded_by(&a.nanmean(0).expect("mean")),
+        0,
+        "a plain mean stays on the CPU"
+    );
+    assert_eq!(
+        uploaded_by(&a.nanstd(0, 0.0).expect("std")),
+        a.nbytes(),
+        "moments go to the GPU"
+    );
+    assert_eq!(
+        uploaded_by(&(&a * 2.0).nansum(0).expect("sum")),
+        a.nbytes(),
+        "so does a fused prologue"
+    );
+}

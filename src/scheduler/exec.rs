@@ -1,9 +1,9 @@
 //! Running one task on the CPU: dispatch on its kind to the CPU kernels.
 
+use super::GpuUse;
 use crate::chunk::{Chunk, Value};
 use crate::device::cpu::eval::{BlockCtx, InputRef, eval_block};
 use crate::device::cpu::reduce::{ArgInfo, RowSource, finalize, merge, partial, partial_stacked, stack_dims};
-use crate::device::cuda::CudaDevice;
 use crate::error::{Error, Result};
 use crate::graph::{InlineLoad, ReduceNode, TaskKind};
 use crate::grid::IndexIter;
@@ -173,10 +173,10 @@ pub(super) fn finish_reduce(node: &ReduceNode, p: Partial, pshape: Vec<usize>, f
 ///
 /// # Errors
 /// Whatever the kernel or storage reports.
-pub fn execute(kind: &TaskKind, inputs: Vec<Arc<Value>>, gpu: Option<CudaDevice>) -> Result<Value> {
+pub fn execute(kind: &TaskKind, inputs: Vec<Arc<Value>>, gpu: Option<GpuUse>) -> Result<Value> {
     if let TaskKind::ReduceCombine { node, finalize: fin } = kind {
         let inputs = match gpu {
-            Some(dev) => match super::gpu_exec::combine(dev, node, inputs, *fin)? {
+            Some(g) => match super::gpu_exec::combine(g.device, node, inputs, *fin)? {
                 Ok(v) => return Ok(v),
                 Err(back) => back,
             },
@@ -247,9 +247,8 @@ pub fn execute(kind: &TaskKind, inputs: Vec<Arc<Value>>, gpu: Option<CudaDevice>
                 return Err(Error::Unsupported("reduction group and inputs disagree".into()));
             }
             let per = total / blocks.len();
-            if let Some(dev) = gpu
-                && let Some(v) =
-                    super::gpu_exec::reduce_partial(dev, node, pre.as_deref(), &blocks, &deps, slots, *fin)?
+            if let Some(g) = gpu
+                && let Some(v) = super::gpu_exec::reduce_partial(g, node, pre.as_deref(), &blocks, &deps, slots, *fin)?
             {
                 return Ok(v);
             }

@@ -53,7 +53,7 @@ fn plan_block(node: &ReduceNode, pre: Option<&Program>, idx: &[usize]) -> Option
 
 /// The chunk step of a reduction group on `dev`; `None` when the GPU does not take it.
 pub(super) fn reduce_partial(
-    dev: CudaDevice,
+    gpu: super::GpuUse,
     node: &ReduceNode,
     pre: Option<&Program>,
     blocks: &[usize],
@@ -65,6 +65,15 @@ pub(super) fn reduce_partial(
     let spec = &node.spec;
     let bases: Option<Vec<i64>> = blocks.iter().map(|&b| plan_block(node, pre, &g.unlinear(b))).collect();
     let Some(bases) = bases else { return Ok(None) };
+    let bytes: usize = blocks
+        .iter()
+        .map(|&b| g.block_shape(&g.unlinear(b)).iter().product::<usize>())
+        .sum::<usize>()
+        * node.in_dtype.size();
+    if !gpu.every_step && !super::placement::chunk_step_on_gpu(spec.op, pre.is_some(), bytes) {
+        return Ok(None);
+    }
+    let dev = gpu.device;
     let total = slots.map_or(deps.len(), <[_]>::len);
     if blocks.is_empty() || !total.is_multiple_of(blocks.len()) {
         return Err(Error::Unsupported("reduction group and inputs disagree".into()));

@@ -118,7 +118,17 @@ pub struct RunOptions {
     /// Record a [`Trace`] in the run's stats.
     pub trace: bool,
     /// The GPU that takes reduction steps (`None`: everything on the CPU).
-    pub gpu: Option<crate::device::cuda::CudaDevice>,
+    pub gpu: Option<GpuUse>,
+}
+
+/// A GPU and how the scheduler uses it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GpuUse {
+    /// The device.
+    pub device: crate::device::cuda::CudaDevice,
+    /// Every chunk step it can take (`--device cuda`), or only those the placement
+    /// policy finds cheaper there (`--device auto`: [`placement::chunk_step_on_gpu`]).
+    pub every_step: bool,
 }
 
 /// Output values of a run: for each graph output, its tasks' values in order.

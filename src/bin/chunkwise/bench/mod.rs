@@ -47,7 +47,8 @@ pub struct BenchArgs {
     #[arg(long, value_name = "SIZE")]
     memory_limit: Option<String>,
     /// Where chunkwise's reductions run: cpu, cuda (GPU 0; needs the `cuda` feature) or
-    /// auto (the GPU when there is one). Reported as engine `chunkwise` or `cw-cuda`.
+    /// auto (per chunk step, where it is cheaper). Reported as engine `chunkwise`,
+    /// `cw-cuda` or `cw-auto`.
     #[arg(long, default_value = "cpu", value_name = "cpu|cuda|auto")]
     device: String,
     /// Output format.
@@ -261,7 +262,11 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let (gpu, _) = DeviceKind::parse(&args.device)
         .and_then(DeviceKind::resolve)
         .map_err(|e| crate::run_opts::device_error(&args.device, e))?;
-    let label = if gpu.is_some() { "cw-cuda" } else { "chunkwise" };
+    let label = match (gpu.is_some(), args.device.as_str()) {
+        (true, "auto") => "cw-auto",
+        (true, _) => "cw-cuda",
+        (false, _) => "chunkwise",
+    };
     if let Some(e) = args.compare.iter().find(|e| !compare::ENGINES.contains(&e.as_str())) {
         return Err(Error::InvalidArgument(format!("--compare {e}: dask or numpy")));
     }
