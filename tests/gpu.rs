@@ -156,48 +156,9 @@ fn cpu_eval(p: &Program, inputs: &[(&Buffer, &[usize])], shape: &[usize]) -> Buf
     eval_block(p, &ctx, &ins).expect("cpu eval")
 }
 
-const UNARY: [UnaryOp; 18] = [
-    UnaryOp::Neg,
-    UnaryOp::Abs,
-    UnaryOp::Square,
-    UnaryOp::Sqrt,
-    UnaryOp::Exp,
-    UnaryOp::Log,
-    UnaryOp::Log1p,
-    UnaryOp::Expm1,
-    UnaryOp::Sin,
-    UnaryOp::Cos,
-    UnaryOp::Tan,
-    UnaryOp::Arctan,
-    UnaryOp::Floor,
-    UnaryOp::Ceil,
-    UnaryOp::Round,
-    UnaryOp::Not,
-    UnaryOp::IsNan,
-    UnaryOp::IsFinite,
-];
+const UNARY: [UnaryOp; 18] = UnaryOp::ALL;
 
-const BINARY: [BinaryOp; 19] = [
-    BinaryOp::Add,
-    BinaryOp::Sub,
-    BinaryOp::Mul,
-    BinaryOp::Div,
-    BinaryOp::FloorDiv,
-    BinaryOp::Rem,
-    BinaryOp::Pow,
-    BinaryOp::Minimum,
-    BinaryOp::Maximum,
-    BinaryOp::Arctan2,
-    BinaryOp::Eq,
-    BinaryOp::Ne,
-    BinaryOp::Lt,
-    BinaryOp::Le,
-    BinaryOp::Gt,
-    BinaryOp::Ge,
-    BinaryOp::And,
-    BinaryOp::Or,
-    BinaryOp::Xor,
-];
+const BINARY: [BinaryOp; 19] = BinaryOp::ALL;
 
 /// The CPU's program for `op` on dtype `d`: cast to the kernel dtype, then the op.
 fn unary_program(op: UnaryOp, d: DType) -> Option<Program> {

@@ -44,6 +44,15 @@ pub enum UnaryOp {
 }
 
 impl UnaryOp {
+    /// Every op.
+    pub const ALL: [UnaryOp; 18] = {
+        use UnaryOp::*;
+        [
+            Neg, Abs, Square, Sqrt, Exp, Log, Log1p, Expm1, Sin, Cos, Tan, Arctan, Floor, Ceil, Round, Not, IsNan,
+            IsFinite,
+        ]
+    };
+
     /// The name used in graphs and kernels.
     #[must_use]
     pub fn name(self) -> &'static str {
@@ -130,6 +139,14 @@ pub enum BinaryOp {
 }
 
 impl BinaryOp {
+    /// Every op.
+    pub const ALL: [BinaryOp; 19] = {
+        use BinaryOp::*;
+        [
+            Add, Sub, Mul, Div, FloorDiv, Rem, Pow, Minimum, Maximum, Arctan2, Eq, Ne, Lt, Le, Gt, Ge, And, Or, Xor,
+        ]
+    };
+
     /// The name used in graphs and kernels.
     #[must_use]
     pub fn name(self) -> &'static str {

@@ -149,6 +149,29 @@ pub(super) fn load_slots(slots: Option<&[Option<InlineLoad>]>) -> Result<Vec<Arc
     slots.into_iter().flatten().flatten().map(load_inline).collect()
 }
 
+/// One block's `per` inputs in slot order: the slot's inline load where it has one (from
+/// `loaded`, in order), else the next dependency.
+pub(super) fn block_inputs<'x, 'l: 'x, 'd: 'x>(
+    own: Option<&[Option<InlineLoad>]>,
+    loaded: &mut std::slice::Iter<'l, Arc<Chunk>>,
+    deps: &mut std::slice::Iter<'_, InputRef<'d>>,
+    per: usize,
+) -> Result<Vec<InputRef<'x>>> {
+    (0..per)
+        .map(|s| {
+            let r = if own.is_some_and(|o| o[s].is_some()) {
+                loaded.next().map(|c| InputRef {
+                    data: c.data(),
+                    shape: c.shape(),
+                })
+            } else {
+                deps.next().copied()
+            };
+            r.ok_or_else(|| Error::Unsupported("reduction inputs run short".into()))
+        })
+        .collect()
+}
+
 /// A block's shape with the reduced axes at length 1: the shape of its partial.
 pub(super) fn partial_shape(shape: &[usize], axes: &[usize]) -> Vec<usize> {
     shape
@@ -274,20 +297,7 @@ pub fn execute(kind: &TaskKind, inputs: Vec<Arc<Value>>, gpu: Option<GpuUse>) ->
                 let own = slots.map(|s| &s[k * per..(k + 1) * per]);
                 let loaded = load_slots(own)?;
                 let mut from_load = loaded.iter();
-                let mine: Vec<InputRef<'_>> = (0..per)
-                    .map(|s| {
-                        let inl = own.is_some_and(|o| o[s].is_some());
-                        let r = if inl {
-                            from_load.next().map(|c| InputRef {
-                                data: c.data(),
-                                shape: c.shape(),
-                            })
-                        } else {
-                            next_dep.next().copied()
-                        };
-                        r.ok_or_else(|| Error::Unsupported("reduction inputs run short".into()))
-                    })
-                    .collect::<Result<_>>()?;
+                let mine = block_inputs(own, &mut from_load, &mut next_dep, per)?;
                 let src = match pre {
                     Some(p) => RowSource::Program { prog: p, inputs: &mine },
                     None => RowSource::Block(

@@ -12,7 +12,7 @@
 //! need a block offset — returns `None` and runs on the CPU, as the placement rules of
 //! DESIGN.md ask: the CPU runs everything.
 
-use super::exec::{finish_reduce, load_slots, partial_shape, recycle};
+use super::exec::{block_inputs, finish_reduce, load_slots, partial_shape, recycle};
 use crate::chunk::Value;
 use crate::device::cpu::eval::InputRef;
 use crate::device::cuda::{CudaDevice, DeviceBuffer, DevicePartial, codegen, reduce_view};
@@ -90,20 +90,10 @@ pub(super) fn reduce_partial(
         let mut from_load = loaded.iter();
         // Upload this block's inputs (a copy from pageable memory returns once the
         // host buffer has been read, so inline buffers are recycled right after).
-        let mut up: Vec<(DeviceBuffer, Vec<usize>)> = Vec::with_capacity(per);
-        for s in 0..per {
-            let inl = own.is_some_and(|o| o[s].is_some());
-            let r = if inl {
-                from_load.next().map(|c| InputRef {
-                    data: c.data(),
-                    shape: c.shape(),
-                })
-            } else {
-                next_dep.next().copied()
-            };
-            let r = r.ok_or_else(|| Error::Unsupported("reduction inputs run short".into()))?;
-            up.push((dev.upload(r.data)?, r.shape.to_vec()));
-        }
+        let up: Vec<(DeviceBuffer, Vec<usize>)> = block_inputs(own, &mut from_load, &mut next_dep, per)?
+            .into_iter()
+            .map(|r| Ok((dev.upload(r.data)?, r.shape.to_vec())))
+            .collect::<Result<_>>()?;
         loaded.into_iter().for_each(recycle);
         let fused;
         let x: &DeviceBuffer = match pre {

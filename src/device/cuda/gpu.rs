@@ -20,7 +20,7 @@
 //! of their kernels is needed, then cached in memory and on disk (`CHUNKWISE_PTX_DIR`,
 //! default `~/.cache/chunkwise/ptx`: NVRTC takes seconds for `reduce.cu`).
 
-use super::{nvrtc, source};
+use super::{MemoryStats, nvrtc, source};
 use crate::dtype::{Buffer, DType};
 use crate::error::{Error, Result};
 use cudarc::driver::{CudaContext, CudaFunction, CudaModule, CudaSlice, CudaStream, DevicePtr, LaunchConfig};
@@ -136,21 +136,6 @@ pub fn get(ordinal: usize) -> Result<Arc<Gpu>> {
     });
     reg.insert(ordinal, g.clone());
     Ok(g)
-}
-
-/// Byte counters of one GPU.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct MemoryStats {
-    /// Bytes in live device buffers now.
-    pub live: usize,
-    /// The most that were live at once since the last reset.
-    pub peak: usize,
-    /// The limit allocations are checked against.
-    pub limit: usize,
-    /// Bytes copied host → device.
-    pub uploaded: usize,
-    /// Bytes copied device → host.
-    pub downloaded: usize,
 }
 
 /// A typed buffer in device memory; its bytes are given back to the device's account

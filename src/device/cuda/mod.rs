@@ -30,7 +30,7 @@ mod stub;
 #[cfg(not(feature = "cuda"))]
 use stub::{elementwise, gpu, reduce};
 
-pub use gpu::{DeviceBuffer, MemoryStats};
+pub use gpu::DeviceBuffer;
 pub use reduce::{DevicePartial, view as reduce_view};
 
 use crate::dtype::{Buffer, DType, Scalar};
@@ -38,6 +38,21 @@ use crate::dtype::{Buffer, DType, Scalar};
 use crate::error::Error;
 use crate::error::Result;
 use crate::ops::{BinaryOp, Partial, Program, ReduceOp, UnaryOp};
+
+/// Byte counters of one GPU.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MemoryStats {
+    /// Bytes in live device buffers now.
+    pub live: usize,
+    /// The most that were live at once since the last reset.
+    pub peak: usize,
+    /// The limit allocations are checked against.
+    pub limit: usize,
+    /// Bytes copied host → device.
+    pub uploaded: usize,
+    /// Bytes copied device → host.
+    pub downloaded: usize,
+}
 
 /// A CUDA device: the ordinal of an opened GPU (a zero-size stand-in without the
 /// `cuda` feature).

@@ -4,6 +4,7 @@
 
 /// Stand-in for the opened-GPU module.
 pub mod gpu {
+    pub use crate::device::cuda::MemoryStats;
     use crate::dtype::DType;
     use crate::error::{Error, Result};
     use std::convert::Infallible;
@@ -56,21 +57,6 @@ pub mod gpu {
         pub fn nbytes(&self) -> usize {
             match self.0 {}
         }
-    }
-
-    /// Byte counters of one GPU.
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-    pub struct MemoryStats {
-        /// Bytes in live device buffers now.
-        pub live: usize,
-        /// The most that were live at once since the last reset.
-        pub peak: usize,
-        /// The limit allocations are checked against.
-        pub limit: usize,
-        /// Bytes copied host → device.
-        pub uploaded: usize,
-        /// Bytes copied device → host.
-        pub downloaded: usize,
     }
 
     impl Gpu {
