@@ -75,3 +75,8 @@ fi
 echo "== cargo test --features $FEATURES"
 cargo test --features "$FEATURES" --lib --bins --tests --examples
 cargo test --features "$FEATURES" --doc
+
+echo "== the engine suites again on three host devices (placement, copies, release)"
+CHUNKWISE_DEVICE=host:3 cargo test --features "$FEATURES" --test reductions --test elementwise \
+  --test scheduler --test budget --test persist --test rechunk --test blocks --test indexing \
+  --test groupby --test scans_linalg

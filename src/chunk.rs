@@ -287,6 +287,36 @@ impl Value {
             _ => Err(Error::Unsupported("expected a chunk".into())),
         }
     }
+
+    /// An explicit copy into fresh memory: what moving a value to another device costs
+    /// (a shared block is copied too). Custom values are opaque and shared, not copied.
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] for a partial held on a GPU (it moves by download, not copy).
+    pub fn copy(&self) -> Result<Value> {
+        let chunk = |c: &Chunk| -> Result<Chunk> {
+            Ok(Chunk {
+                shape: c.shape.clone(),
+                data: c.data.try_clone()?,
+            })
+        };
+        Ok(match self {
+            Value::Chunk(c) => Value::Chunk(chunk(c)?),
+            Value::Shared(c) => Value::Chunk(chunk(c)?),
+            Value::Partial(p, s) => Value::Partial(p.copy(), s.clone()),
+            Value::Grouped(g) => Value::Grouped(crate::ops::GroupedPartial {
+                groups: g.groups.clone(),
+                parts: g.parts.iter().map(crate::ops::Partial::copy).collect(),
+                shape: g.shape.clone(),
+            }),
+            Value::DevicePartial(..) => {
+                return Err(Error::Unsupported(
+                    "a GPU partial is moved by downloading it, not copied".into(),
+                ));
+            }
+            Value::Any(a) => Value::Any(Arc::clone(a)),
+        })
+    }
 }
 
 impl std::fmt::Debug for Value {

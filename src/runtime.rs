@@ -192,6 +192,10 @@ impl Runtime {
                 device,
                 every_step: self.config.device == DeviceKind::Cuda,
             }),
+            hosts: match self.config.device {
+                DeviceKind::Hosts(n) => Some(scheduler::HostDevices::new(n)),
+                _ => None,
+            },
         };
         let (outs, stats) = scheduler::run(&g, &opts, &self.pool)?;
         Ok((outs, g, stats))

@@ -6,10 +6,15 @@
 //! steps on a GPU, with partials kept in device memory; without the feature its device
 //! constructor returns [`Error::CudaNotCompiled`](crate::Error::CudaNotCompiled), so the
 //! rest of the crate is written once for both. [`DeviceKind`] is what a user asks for
-//! (`--device cpu|cuda|auto`).
+//! (`--device cpu|cuda|auto|host:N`); `host:N` splits the CPU into N host "devices"
+//! with their own residency, accounting and explicit copies, so the placement and
+//! transfer machinery runs (and is tested) on a machine without a GPU.
 
+pub mod backend;
 pub mod cpu;
 pub mod cuda;
+
+pub use backend::{Backend, CpuBackend, Kernel};
 
 /// A place where chunks live and tasks run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -40,10 +45,17 @@ pub enum DeviceKind {
     Cuda,
     /// GPU 0 when there is one, else the CPU only (with a note saying why).
     Auto,
+    /// `N` host "devices" (`host:N`): the CPU's workers shared by N places with their
+    /// own residency and byte accounting; a value read on another device is copied
+    /// there explicitly and counted. For exercising placement without a GPU.
+    Hosts(u16),
 }
 
+/// The most host devices `host:N` takes.
+pub const MAX_HOST_DEVICES: u16 = 64;
+
 impl DeviceKind {
-    /// Parses `cpu`, `cuda` or `auto`.
+    /// Parses `cpu`, `cuda`, `auto` or `host:N` (1 ≤ N ≤ [`MAX_HOST_DEVICES`]).
     ///
     /// # Errors
     /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) naming the choices.
@@ -52,9 +64,15 @@ impl DeviceKind {
             "cpu" => Ok(DeviceKind::Cpu),
             "cuda" | "gpu" => Ok(DeviceKind::Cuda),
             "auto" => Ok(DeviceKind::Auto),
-            _ => Err(crate::Error::InvalidArgument(format!(
-                "unknown device '{s}' (cpu, cuda or auto)"
-            ))),
+            _ => match s.strip_prefix("host:").map(str::parse::<u16>) {
+                Some(Ok(n)) if (1..=MAX_HOST_DEVICES).contains(&n) => Ok(DeviceKind::Hosts(n)),
+                Some(_) => Err(crate::Error::InvalidArgument(format!(
+                    "'{s}': host devices are host:N with N from 1 to {MAX_HOST_DEVICES}"
+                ))),
+                None => Err(crate::Error::InvalidArgument(format!(
+                    "unknown device '{s}' (cpu, cuda, auto or host:N)"
+                ))),
+            },
         }
     }
 
@@ -73,7 +91,7 @@ impl DeviceKind {
     /// For [`DeviceKind::Cuda`] without a usable GPU (or without the `cuda` feature).
     pub fn resolve(self) -> crate::Result<(Option<cuda::CudaDevice>, Option<String>)> {
         match self {
-            DeviceKind::Cpu => Ok((None, None)),
+            DeviceKind::Cpu | DeviceKind::Hosts(_) => Ok((None, None)),
             DeviceKind::Cuda => cuda::CudaDevice::new(0).map(|d| (Some(d), None)),
             DeviceKind::Auto => match cuda::CudaDevice::new(0) {
                 Ok(d) => Ok((Some(d), None)),
@@ -94,8 +112,14 @@ mod tests {
             DeviceKind::parse("tpu")
                 .unwrap_err()
                 .to_string()
-                .contains("cpu, cuda or auto")
+                .contains("cpu, cuda, auto or host:N")
         );
+        assert_eq!(DeviceKind::parse("host:3").unwrap(), DeviceKind::Hosts(3));
+        for bad in ["host:0", "host:x", "host:", "host:65"] {
+            let e = DeviceKind::parse(bad).unwrap_err().to_string();
+            assert!(e.contains("host:N with N from 1 to 64"), "{bad}: {e}");
+        }
+        assert_eq!(DeviceKind::Hosts(2).resolve().unwrap(), (None, None));
         assert_eq!(DeviceKind::Cpu.resolve().unwrap(), (None, None));
         // Without a GPU, auto falls back with a note and cuda is an error; with one,
         // both find it.

@@ -46,6 +46,7 @@
 pub mod budget;
 mod exec;
 mod gpu_exec;
+pub mod hosts;
 pub mod placement;
 mod state;
 mod sync;
@@ -53,6 +54,7 @@ mod threaded;
 pub mod trace;
 
 pub use exec::execute;
+pub use hosts::{DeviceStats, HostDevices};
 pub use trace::Trace;
 
 use crate::chunk::Value;
@@ -87,6 +89,12 @@ pub struct RunStats {
     pub over_budget: usize,
     /// The run's trace, when [`RunOptions::trace`] asked for one.
     pub trace: Option<Arc<Trace>>,
+    /// Copies of values between host devices ([`RunOptions::hosts`]; 0 with one device).
+    pub transfers: usize,
+    /// Bytes those copies moved.
+    pub transferred_bytes: usize,
+    /// What each host device did, by device number (empty without host devices).
+    pub devices: Vec<DeviceStats>,
 }
 
 /// A progress report, sent after every finished task.
@@ -119,6 +127,8 @@ pub struct RunOptions {
     pub trace: bool,
     /// The GPU that takes reduction steps (`None`: everything on the CPU).
     pub gpu: Option<GpuUse>,
+    /// Split the CPU into several host devices ([`hosts`]); `None`: one.
+    pub hosts: Option<HostDevices>,
 }
 
 /// A GPU and how the scheduler uses it.

@@ -49,8 +49,25 @@ pub struct Candidate {
 pub struct Input {
     /// Bytes.
     pub bytes: usize,
-    /// The device holding it.
+    /// The device holding it (where it was made).
     pub on: DeviceId,
+    /// Other devices holding a copy (bit `d` for device `d`; devices 64 and up are not
+    /// tracked and count as not holding one).
+    pub copies: u64,
+}
+
+impl Input {
+    /// An input of `bytes` held by `on` only.
+    #[must_use]
+    pub fn at(bytes: usize, on: DeviceId) -> Self {
+        Input { bytes, on, copies: 0 }
+    }
+
+    /// Whether device `d` holds it (the original or a copy).
+    #[must_use]
+    pub fn held_by(&self, d: DeviceId) -> bool {
+        self.on == d || (d.0 < 64 && self.copies & (1 << d.0) != 0)
+    }
 }
 
 /// The decision and what it implies.
@@ -81,7 +98,7 @@ pub fn place(inputs: &[Input], candidates: &[Candidate]) -> Option<Placement> {
         let mut cost = c.queued_s.max(0.0);
         let mut local = 0usize;
         for i in inputs {
-            if i.on == c.device {
+            if i.held_by(c.device) {
                 local += i.bytes;
             } else {
                 let bw = link(i.on).min(c.link_bytes_per_s);
@@ -103,7 +120,7 @@ pub fn place(inputs: &[Input], candidates: &[Candidate]) -> Option<Placement> {
     let moves: Vec<usize> = inputs
         .iter()
         .enumerate()
-        .filter(|(_, i)| i.on != device)
+        .filter(|(_, i)| !i.held_by(device))
         .map(|(k, _)| k)
         .collect();
     let moved_bytes = moves.iter().map(|&k| inputs[k].bytes).sum();
@@ -156,36 +173,69 @@ pub fn chunk_step_on_gpu(op: crate::ops::ReduceOp, fused_prologue: bool, bytes: 
             link_bytes_per_s: HOST_TO_GPU_BYTES_PER_S,
         },
     ];
-    place(&[Input { bytes, on: cpu }], &candidates).is_some_and(|p| p.device == gpu)
+    place(&[Input::at(bytes, cpu)], &candidates).is_some_and(|p| p.device == gpu)
 }
 
-/// Which device holds each live value (keyed by task id).
+/// Which devices hold each live value (keyed by task id): where it was made, and the
+/// devices it was copied to since; and the bytes each device holds in all.
 #[derive(Clone, Debug, Default)]
 pub struct ResidencyMap {
-    at: HashMap<usize, (DeviceId, usize)>,
+    at: HashMap<usize, Held>,
     bytes: HashMap<DeviceId, usize>,
+}
+
+#[derive(Clone, Debug)]
+struct Held {
+    on: DeviceId,
+    bytes: usize,
+    copies: Vec<DeviceId>,
 }
 
 impl ResidencyMap {
     /// Records that task `t`'s output of `bytes` lives on `d` (replacing any earlier
-    /// place: a value moved, not copied).
+    /// place and its copies: a value moved, not copied).
     pub fn insert(&mut self, t: usize, d: DeviceId, bytes: usize) {
         self.remove(t);
-        self.at.insert(t, (d, bytes));
+        self.at.insert(
+            t,
+            Held {
+                on: d,
+                bytes,
+                copies: Vec::new(),
+            },
+        );
         *self.bytes.entry(d).or_default() += bytes;
     }
-    /// Forgets task `t`'s output (released); returns where it was.
-    pub fn remove(&mut self, t: usize) -> Option<DeviceId> {
-        let (d, b) = self.at.remove(&t)?;
-        if let Some(n) = self.bytes.get_mut(&d) {
-            *n -= b;
+    /// Records a copy of task `t`'s output on `d` (nothing when `d` holds it already or
+    /// the value is unknown); returns the bytes `d` gained.
+    pub fn add_copy(&mut self, t: usize, d: DeviceId) -> usize {
+        let Some(h) = self.at.get_mut(&t) else { return 0 };
+        if h.on == d || h.copies.contains(&d) {
+            return 0;
         }
-        Some(d)
+        h.copies.push(d);
+        *self.bytes.entry(d).or_default() += h.bytes;
+        h.bytes
     }
-    /// Where task `t`'s output lives.
+    /// Forgets task `t`'s output and its copies (released); returns where it was made.
+    pub fn remove(&mut self, t: usize) -> Option<DeviceId> {
+        let h = self.at.remove(&t)?;
+        for d in std::iter::once(h.on).chain(h.copies) {
+            if let Some(n) = self.bytes.get_mut(&d) {
+                *n -= h.bytes;
+            }
+        }
+        Some(h.on)
+    }
+    /// Where task `t`'s output was made.
     #[must_use]
     pub fn device_of(&self, t: usize) -> Option<DeviceId> {
-        self.at.get(&t).map(|&(d, _)| d)
+        self.at.get(&t).map(|h| h.on)
+    }
+    /// Whether `d` holds task `t`'s output (the original or a copy).
+    #[must_use]
+    pub fn holds(&self, t: usize, d: DeviceId) -> bool {
+        self.at.get(&t).is_some_and(|h| h.on == d || h.copies.contains(&d))
     }
     /// Bytes held on `d`.
     #[must_use]
@@ -196,9 +246,13 @@ impl ResidencyMap {
     #[must_use]
     pub fn inputs(&self, deps: &[usize]) -> Vec<Input> {
         deps.iter()
-            .map(|&t| {
-                let (on, bytes) = self.at.get(&t).copied().unwrap_or((DeviceId(0), 0));
-                Input { bytes, on }
+            .map(|&t| match self.at.get(&t) {
+                Some(h) => Input {
+                    bytes: h.bytes,
+                    on: h.on,
+                    copies: h.copies.iter().filter(|d| d.0 < 64).fold(0, |m, d| m | (1 << d.0)),
+                },
+                None => Input::at(0, DeviceId(0)),
             })
             .collect()
     }
@@ -257,10 +311,7 @@ mod tests {
 
     #[test]
     fn data_on_a_gpu_keeps_the_task_there() {
-        let inputs = [Input {
-            bytes: 256 << 20,
-            on: GPU1,
-        }];
+        let inputs = [Input::at(256 << 20, GPU1)];
         let p = place(&inputs, &cands([0.0; 3], true)).expect("a device");
         assert_eq!(p.device, GPU1);
         assert!(p.moves.is_empty() && p.moved_bytes == 0);
@@ -270,10 +321,7 @@ mod tests {
     fn a_full_queue_sends_the_task_elsewhere_when_moving_is_cheaper() {
         // 256 MiB over PCIe ≈ 10.7 ms: a 50 ms queue on GPU1 makes moving worth it,
         // a 5 ms queue does not.
-        let inputs = [Input {
-            bytes: 256 << 20,
-            on: GPU1,
-        }];
+        let inputs = [Input::at(256 << 20, GPU1)];
         let p = place(&inputs, &cands([1.0, 0.0, 0.050], true)).expect("a device");
         assert_eq!(p.device, GPU0);
         assert_eq!((p.moves.clone(), p.moved_bytes), (vec![0], 256 << 20));
@@ -284,10 +332,7 @@ mod tests {
 
     #[test]
     fn an_op_without_a_kernel_runs_on_the_cpu() {
-        let inputs = [Input {
-            bytes: 1 << 20,
-            on: GPU0,
-        }];
+        let inputs = [Input::at(1 << 20, GPU0)];
         let p = place(&inputs, &cands([0.0; 3], false)).expect("the CPU");
         assert_eq!(p.device, CPU);
         assert_eq!(p.moved_bytes, 1 << 20);
@@ -298,16 +343,7 @@ mod tests {
     #[test]
     fn ties_go_to_the_device_holding_more_then_to_the_lowest_number() {
         // Inputs split evenly over both GPUs, equal queues: the same cost either way.
-        let inputs = [
-            Input {
-                bytes: 1 << 20,
-                on: GPU0,
-            },
-            Input {
-                bytes: 1 << 20,
-                on: GPU1,
-            },
-        ];
+        let inputs = [Input::at(1 << 20, GPU0), Input::at(1 << 20, GPU1)];
         let gpus: Vec<Candidate> = cands([0.0; 3], true).into_iter().filter(|c| c.device != CPU).collect();
         assert_eq!(place(&inputs, &gpus).expect("a gpu").device, GPU0);
         let swapped: Vec<Candidate> = gpus.iter().rev().copied().collect();
@@ -317,10 +353,7 @@ mod tests {
             "order of candidates does not matter"
         );
         // Host-resident inputs and free devices: the CPU costs nothing to reach.
-        let host = [Input {
-            bytes: 1 << 20,
-            on: CPU,
-        }];
+        let host = [Input::at(1 << 20, CPU)];
         assert_eq!(place(&host, &cands([0.0; 3], true)).expect("a device").device, CPU);
     }
 
@@ -333,12 +366,30 @@ mod tests {
         assert_eq!(r.bytes_on(GPU0), 100);
         r.insert(7, GPU1, 100); // moved
         assert_eq!((r.bytes_on(GPU0), r.bytes_on(GPU1)), (0, 150));
-        assert_eq!(
-            r.inputs(&[7, 9]),
-            vec![Input { bytes: 100, on: GPU1 }, Input { bytes: 0, on: CPU }]
-        );
+        assert_eq!(r.inputs(&[7, 9]), vec![Input::at(100, GPU1), Input::at(0, CPU)]);
         assert_eq!(r.remove(8), Some(GPU1));
         assert_eq!(r.bytes_on(GPU1), 100);
         assert_eq!(r.remove(8), None);
+        // A copy counts on its device, makes the input local there, and goes with
+        // the value.
+        assert_eq!(r.add_copy(7, CPU), 100);
+        assert_eq!(r.add_copy(7, CPU), 0, "already there");
+        assert_eq!(r.add_copy(7, GPU1), 0, "made there");
+        assert!(r.holds(7, CPU) && r.holds(7, GPU1) && !r.holds(7, GPU0));
+        let i = r.inputs(&[7])[0];
+        assert!(i.held_by(CPU) && i.held_by(GPU1) && !i.held_by(GPU0));
+        assert_eq!(r.bytes_on(CPU), 100);
+        assert_eq!(r.remove(7), Some(GPU1));
+        assert_eq!((r.bytes_on(CPU), r.bytes_on(GPU1)), (0, 0));
+    }
+
+    #[test]
+    fn a_copy_already_made_is_not_made_again() {
+        // The input was made on GPU0 and copied to GPU1 earlier: GPU1 can take the task
+        // without moving anything, so a busier GPU0 loses it.
+        let mut i = Input::at(64 << 20, GPU0);
+        i.copies = 1 << GPU1.0;
+        let p = place(&[i], &cands([1.0, 0.010, 0.0], true)).expect("a device");
+        assert_eq!((p.device, p.moved_bytes), (GPU1, 0));
     }
 }

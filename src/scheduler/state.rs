@@ -1,9 +1,11 @@
 //! The scheduler's bookkeeping, shared by both schedulers (see the module docs above).
 
 use super::budget::start_need;
+use super::hosts::Hosts;
 use super::trace::{Span, TraceBuilder};
 use super::{Outputs, Progress, RunOptions, RunStats};
 use crate::chunk::Value;
+use crate::error::Result;
 use crate::graph::{TaskGraph, TaskId, TaskKind, order};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -26,6 +28,8 @@ pub(super) struct State<'g> {
     limit: usize,
     bytes_read: usize,
     trace: Option<TraceBuilder>,
+    /// Per-device residency and copies with several host devices.
+    hosts: Option<Hosts>,
     pub stats: RunStats,
     pub done: usize,
 }
@@ -62,6 +66,7 @@ impl<'g> State<'g> {
             limit: opts.memory_limit.unwrap_or(usize::MAX),
             bytes_read: 0,
             trace: opts.trace.then(TraceBuilder::default),
+            hosts: opts.hosts.map(|h| Hosts::new(h, n)),
             stats: RunStats::default(),
             done: 0,
         }
@@ -104,22 +109,38 @@ impl<'g> State<'g> {
     /// The input values of a ready task, in dependency order. A value this task is the
     /// last consumer of is moved out of the state rather than shared, so the task may
     /// reuse its memory (a combine merges into its first partial in place); its bytes
-    /// stay accounted until the task finishes.
-    pub fn inputs(&mut self, t: TaskId) -> Vec<Arc<Value>> {
+    /// stay accounted until the task finishes. With host devices the task is placed
+    /// first and inputs held elsewhere are copied to its device ([`Hosts::fetch`]).
+    ///
+    /// # Errors
+    /// A copy that cannot be made (a GPU partial).
+    pub fn inputs(&mut self, t: TaskId) -> Result<Vec<Arc<Value>>> {
         let g = self.g;
         // Blocks the task reads itself count while it runs.
         let (work, _) = g.task(t).kind.inline_bytes();
         self.resident += work;
         self.reserved += g.task(t).nbytes as usize;
+        if let Some(h) = &mut self.hosts {
+            h.place(t, g.deps(t));
+            h.start(t, work);
+        }
+        let mut ins = Vec::with_capacity(g.deps(t).len());
+        for d in g.deps(t) {
+            let last = self.pending[d.ix()] == 1 && !self.is_output[d.ix()];
+            let slot = &mut self.results[d.ix()];
+            let v = if last { slot.take() } else { slot.clone() }.expect("dependency finished");
+            let v = match &mut self.hosts {
+                Some(h) => {
+                    let (v, added) = h.fetch(t, *d, v, !last)?;
+                    self.resident += added;
+                    v
+                }
+                None => v,
+            };
+            ins.push(v);
+        }
         self.stats.peak_bytes = self.stats.peak_bytes.max(self.resident);
-        g.deps(t)
-            .iter()
-            .map(|d| {
-                let last = self.pending[d.ix()] == 1 && !self.is_output[d.ix()];
-                let slot = &mut self.results[d.ix()];
-                if last { slot.take() } else { slot.clone() }.expect("dependency finished")
-            })
-            .collect()
+        Ok(ins)
     }
 
     pub fn finish(&mut self, t: TaskId, v: Value, span: Option<Span>) -> Progress {
@@ -137,7 +158,11 @@ impl<'g> State<'g> {
                 0
             };
         self.done += 1;
-        if self.pending[t.ix()] > 0 || self.is_output[t.ix()] {
+        let kept = self.pending[t.ix()] > 0 || self.is_output[t.ix()];
+        if let Some(h) = &mut self.hosts {
+            self.resident -= h.finish(t, work, bytes, kept);
+        }
+        if kept {
             self.resident += bytes;
             self.held[t.ix()] = bytes;
             self.stats.peak_bytes = self.stats.peak_bytes.max(self.resident);
@@ -157,6 +182,9 @@ impl<'g> State<'g> {
             if *p == 0 && !self.is_output[d.ix()] {
                 self.results[d.ix()] = None;
                 self.resident -= std::mem::take(&mut self.held[d.ix()]);
+                if let Some(h) = &mut self.hosts {
+                    self.resident -= h.release(d);
+                }
             }
         }
         if let (Some(tr), Some(span)) = (&mut self.trace, span) {
@@ -184,6 +212,11 @@ impl<'g> State<'g> {
             .collect();
         self.results.clear();
         self.stats.bytes_read = self.bytes_read;
+        if let Some(h) = self.hosts.take() {
+            self.stats.transfers = h.transfers;
+            self.stats.transferred_bytes = h.transferred_bytes;
+            self.stats.devices = h.stats;
+        }
         self.stats.trace = self.trace.take().map(|t| Arc::new(t.finish(self.g)));
         (outs, self.stats)
     }

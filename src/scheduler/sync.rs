@@ -8,7 +8,10 @@ use crate::error::{Error, Result};
 pub(super) fn run(st: &mut State<'_>, opts: &RunOptions) -> Result<()> {
     let origin = std::time::Instant::now();
     while let Some(t) = st.pop_startable(0) {
-        let ins = st.inputs(t);
+        let ins = st.inputs(t).map_err(|e| Error::Task {
+            task: st.g.describe(t),
+            source: Box::new(e),
+        })?;
         let (r, span) = Span::time(origin, || execute(&st.g.task(t).kind, ins, opts.gpu));
         let v = r.map_err(|e| Error::Task {
             task: st.g.describe(t),

@@ -36,7 +36,16 @@ pub(super) fn run(st: &mut State<'_>, opts: &RunOptions, pool: &rayon::ThreadPoo
         loop {
             while first_err.is_none() && in_flight < slots {
                 let Some(t) = st.pop_startable(in_flight) else { break };
-                let ins = st.inputs(t);
+                let ins = match st.inputs(t) {
+                    Ok(ins) => ins,
+                    Err(e) => {
+                        first_err = Some(Error::Task {
+                            task: g.describe(t),
+                            source: Box::new(e),
+                        });
+                        break;
+                    }
+                };
                 let tx = tx.clone();
                 in_flight += 1;
                 scope.spawn(move |_| {

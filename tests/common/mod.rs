@@ -5,6 +5,7 @@
 
 #[cfg(feature = "zarr")]
 pub mod fixtures;
+pub mod kernels;
 
 use chunkwise::io::memory::MemorySource;
 use chunkwise::{Array, Buffer, Chunk, ChunkSpec, DType, ReduceOp};

@@ -64,9 +64,10 @@ pub struct RunArgs {
     /// With --explain: also write the graph as Graphviz DOT.
     #[arg(long, value_name = "FILE.dot", requires = "explain")]
     pub dot: Option<PathBuf>,
-    /// Where reductions run: cpu, cuda (a GPU; needs the `cuda` feature) or auto (the
-    /// GPU when there is one, else the CPU).
-    #[arg(long, default_value = "auto", value_name = "cpu|cuda|auto")]
+    /// Where reductions run: cpu, cuda (a GPU; needs the `cuda` feature), auto (the
+    /// GPU when there is one, else the CPU) or host:N (the CPU split into N devices with
+    /// explicit copies between them, to exercise placement; a line on stderr counts the copies).
+    #[arg(long, default_value = "auto", value_name = "cpu|cuda|auto|host:N")]
     pub device: String,
 }
 
@@ -169,6 +170,21 @@ impl RunArgs {
     pub fn finish(&self, bar: Option<ProgressBar>, stats: &chunkwise::RunStats) -> chunkwise::Result<()> {
         if let Some(b) = bar {
             b.finish_and_clear();
+        }
+        if !stats.devices.is_empty() {
+            let per: Vec<String> = stats
+                .devices
+                .iter()
+                .enumerate()
+                .map(|(d, s)| format!("host{d} {} tasks, peak {}", s.tasks, format_size(s.peak_bytes)))
+                .collect();
+            eprintln!(
+                "host devices: {} {}, {} moved; {}",
+                stats.transfers,
+                if stats.transfers == 1 { "copy" } else { "copies" },
+                format_size(stats.transferred_bytes),
+                per.join("; ")
+            );
         }
         if let (Some(path), Some(trace)) = (&self.trace, &stats.trace) {
             trace.write_chrome(path)?;

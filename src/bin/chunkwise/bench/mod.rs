@@ -46,10 +46,11 @@ pub struct BenchArgs {
     /// a quarter of physical memory).
     #[arg(long, value_name = "SIZE")]
     memory_limit: Option<String>,
-    /// Where chunkwise's reductions run: cpu, cuda (GPU 0; needs the `cuda` feature) or
-    /// auto (per chunk step, where it is cheaper). Reported as engine `chunkwise`,
-    /// `cw-cuda` or `cw-auto`.
-    #[arg(long, default_value = "cpu", value_name = "cpu|cuda|auto")]
+    /// Where chunkwise's reductions run: cpu, cuda (GPU 0; needs the `cuda` feature),
+    /// auto (per chunk step, where it is cheaper) or host:N (the CPU as N devices with
+    /// explicit copies). Reported as engine `chunkwise`, `cw-cuda`, `cw-auto` or
+    /// `cw-hostN`.
+    #[arg(long, default_value = "cpu", value_name = "cpu|cuda|auto|host:N")]
     device: String,
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
@@ -263,9 +264,10 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         .and_then(DeviceKind::resolve)
         .map_err(|e| crate::run_opts::device_error(&args.device, e))?;
     let label = match (gpu.is_some(), args.device.as_str()) {
-        (true, "auto") => "cw-auto",
-        (true, _) => "cw-cuda",
-        (false, _) => "chunkwise",
+        (true, "auto") => "cw-auto".to_string(),
+        (true, _) => "cw-cuda".to_string(),
+        (false, d) if d.starts_with("host:") => format!("cw-host{}", &d[5..]),
+        (false, _) => "chunkwise".to_string(),
     };
     if let Some(e) = args.compare.iter().find(|e| !compare::ENGINES.contains(&e.as_str())) {
         return Err(Error::InvalidArgument(format!("--compare {e}: dask or numpy")));
@@ -348,7 +350,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
                 w.name
             )));
         }
-        print_engine(args, w, label, &cw, bytes);
+        print_engine(args, w, &label, &cw, bytes);
         for (e, s) in engines.iter().zip(&others) {
             print_engine(args, w, e, s, bytes);
             let c = compare::compare(e, &cw, s, w.rtol);
