@@ -2,9 +2,10 @@
 //! tests (`tests/gpu.rs`): fresh deterministic data with the values kernels get wrong
 //! (specials, extremes, NaN), NumPy-style agreement, and the CPU's reference results.
 
-use chunkwise::device::cpu::eval::{BlockCtx, InputRef, eval_block};
+use chunkwise::device::cpu::eval::BlockCtx;
 use chunkwise::device::cpu::reduce::{ArgInfo, RowSource, partial};
 use chunkwise::device::cuda::CudaDevice;
+use chunkwise::device::{Backend, CpuBackend, Kernel};
 use chunkwise::ops::{Program, ReduceOp};
 use chunkwise::{Buffer, DType};
 
@@ -139,15 +140,9 @@ pub fn rtol_for(dt: DType) -> f64 {
     if dt == DType::F32 { 4e-6 } else { 1e-13 }
 }
 
+/// The CPU's result of a fused program (the reference every device is held to).
 pub fn cpu_eval(p: &Program, inputs: &[(&Buffer, &[usize])], shape: &[usize]) -> Buffer {
-    let offset = vec![0; shape.len()];
-    let ctx = BlockCtx {
-        global_shape: shape,
-        offset: &offset,
-        shape,
-    };
-    let ins: Vec<InputRef<'_>> = inputs.iter().map(|(data, shape)| InputRef { data, shape }).collect();
-    eval_block(p, &ctx, &ins).expect("cpu eval")
+    CpuBackend.execute(Kernel::Fused(p), inputs, shape).expect("cpu eval")
 }
 
 /// The CPU's finished result of reducing `x` (a block at `offset` of an array of
