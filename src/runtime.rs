@@ -79,6 +79,8 @@ pub struct Runtime {
     config: Config,
     pool: rayon::ThreadPool,
     gpu: Option<CudaDevice>,
+    /// GPUs used, from `gpu` on (every one the driver reports that opens).
+    gpus: usize,
     device_note: Option<String>,
 }
 
@@ -109,10 +111,17 @@ impl Runtime {
             .thread_name(|i| format!("chunkwise-{i}"))
             .build()
             .map_err(|e| Error::InvalidArgument(format!("cannot start {threads} worker threads: {e}")))?;
+        // Every GPU after the first that opens joins (`auto` and `cuda` use them all).
+        let gpus = gpu.map_or(0, |g| {
+            1 + (g.ordinal() + 1..CudaDevice::count())
+                .take_while(|&k| CudaDevice::new(k).is_ok())
+                .count()
+        });
         Ok(Runtime {
             config,
             pool,
             gpu,
+            gpus,
             device_note,
         })
     }
@@ -146,10 +155,16 @@ impl Runtime {
         self.pool.current_num_threads()
     }
 
-    /// The GPU reductions run on, if any.
+    /// The first GPU reductions run on, if any.
     #[must_use]
     pub fn gpu(&self) -> Option<CudaDevice> {
         self.gpu
+    }
+
+    /// How many GPUs it computes on (0: the CPU only).
+    #[must_use]
+    pub fn gpu_count(&self) -> usize {
+        self.gpus
     }
 
     /// Why `--device auto` computes on the CPU (no GPU, no `cuda` feature), if it does.
@@ -190,6 +205,7 @@ impl Runtime {
             trace: self.config.trace,
             gpu: self.gpu.map(|device| scheduler::GpuUse {
                 device,
+                count: self.gpus,
                 every_step: self.config.device == DeviceKind::Cuda,
             }),
             hosts: match self.config.device {

@@ -41,9 +41,9 @@ pub enum DeviceKind {
     /// The CPU only.
     #[default]
     Cpu,
-    /// The CPU and GPU 0; an error when there is none.
+    /// The CPU and every GPU (from GPU 0 on); an error when there is none.
     Cuda,
-    /// GPU 0 when there is one, else the CPU only (with a note saying why).
+    /// Every GPU when there is one, else the CPU only (with a note saying why).
     Auto,
     /// `N` host "devices" (`host:N`): the CPU's workers shared by N places with their
     /// own residency and byte accounting; a value read on another device is copied
@@ -85,7 +85,8 @@ impl DeviceKind {
             .unwrap_or_default()
     }
 
-    /// The GPU this kind computes on, and a note when `auto` found none.
+    /// The first GPU this kind computes on (the runtime adds the others that open),
+    /// and a note when `auto` found none.
     ///
     /// # Errors
     /// For [`DeviceKind::Cuda`] without a usable GPU (or without the `cuda` feature).

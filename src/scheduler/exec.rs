@@ -199,7 +199,7 @@ pub(super) fn finish_reduce(node: &ReduceNode, p: Partial, pshape: Vec<usize>, f
 pub fn execute(kind: &TaskKind, inputs: Vec<Arc<Value>>, gpu: Option<GpuUse>) -> Result<Value> {
     if let TaskKind::ReduceCombine { node, finalize: fin } = kind {
         let inputs = match gpu {
-            Some(g) => match super::gpu_exec::combine(g.device, node, inputs, *fin)? {
+            Some(_) => match super::gpu_exec::combine(node, inputs, *fin)? {
                 Ok(v) => return Ok(v),
                 Err(back) => back,
             },

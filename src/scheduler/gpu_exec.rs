@@ -73,7 +73,11 @@ pub(super) fn reduce_partial(
     if !gpu.every_step && !super::placement::chunk_step_on_gpu(spec.op, pre.is_some(), bytes) {
         return Ok(None);
     }
-    let dev = gpu.device;
+    // Groups go to the GPUs in turn, by position (the same GPU for a group in every run).
+    let dev = match gpu.count {
+        0 | 1 => gpu.device,
+        n => CudaDevice::new(gpu.device.ordinal() + (blocks[0] / blocks.len().max(1)) % n)?,
+    };
     let total = slots.map_or(deps.len(), <[_]>::len);
     if blocks.is_empty() || !total.is_multiple_of(blocks.len()) {
         return Err(Error::Unsupported("reduction group and inputs disagree".into()));
@@ -124,19 +128,26 @@ pub(super) fn reduce_partial(
     Ok(Some(Value::DevicePartial(p, pshape)))
 }
 
-/// The combine step when every partial is on the device: combined there, downloaded
+/// The combine step when every partial is on one GPU: combined there, downloaded
 /// only when this is the last step. The inputs come back (`Err`) when some partial is
-/// on the host or the first is shared: the caller then merges on the CPU.
+/// on the host or on another GPU, or the first is shared: the caller then merges on
+/// the CPU.
 pub(super) fn combine(
-    dev: CudaDevice,
     node: &ReduceNode,
     mut inputs: Vec<Arc<Value>>,
     fin: bool,
 ) -> Result<std::result::Result<Value, Vec<Arc<Value>>>> {
-    let all_device = inputs.iter().all(|v| matches!(&**v, Value::DevicePartial(..)));
-    if !all_device || inputs.is_empty() || Arc::strong_count(&inputs[0]) != 1 {
+    let ordinal = |v: &Value| match v {
+        Value::DevicePartial(p, _) => Some(p.ordinal()),
+        _ => None,
+    };
+    let Some(first) = inputs.first().and_then(|v| ordinal(v)) else {
+        return Ok(Err(inputs));
+    };
+    if inputs.iter().any(|v| ordinal(v) != Some(first)) || Arc::strong_count(&inputs[0]) != 1 {
         return Ok(Err(inputs));
     }
+    let dev = CudaDevice::new(first)?;
     let rest = inputs.split_off(1);
     let first = inputs
         .pop()

@@ -125,17 +125,21 @@ pub struct RunOptions {
     pub memory_limit: Option<usize>,
     /// Record a [`Trace`] in the run's stats.
     pub trace: bool,
-    /// The GPU that takes reduction steps (`None`: everything on the CPU).
+    /// The GPUs that take reduction steps (`None`: everything on the CPU).
     pub gpu: Option<GpuUse>,
     /// Split the CPU into several host devices ([`hosts`]); `None`: one.
     pub hosts: Option<HostDevices>,
 }
 
-/// A GPU and how the scheduler uses it.
+/// The GPUs and how the scheduler uses them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct GpuUse {
-    /// The device.
+    /// The first GPU used.
     pub device: crate::device::cuda::CudaDevice,
+    /// How many GPUs, from `device`'s ordinal on: chunk steps are spread over them by
+    /// their group's position, combines run on the GPU holding their partials (on the
+    /// host when they sit on different GPUs).
+    pub count: usize,
     /// Every chunk step it can take (`--device cuda`), or only those the placement
     /// policy finds cheaper there (`--device auto`: [`placement::chunk_step_on_gpu`]).
     pub every_step: bool,

@@ -29,6 +29,12 @@ pub struct DevicePartial {
 }
 
 impl DevicePartial {
+    /// The GPU holding it.
+    #[must_use]
+    pub fn ordinal(&self) -> usize {
+        self.parts.first().map_or(0, |b| b.gpu.ordinal)
+    }
+
     /// Number of output elements it covers.
     #[must_use]
     pub fn len(&self) -> usize {

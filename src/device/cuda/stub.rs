@@ -122,6 +122,12 @@ pub mod reduce {
     pub struct DevicePartial(Infallible);
 
     impl DevicePartial {
+        /// The GPU holding it.
+        #[must_use]
+        pub fn ordinal(&self) -> usize {
+            match self.0 {}
+        }
+
         /// Number of output elements it covers.
         #[must_use]
         pub fn len(&self) -> usize {
