@@ -76,7 +76,10 @@ echo "== cargo test --features $FEATURES"
 cargo test --features "$FEATURES" --lib --bins --tests --examples
 cargo test --features "$FEATURES" --doc
 
+# (tests/budget.rs and tests/rechunk.rs stay out: their limits are tuned to what one
+# device needs, and on N host devices each gets 1/N of the limit, so a run refuses
+# them by design.)
 echo "== the engine suites again on three host devices (placement, copies, release)"
 CHUNKWISE_DEVICE=host:3 cargo test --features "$FEATURES" --test reductions --test elementwise \
-  --test scheduler --test budget --test persist --test rechunk --test blocks --test indexing \
+  --test scheduler --test persist --test blocks --test indexing \
   --test groupby --test scans_linalg

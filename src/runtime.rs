@@ -197,6 +197,10 @@ impl Runtime {
         let g = self.graph(targets);
         if let Some(limit) = self.config.memory_limit {
             scheduler::budget::check(&g, limit)?;
+            if let DeviceKind::Hosts(n) = self.config.device {
+                let n = usize::from(n.max(1));
+                scheduler::budget::check_device_share(&g, limit / n, n)?;
+            }
         }
         let opts = RunOptions {
             kind: self.config.scheduler,
@@ -209,7 +213,10 @@ impl Runtime {
                 every_step: self.config.device == DeviceKind::Cuda,
             }),
             hosts: match self.config.device {
-                DeviceKind::Hosts(n) => Some(scheduler::HostDevices::new(n)),
+                DeviceKind::Hosts(n) => Some(scheduler::HostDevices {
+                    memory_per_device: self.config.memory_limit.map(|l| l / usize::from(n.max(1))),
+                    ..scheduler::HostDevices::new(n)
+                }),
                 _ => None,
             },
         };

@@ -178,6 +178,72 @@ fn a_value_many_tasks_read_is_copied_to_a_device_once_and_blocks_stay() {
 }
 
 #[test]
+fn each_device_keeps_its_share_of_the_memory_budget() {
+    // 1.6 MB of stored f64 in 80 KB blocks under a 600 KB limit: each of N devices
+    // gets 600/N KB and no device may hold more (the engine's own accounting).
+    let r = common::data(&[400, 500], DType::F64, 11, 0.02);
+    let (_, x) = common::counting(&r, &[20, 500]);
+    let limit = 600 << 10;
+    let mean = x.nanmean([0]).expect("mean");
+    let spread = (&x - &mean).nanstd([1], 0.0).expect("anomaly");
+    // The budget changes the graph (x is re-read rather than held), so the reference
+    // is one device under the same limit.
+    let want: Vec<String> = Runtime::new(Config {
+        threads: 1,
+        scheduler: SchedulerKind::Sync,
+        device: DeviceKind::Cpu,
+        memory_limit: Some(limit),
+        ..Config::default()
+    })
+    .expect("runtime")
+    .compute_many(&[&mean, &spread])
+    .expect("one device")
+    .iter()
+    .map(exact)
+    .collect();
+    for (n, sched) in [(2u16, SchedulerKind::Sync), (3, SchedulerKind::Threaded)] {
+        let rt = Runtime::new(Config {
+            threads: 2,
+            scheduler: sched,
+            device: DeviceKind::Hosts(n),
+            memory_limit: Some(limit),
+            ..Config::default()
+        })
+        .expect("runtime");
+        let (got, st) = rt.compute_with_stats(&[&mean, &spread]).expect("within budget");
+        assert!(
+            got.iter().map(exact).eq(want.iter().cloned()),
+            "{n} devices: other bits"
+        );
+        let share = limit / usize::from(n);
+        for (d, s) in st.devices.iter().enumerate() {
+            assert_eq!(s.over_budget, 0, "{n} devices: device {d} {s:?}");
+            assert!(
+                s.peak_bytes <= share,
+                "{n} devices: device {d} held {} > {share}",
+                s.peak_bytes
+            );
+            assert!(s.tasks > 0, "{n} devices: device {d} unused");
+        }
+        assert!(st.peak_bytes <= limit, "{} > {limit}", st.peak_bytes);
+    }
+    // A third of 250 KB cannot hold one task (a block, its share of the mean and its
+    // output, ~88 KB): refused before anything runs, naming the limit that would work.
+    let rt = Runtime::new(Config {
+        device: DeviceKind::Hosts(3),
+        memory_limit: Some(250_000),
+        ..Config::default()
+    })
+    .expect("runtime");
+    let e = rt.compute_many(&[&spread]).expect_err("a device's share is too small");
+    let msg = e.to_string();
+    assert!(
+        msg.contains("one of 3 host devices") && msg.contains("would work"),
+        "{msg}"
+    );
+}
+
+#[test]
 fn host_devices_are_named_by_the_cli_and_bad_counts_are_one_line_errors() {
     let exe = env!("CARGO_BIN_EXE_chunkwise");
     for bad in ["host:0", "host:many"] {

@@ -75,3 +75,30 @@ pub fn check(g: &TaskGraph, limit: usize) -> Result<()> {
     }
     Ok(())
 }
+
+/// Fails when some task on its own needs more than `share` bytes: with several host
+/// devices each has `share` of the budget, and a task runs on one of them.
+///
+/// # Errors
+/// [`Error::MemoryLimit`] naming the task and the limit (for all devices together)
+/// that would give each device enough.
+pub fn check_device_share(g: &TaskGraph, share: usize, devices: usize) -> Result<()> {
+    let Some((t, need)) = (0..g.len())
+        .map(|i| (TaskId(i as u32), g.task_need(TaskId(i as u32))))
+        .max_by_key(|&(t, need)| (need, std::cmp::Reverse(t)))
+    else {
+        return Ok(());
+    };
+    if need <= share {
+        return Ok(());
+    }
+    Err(Error::MemoryLimit {
+        what: format!(
+            "task {} (its inputs, output and the blocks it reads) on one of {devices} host devices, each with 1/{devices} of the budget,",
+            g.describe(t)
+        ),
+        needs: need,
+        limit: share * devices,
+        suggest: (need * devices).div_ceil(1 << 20) << 20,
+    })
+}

@@ -121,7 +121,7 @@ impl<'g> State<'g> {
         self.resident += work;
         self.reserved += g.task(t).nbytes as usize;
         if let Some(h) = &mut self.hosts {
-            h.place(t, g.deps(t));
+            h.place(t, g.deps(t), g.task(t).nbytes as usize, work);
             h.start(t, work);
         }
         let mut ins = Vec::with_capacity(g.deps(t).len());
