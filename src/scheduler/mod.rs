@@ -42,6 +42,15 @@
 //!
 //! The synchronous scheduler runs the same state machine on the caller's thread, one
 //! task at a time, in priority order: the reference for debugging.
+//!
+//! ## Several devices
+//!
+//! With host devices ([`RunOptions::hosts`], `--device host:N`) the state also places
+//! each task as it starts, copies inputs held elsewhere to its device, and keeps
+//! per-device residency, byte counts and budgets ([`hosts`]). With a GPU
+//! ([`RunOptions::gpu`]) a reduction's chunk and combine steps run there when it takes
+//! them ([`execute`]); their partials stay in device memory until a combine or the
+//! final step needs them on the host.
 
 pub mod budget;
 mod exec;

@@ -22,8 +22,10 @@
 //! GPU, so it stays; moments, arg-reductions and fused elementwise prologues cost the
 //! CPU more than the copy, so they go. `--device cuda` runs every chunk step the GPU
 //! can take there. Combines run where their partials are (the GPU executor's rule), so
-//! partials stay where they were made. Several devices (more GPUs, host pools) are
-//! where the rest of this policy comes in.
+//! partials stay where they were made. With several host devices ([`super::hosts`])
+//! the scheduler calls [`place`] for every task that has inputs, with each device's
+//! queue, its budget (a device without room does not support the task) and a
+//! [`ResidencyMap`] that also knows the copies already made.
 
 use std::collections::HashMap;
 
