@@ -9,8 +9,9 @@
 //!
 //! A task the GPU cannot take — generated inputs (arange, random), reduced axes that
 //! are not one run of the block, an empty block, arg-reductions whose flat index would
-//! need a block offset — returns `None` and runs on the CPU, as the placement rules of
-//! DESIGN.md ask: the CPU runs everything.
+//! need a block offset, or a step that might not fit under the GPU's memory limit
+//! beside what it already holds — returns `None` and runs on the CPU, as the placement
+//! rules of DESIGN.md ask: the CPU runs everything.
 
 use super::exec::{block_inputs, finish_reduce, load_slots, partial_shape, recycle};
 use crate::chunk::Value;
@@ -83,6 +84,18 @@ pub(super) fn reduce_partial(
         return Err(Error::Unsupported("reduction group and inputs disagree".into()));
     }
     let per = total / blocks.len();
+    // The GPU's own budget: a step that may not fit beside what the device holds (its
+    // inputs, a fused result and the partial, each at most a block of f64) is left to
+    // the CPU, which always takes it, rather than failing at an allocation.
+    let largest = blocks
+        .iter()
+        .map(|&b| g.block_shape(&g.unlinear(b)).iter().product::<usize>())
+        .max()
+        .unwrap_or(0);
+    let m = dev.memory()?;
+    if m.live.saturating_add(largest * 8 * (per + 2)) > m.limit {
+        return Ok(None);
+    }
     let mut next_dep = deps.iter();
     let mut acc: Option<DevicePartial> = None;
     let mut pshape = Vec::new();
