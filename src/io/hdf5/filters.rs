@@ -3,11 +3,19 @@
 //! libhdf5 runs its filters under one global lock, so a reader that lets the library
 //! decode gets one core however many workers it has (that is what limits h5py and dask
 //! on HDF5). chunkwise reads the raw chunk bytes itself and runs the pipeline here, on
-//! the worker threads: inflate with libdeflate (about 2.5× zlib), the byte shuffle, and
-//! the Fletcher-32 check, bit-compatible with `H5Zdeflate.c`, `H5Zshuffle.c` and
-//! `H5Zfletcher32.c`. Encoding is the mirror image, used by `to_hdf5` to compress
+//! the worker threads: inflate, the byte shuffle, and the Fletcher-32 check,
+//! bit-compatible with `H5Zdeflate.c`, `H5Zshuffle.c` and `H5Zfletcher32.c`.
+//!
+//! Deflate and shuffle + deflate chunks (what netCDF-4 and h5py write) are streamed
+//! ([`decode_from`]): read 1 MiB at a time, inflated by zlib-rs through a cache-sized
+//! window and unshuffled straight into the block, so a worker holds one chunk-sized
+//! buffer (the block) instead of three (compressed chunk, shuffled copy, block) — on
+//! the medium benchmark field that halves the peak RSS of `nanmean` for about 5% more
+//! time than libdeflate on whole chunks. Chunks with Fletcher-32 are checked whole and
+//! inflated by libdeflate ([`decode`]). Encoding is the mirror image, used by `to_hdf5` to compress
 //! chunks in parallel before handing them to `H5Dwrite_chunk`.
 
+use crate::io::shuffle::{shuffle, unshuffle};
 use std::cell::RefCell;
 
 /// HDF5 filter identifiers (`H5Zpublic.h`).
@@ -162,6 +170,185 @@ pub fn decode(pipeline: &[Filter], mask: u32, raw: &[u8], out: &mut [u8]) -> Res
     Ok(())
 }
 
+/// Stored bytes read at a time when a chunk is inflated as a stream.
+const PIECE: usize = 1 << 20;
+/// Inflated (still shuffled) bytes scattered into the output at a time: cache-sized.
+const WINDOW: usize = 256 << 10;
+
+thread_local! {
+    static STREAM: RefCell<Stream> = RefCell::new(Stream::default());
+}
+
+/// A worker's streaming state: read buffer, inflate window, and the inflater.
+#[derive(Default)]
+struct Stream {
+    piece: Vec<u8>,
+    window: Vec<u8>,
+    inflater: Option<flate2::Decompress>,
+}
+
+/// Fills a buffer with the stored chunk's bytes from an offset into the chunk.
+pub type ReadAt<'a> = dyn FnMut(u64, &mut [u8]) -> Result<(), String> + 'a;
+
+/// Undoes the pipeline on the stored chunk of `size` bytes that `read(offset, buf)`
+/// reads, writing exactly `out.len()` bytes.
+///
+/// The pipelines climate files use — deflate, or shuffle then deflate — are streamed:
+/// the chunk is read 1 MiB at a time, inflated through a cache-sized window and
+/// unshuffled from there straight into `out`, so a worker never holds the compressed
+/// chunk or a chunk-sized shuffled copy beside the block (two chunk-sized buffers
+/// fewer per worker than [`decode`]). Pipelines with Fletcher-32 (a checksum over the
+/// whole stored chunk, checked before anything is decoded) read the chunk whole and
+/// go through [`decode`].
+///
+/// # Errors
+/// As [`decode`], and the message of a failed `read`.
+pub fn decode_from(
+    pipeline: &[Filter],
+    mask: u32,
+    size: usize,
+    read: &mut ReadAt<'_>,
+    out: &mut [u8],
+) -> Result<(), String> {
+    let active: Vec<Filter> = pipeline
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| mask & (1 << i) == 0)
+        .map(|(_, f)| *f)
+        .collect();
+    match active.as_slice() {
+        [Filter::Deflate(_)] | [Filter::Shuffle(1), Filter::Deflate(_)] => inflate_stream(size, read, 1, out),
+        [Filter::Shuffle(s), Filter::Deflate(_)] => inflate_stream(size, read, *s, out),
+        _ => {
+            let mut raw = vec![0u8; size];
+            read(0, &mut raw)?;
+            decode(pipeline, mask, &raw, out)
+        }
+    }
+}
+
+/// Inflates the zlib stream read through `read` into `out`, unshuffling elements of
+/// `shuffle` bytes on the way (1: none).
+fn inflate_stream(
+    size: usize,
+    read: &mut ReadAt<'_>,
+    shuffle: usize,
+    out: &mut [u8],
+) -> Result<(), String> {
+    use flate2::{FlushDecompress, Status};
+    let corrupt = |e: &dyn std::fmt::Display| format!("corrupt deflate stream (truncated or garbled chunk): {e}");
+    let total = out.len();
+    let more = || format!("deflate stream holds more than the {total} bytes of a chunk");
+    STREAM.with(|st| {
+        let st = &mut *st.borrow_mut();
+        let d = st.inflater.get_or_insert_with(|| flate2::Decompress::new(true));
+        d.reset(true);
+        st.piece.resize(PIECE.min(size), 0);
+        if shuffle > 1 {
+            st.window.resize(WINDOW, 0);
+        }
+        let (mut produced, mut off, mut done) = (0usize, 0usize, false);
+        while off < size && !done {
+            let len = PIECE.min(size - off);
+            read(off as u64, &mut st.piece[..len])?;
+            off += len;
+            let mut input = &st.piece[..len];
+            loop {
+                let (in0, out0) = (d.total_in(), d.total_out());
+                let status = if shuffle > 1 {
+                    d.decompress(input, &mut st.window, FlushDecompress::None)
+                } else {
+                    d.decompress(input, &mut out[produced..], FlushDecompress::None)
+                }
+                .map_err(|e| corrupt(&e))?;
+                let used = (d.total_in() - in0) as usize;
+                let made = (d.total_out() - out0) as usize;
+                input = &input[used..];
+                if shuffle > 1 {
+                    if produced + made > total {
+                        return Err(more());
+                    }
+                    scatter(&st.window[..made], produced, out, shuffle);
+                }
+                produced += made;
+                if status == Status::StreamEnd {
+                    done = true;
+                    break;
+                }
+                if used == 0 && made == 0 {
+                    if produced == total && !input.is_empty() {
+                        return Err(more());
+                    }
+                    break;
+                }
+            }
+        }
+        if !done {
+            return Err(if produced == total {
+                more()
+            } else {
+                corrupt(&"stream ends early")
+            });
+        }
+        if produced != total {
+            return Err(format!("deflate stream holds {produced} bytes, expected {total}"));
+        }
+        Ok(())
+    })
+}
+
+/// Writes bytes `q0..q0 + w.len()` of the shuffled form of `out` (byte planes of
+/// `out.len() / size` elements, then the leftover bytes) to their places in `out`.
+///
+/// The planes arrive in order, so plane 0 of an element comes first: for 2-, 4- and
+/// 8-byte elements it is stored as the whole (zero-extended) element and the later
+/// planes are or-ed in at their shift — whole-word operations the compiler vectorises,
+/// instead of one byte store per byte.
+fn scatter(w: &[u8], q0: usize, out: &mut [u8], size: usize) {
+    let n = out.len() / size;
+    let (mut k, mut q) = (0usize, q0);
+    while k < w.len() {
+        if q >= n * size {
+            out[q..q + w.len() - k].copy_from_slice(&w[k..]);
+            return;
+        }
+        let (b, i) = (q / n, q % n);
+        let m = (n - i).min(w.len() - k);
+        let src = &w[k..k + m];
+        let dst = &mut out[i * size..(i + m) * size];
+        let done = cfg!(target_endian = "little")
+            && match size {
+                2 => words::<u16>(src, dst, b),
+                4 => words::<u32>(src, dst, b),
+                8 => words::<u64>(src, dst, b),
+                _ => false,
+            };
+        if !done {
+            dst.chunks_exact_mut(size).zip(src).for_each(|(o, &v)| o[b] = v);
+        }
+        k += m;
+        q += m;
+    }
+}
+
+/// Plane `b` of little-endian elements of type `W` (see [`scatter`]); `false` when
+/// `dst` is not aligned for `W` (the caller stores bytes instead).
+fn words<W>(src: &[u8], dst: &mut [u8], b: usize) -> bool
+where
+    W: bytemuck::Pod + From<u8> + std::ops::Shl<u32, Output = W> + std::ops::BitOrAssign,
+{
+    let Ok(dst) = bytemuck::try_cast_slice_mut::<u8, W>(dst) else {
+        return false;
+    };
+    if b == 0 {
+        dst.iter_mut().zip(src).for_each(|(o, &v)| *o = W::from(v));
+    } else {
+        let sh = 8 * b as u32;
+        dst.iter_mut().zip(src).for_each(|(o, &v)| *o |= W::from(v) << sh);
+    }
+    true
+}
+
 /// Inflates a zlib stream into exactly `out.len()` bytes.
 fn inflate(src: &[u8], out: &mut [u8]) -> Result<(), String> {
     INFLATER.with(|d| {
@@ -190,51 +377,6 @@ pub fn deflate(src: &[u8], level: u32) -> Vec<u8> {
     let n = c.zlib_compress(src, &mut out).unwrap_or(0);
     out.truncate(n);
     out
-}
-
-/// Gathers byte `b` of every element together: `out[b*n + i] = src[i*size + b]`; the
-/// trailing `len % size` bytes are copied unchanged (as `H5Zshuffle.c` does).
-pub fn shuffle(src: &[u8], out: &mut [u8], size: usize) {
-    let n = if size > 1 { src.len() / size } else { 0 };
-    for b in 0..size.min(if n > 0 { size } else { 0 }) {
-        let dst = &mut out[b * n..(b + 1) * n];
-        for (i, d) in dst.iter_mut().enumerate() {
-            *d = src[i * size + b];
-        }
-    }
-    out[n * size..].copy_from_slice(&src[n * size..]);
-}
-
-/// The inverse of [`shuffle`].
-pub fn unshuffle(src: &[u8], out: &mut [u8], size: usize) {
-    let n = if size > 1 { src.len() / size } else { 0 };
-    if n > 0 {
-        match size {
-            4 => unshuffle_n::<4>(src, out, n),
-            8 => unshuffle_n::<8>(src, out, n),
-            2 => unshuffle_n::<2>(src, out, n),
-            _ => {
-                for b in 0..size {
-                    let s = &src[b * n..(b + 1) * n];
-                    for (i, &v) in s.iter().enumerate() {
-                        out[i * size + b] = v;
-                    }
-                }
-            }
-        }
-    }
-    out[n * size..].copy_from_slice(&src[n * size..]);
-}
-
-/// Unshuffle with a compile-time element size: one pass writing whole elements, so
-/// the output is written sequentially (the strided form writes each line `size` times).
-fn unshuffle_n<const S: usize>(src: &[u8], out: &mut [u8], n: usize) {
-    let planes: [&[u8]; S] = std::array::from_fn(|b| &src[b * n..(b + 1) * n]);
-    for (i, o) in out[..n * S].chunks_exact_mut(S).enumerate() {
-        for b in 0..S {
-            o[b] = planes[b][i];
-        }
-    }
 }
 
 /// HDF5's Fletcher-32 (`H5_checksum_fletcher32`): 16-bit big-endian words, sums
@@ -379,6 +521,59 @@ mod tests {
         let enc = encode(&p[..1], &data);
         let mut out = vec![0; data.len()];
         decode(&p, 0b10, &enc, &mut out).unwrap();
+        assert_eq!(out, data);
+    }
+
+    fn stream(p: &[Filter], mask: u32, enc: &[u8], out: &mut [u8]) -> Result<(), String> {
+        let mut read = |off: u64, buf: &mut [u8]| {
+            let off = off as usize;
+            enc.get(off..off + buf.len())
+                .map(|s| buf.copy_from_slice(s))
+                .ok_or_else(|| "short read".to_string())
+        };
+        decode_from(p, mask, enc.len(), &mut read, out)
+    }
+
+    #[test]
+    fn streamed_pipelines_match_the_whole_chunk_decode() {
+        // Sizes past one read piece (1 MiB) and one window, with leftover bytes.
+        for len in [3, 40_000, (1 << 20) + 4 * 70_001 + 3, 3 << 20] {
+            let data = sample(len);
+            let pipes: [&[Filter]; 7] = [
+                &[Filter::Deflate(1)],
+                &[Filter::Shuffle(4), Filter::Deflate(1)],
+                &[Filter::Shuffle(8), Filter::Deflate(6)],
+                &[Filter::Shuffle(2), Filter::Deflate(9)],
+                &[Filter::Shuffle(3), Filter::Deflate(1)],
+                &[Filter::Shuffle(1), Filter::Deflate(1)],
+                &[Filter::Shuffle(4), Filter::Deflate(1), Filter::Fletcher32],
+            ];
+            for p in pipes {
+                let enc = encode(p, &data);
+                let mut out = vec![0xAA; data.len()];
+                stream(p, 0, &enc, &mut out).unwrap_or_else(|e| panic!("{len} {p:?}: {e}"));
+                assert!(out == data, "{len} {p:?}");
+                // Damage: cut short, garbled, or one element too many.
+                let cut = stream(p, 0, &enc[..enc.len() - 5], &mut out).unwrap_err();
+                assert!(cut.contains("deflate") || cut.contains("fletcher32"), "{cut}");
+                let mut bad = enc.clone();
+                for b in &mut bad[2..(2 + 64).min(enc.len() - 4)] {
+                    *b = b.wrapping_mul(31).wrapping_add(7);
+                }
+                if let Ok(()) = stream(p, 0, &bad, &mut out) {
+                    assert_eq!(out.len(), data.len());
+                }
+                let mut short = vec![0; data.len() - 1];
+                let e = stream(p, 0, &enc, &mut short).unwrap_err();
+                assert!(e.contains("more than") || e.contains("expected"), "{p:?}: {e}");
+            }
+        }
+        // A skipped deflate (mask bit set) leaves a plain shuffled chunk: not streamed.
+        let data = sample(10_000);
+        let p = [Filter::Shuffle(4), Filter::Deflate(1)];
+        let enc = encode(&p[..1], &data);
+        let mut out = vec![0; data.len()];
+        stream(&p, 0b10, &enc, &mut out).unwrap();
         assert_eq!(out, data);
     }
 }

@@ -364,7 +364,6 @@ impl Hdf5Source {
             .collect();
         let mut out: Vec<T> = Vec::new();
         let mut tmp: Vec<T> = Vec::new();
-        let mut raw: Vec<u8> = Vec::new();
         for idx in crate::grid::IndexIter::new(&counts) {
             let start: Vec<usize> = (0..nd).map(|a| (first[a] + idx[a]) * chunk[a]).collect();
             let what = || format!("{}:{} chunk at {start:?}", self.file.display(), self.dataset_path);
@@ -375,7 +374,11 @@ impl Hdf5Source {
                 .map(|a| region[a].start.max(start[a]) - start[a]..region[a].end.min(start[a] + chunk[a]) - start[a])
                 .collect();
             let dst: Vec<usize> = (0..nd).map(|a| start[a] + inner[a].start - region[a].start).collect();
-            let whole = inner.iter().zip(chunk).all(|(r, &c)| r.start == 0 && r.end == c) && out_shape == chunk;
+            // The box is this one chunk, or its leading part in C order (the short last
+            // chunk along the first axis): decoded straight into the output's allocation.
+            let leading = inner.iter().all(|r| r.start == 0)
+                && inner[1..].iter().zip(&chunk[1..]).all(|(r, &c)| r.end == c)
+                && counts.iter().all(|&c| c == 1);
             if addr == HADDR_UNDEF {
                 if out.is_empty() {
                     out = buffer(spare.take(), n);
@@ -386,19 +389,36 @@ impl Hdf5Source {
                 }
                 continue;
             }
-            raw.resize(size as usize, 0);
-            self.read_bytes(addr, &mut raw, &what)?;
-            if whole {
-                // The box is this one chunk: decode straight into the output.
-                out = buffer(spare.take(), n);
-                filters::decode(pipeline, mask, &raw, bytemuck::cast_slice_mut(&mut out))
-                    .map_err(|e| Error::Format(format!("{}: {e}", what())))?;
+            // The stored bytes are read as the pipeline consumes them (streamed for
+            // deflate and shuffle + deflate: see `filters::decode_from`).
+            let mut read = |off: u64, buf: &mut [u8]| {
+                self.raw
+                    .read_exact_at(buf, addr + off)
+                    .map_err(|e| format!("{e} reading {} bytes at offset {}", buf.len(), addr + off))
+            };
+            if leading {
+                out = buffer(spare.take(), chunk_elems);
+                filters::decode_from(
+                    pipeline,
+                    mask,
+                    size as usize,
+                    &mut read,
+                    bytemuck::cast_slice_mut(&mut out),
+                )
+                .map_err(|e| Error::Format(format!("{}: {e}", what())))?;
+                out.truncate(n);
                 self.to_native(&mut out);
                 return Ok(out);
             }
             tmp.resize(chunk_elems, T::from_f64(0.0));
-            filters::decode(pipeline, mask, &raw, bytemuck::cast_slice_mut(&mut tmp))
-                .map_err(|e| Error::Format(format!("{}: {e}", what())))?;
+            filters::decode_from(
+                pipeline,
+                mask,
+                size as usize,
+                &mut read,
+                bytemuck::cast_slice_mut(&mut tmp),
+            )
+            .map_err(|e| Error::Format(format!("{}: {e}", what())))?;
             self.to_native(&mut tmp);
             if out.is_empty() {
                 out = buffer(spare.take(), n);
