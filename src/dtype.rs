@@ -493,6 +493,24 @@ impl Buffer {
         self.len() * self.dtype().size()
     }
 
+    /// The raw bytes of a numeric buffer (`None` for bool, whose bytes are not free to
+    /// write), for decoders that fill it.
+    pub fn bytes_mut(&mut self) -> Option<&mut [u8]> {
+        match self {
+            Buffer::Bool(_) => None,
+            Buffer::I8(v) => Some(bytemuck::cast_slice_mut(v)),
+            Buffer::I16(v) => Some(bytemuck::cast_slice_mut(v)),
+            Buffer::I32(v) => Some(bytemuck::cast_slice_mut(v)),
+            Buffer::I64(v) => Some(bytemuck::cast_slice_mut(v)),
+            Buffer::U8(v) => Some(v),
+            Buffer::U16(v) => Some(bytemuck::cast_slice_mut(v)),
+            Buffer::U32(v) => Some(bytemuck::cast_slice_mut(v)),
+            Buffer::U64(v) => Some(bytemuck::cast_slice_mut(v)),
+            Buffer::F32(v) => Some(bytemuck::cast_slice_mut(v)),
+            Buffer::F64(v) => Some(bytemuck::cast_slice_mut(v)),
+        }
+    }
+
     /// `n` copies of the default value (0, false) of `dtype`.
     #[must_use]
     pub fn zeros(dtype: DType, n: usize) -> Buffer {

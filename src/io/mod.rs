@@ -94,6 +94,28 @@ pub trait ChunkSource: Send + Sync + std::fmt::Debug {
         let _ = spare;
         self.read(region)
     }
+
+    /// A reader of the box `region` by byte ranges that decodes only the stored data
+    /// each range needs, for a reduction that reads the box as `rows` rows side by side
+    /// (tile by tile): the box is never materialised, and what is decoded is read back
+    /// while it is still in cache. `None` when the source cannot do this for the box
+    /// (the caller reads it whole); Zarr blosc-lz4 chunks can (see `zarr_direct`).
+    ///
+    /// # Errors
+    /// When the stored chunk exists but cannot be opened or its header is invalid.
+    fn stream(&self, region: &[Range<usize>], rows: usize) -> Result<Option<Box<dyn BoxStream + '_>>> {
+        let _ = (region, rows);
+        Ok(None)
+    }
+}
+
+/// A box read by byte ranges as it is decoded ([`ChunkSource::stream`]).
+pub trait BoxStream {
+    /// Writes bytes `start..start + out.len()` of the box (in C order) into `out`.
+    ///
+    /// # Errors
+    /// A corrupt or unreadable stored chunk, naming the file and chunk.
+    fn read(&mut self, start: usize, out: &mut [u8]) -> Result<()>;
 }
 
 /// Somewhere an array's blocks are written: a store being created.

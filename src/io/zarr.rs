@@ -183,6 +183,12 @@ impl ZarrSource {
             .then(|| (idx.iter().map(|&i| i as u64).collect(), inner))
     }
 
+    /// Whether a box inside one chunk (in the chunk's coordinates) is its leading part
+    /// in C order: all of it, or the chunk cut short along its first axis.
+    fn leading(&self, inner: &[Range<usize>]) -> bool {
+        inner.iter().all(|r| r.start == 0) && inner[1..].iter().zip(&self.chunks[1..]).all(|(r, &c)| r.end == c)
+    }
+
     /// Decodes the box `region` inside one stored chunk itself (see the module docs),
     /// into `spare`'s allocation when the box is a leading part of the chunk (in C
     /// order: the chunk cut short along its first axis, or all of it). `Ok(None)` when
@@ -198,8 +204,7 @@ impl ZarrSource {
         let file = self.path.join(key.as_str());
         let whole: usize = self.chunks.iter().product();
         let n: usize = inner.iter().map(|r| r.len()).product();
-        let leading =
-            inner.iter().all(|r| r.start == 0) && inner[1..].iter().zip(&self.chunks[1..]).all(|(r, &c)| r.end == c);
+        let leading = self.leading(inner);
         let (mut buf, spare) = if leading {
             (super::buffer(spare, whole), None)
         } else {
@@ -276,6 +281,23 @@ impl ChunkSource for ZarrSource {
     }
     fn read(&self, region: &[Range<usize>]) -> Result<Chunk> {
         self.read_into(region, None)
+    }
+    fn stream(&self, region: &[Range<usize>], rows: usize) -> Result<Option<Box<dyn super::BoxStream + '_>>> {
+        if self.direct != Some(Direct::Blosc) || region.is_empty() || self.dtype == DType::Bool {
+            return Ok(None);
+        }
+        let Some((idx, inner)) = self.chunk_of(region) else {
+            return Ok(None);
+        };
+        if !self.leading(&inner) {
+            return Ok(None);
+        }
+        let key = self.array.chunk_key(&idx);
+        let what = format!("{}: chunk {}", self.path.display(), key.as_str());
+        let nbytes = self.chunks.iter().product::<usize>() * self.dtype.size();
+        let rows = super::zarr_direct::BloscRows::open(&self.path.join(key.as_str()), nbytes, rows, what.clone())
+            .map_err(|e| Error::Format(format!("{what}: {e}")))?;
+        Ok(rows.map(|r| Box::new(r) as Box<dyn super::BoxStream>))
     }
     fn read_into(&self, region: &[Range<usize>], spare: Option<Buffer>) -> Result<Chunk> {
         let shape: Vec<usize> = region.iter().map(|r| r.len()).collect();

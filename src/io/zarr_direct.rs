@@ -338,6 +338,146 @@ fn blosc_block(hd: &BloscHeader, leftover: bool, src: &[u8], tmp: &mut Vec<u8>, 
     Ok(())
 }
 
+/// A blosc-lz4 chunk read by byte ranges ([`crate::io::BoxStream`]): the blocks a range
+/// touches are read (positioned reads) and decoded into a small cache, least recently
+/// used first out. A reduction reading `rows` rows side by side, tile by tile, touches
+/// at most two blocks per row at a time, so a cache of `2 * rows + 2` blocks decodes
+/// every block once, and the decoded bytes are read back from cache, not memory.
+pub(super) struct BloscRows {
+    file: File,
+    hd: BloscHeader,
+    /// Per block: its offset in the file and the end of its bytes.
+    extent: Vec<(usize, usize)>,
+    /// Decoded blocks: (block, last use, bytes).
+    cache: Vec<(usize, u64, Vec<u8>)>,
+    capacity: usize,
+    clock: u64,
+    piece: Vec<u8>,
+    tmp: Vec<u8>,
+    /// File and chunk, for messages.
+    what: String,
+}
+
+impl BloscRows {
+    /// Opens chunk file `path` of `nbytes` decoded bytes for reading as `rows` rows.
+    /// `Ok(None)` when the file is missing, the chunk is not blosc-lz4 with byte or no
+    /// shuffle, or the cache would not be smaller than the chunk (few large blocks): the
+    /// caller decodes it whole.
+    pub(super) fn open(path: &Path, nbytes: usize, rows: usize, what: String) -> Result<Option<BloscRows>, String> {
+        let mut file = match File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e.to_string()),
+        };
+        let len = file.metadata().map_err(|e| e.to_string())?.len();
+        let mut h = [0u8; 16];
+        read_exact(&mut file, &mut h, "blosc")?;
+        let hd = BloscHeader::parse(&h)?;
+        if hd.nbytes != nbytes {
+            return Err(format!("blosc chunk holds {} bytes, expected {nbytes}", hd.nbytes));
+        }
+        if hd.cbytes as u64 != len {
+            return Err(format!(
+                "truncated blosc chunk ({len} bytes, its header says {})",
+                hd.cbytes
+            ));
+        }
+        let capacity = 2 * rows + 2;
+        if hd.flags & BLOSC_MEMCPYED != 0 || !hd.streamable() || capacity * hd.blocksize >= nbytes {
+            return Ok(None);
+        }
+        let nblocks = hd.nbytes.div_ceil(hd.blocksize);
+        let first = 16 + 4 * nblocks;
+        let mut raw = vec![0u8; 4 * nblocks];
+        read_exact(&mut file, &mut raw, "blosc")?;
+        let mut starts: Vec<(usize, usize)> = raw
+            .chunks_exact(4)
+            .enumerate()
+            .map(|(j, b)| (i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize, j))
+            .collect();
+        if starts.iter().any(|&(s, _)| s < first || s >= hd.cbytes) {
+            return Err("corrupt blosc chunk (block offsets)".into());
+        }
+        starts.sort_unstable();
+        let mut extent = vec![(0, 0); nblocks];
+        for (k, &(start, j)) in starts.iter().enumerate() {
+            extent[j] = (start, starts.get(k + 1).map_or(hd.cbytes, |&(s, _)| s));
+        }
+        Ok(Some(BloscRows {
+            file,
+            hd,
+            extent,
+            cache: Vec::with_capacity(capacity),
+            capacity,
+            clock: 0,
+            piece: Vec::new(),
+            tmp: Vec::new(),
+            what,
+        }))
+    }
+
+    /// The cache slot holding decoded block `j`, decoding it when it is not there.
+    fn slot(&mut self, j: usize) -> Result<usize, String> {
+        self.clock += 1;
+        if let Some(i) = self.cache.iter().position(|c| c.0 == j) {
+            self.cache[i].1 = self.clock;
+            return Ok(i);
+        }
+        let bs = self.hd.blocksize;
+        let bsize = bs.min(self.hd.nbytes - j * bs);
+        let i = if self.cache.len() < self.capacity {
+            self.cache.push((j, 0, Vec::new()));
+            self.cache.len() - 1
+        } else {
+            (0..self.cache.len()).min_by_key(|&i| self.cache[i].1).unwrap_or(0)
+        };
+        let (start, end) = self.extent[j];
+        self.piece.resize(end - start, 0);
+        std::os::unix::fs::FileExt::read_exact_at(&self.file, &mut self.piece, start as u64).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                "truncated blosc chunk".to_string()
+            } else {
+                e.to_string()
+            }
+        })?;
+        let entry = &mut self.cache[i];
+        entry.0 = usize::MAX;
+        entry.2.resize(bsize, 0);
+        blosc_block(&self.hd, bsize < bs, &self.piece, &mut self.tmp, &mut entry.2)
+            .map_err(|e| format!("corrupt blosc chunk (block {j}: {e})"))?;
+        entry.0 = j;
+        entry.1 = self.clock;
+        Ok(i)
+    }
+}
+
+impl crate::io::BoxStream for BloscRows {
+    fn read(&mut self, start: usize, out: &mut [u8]) -> crate::error::Result<()> {
+        let bs = self.hd.blocksize;
+        if start + out.len() > self.hd.nbytes {
+            return Err(crate::error::Error::Format(format!(
+                "{}: bytes {start}..{} past the chunk's {}",
+                self.what,
+                start + out.len(),
+                self.hd.nbytes
+            )));
+        }
+        let (mut pos, mut o) = (start, 0);
+        while o < out.len() {
+            let (j, within) = (pos / bs, pos % bs);
+            let i = self
+                .slot(j)
+                .map_err(|e| crate::error::Error::Format(format!("{}: {e}", self.what)))?;
+            let blk = &self.cache[i].2;
+            let m = (blk.len() - within).min(out.len() - o);
+            out[o..o + m].copy_from_slice(&blk[within..within + m]);
+            o += m;
+            pos += m;
+        }
+        Ok(())
+    }
+}
+
 /// The C library on the whole chunk, for what [`blosc_block`] does not decode.
 fn blosc_whole(w: &mut Worker, file: &mut File, h: &[u8; 16], hd: BloscHeader, out: &mut [u8]) -> Result<(), String> {
     w.piece.clear();
@@ -493,6 +633,55 @@ mod tests {
         offs[16..20].copy_from_slice(&(c.len() as i32 + 5).to_le_bytes());
         let e = through_file(Direct::Blosc, &offs, src.len()).unwrap_err();
         assert!(e.contains("block offsets"), "{e}");
+    }
+
+    #[test]
+    fn blosc_rows_read_any_range_as_the_whole_decode() {
+        use crate::io::BoxStream;
+        // blosc makes blocks of at least 64 KiB × typesize for LZ4: 16–61 of them here.
+        let src = sample(1_000_000);
+        let dir = std::env::temp_dir().join(format!("cw-rows-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (ts, shuffle) in [(4, 1), (8, 1), (2, 1)] {
+            let c = blosc(&src, ts, shuffle, "lz4", 65_536);
+            let path = dir.join(format!("c{ts}{shuffle}"));
+            std::fs::write(&path, &c).unwrap();
+            let mut r = BloscRows::open(&path, src.len(), 2, "t".into())
+                .unwrap()
+                .unwrap_or_else(|| panic!("not streamable: header {:?}", &c[..16]));
+            // Tile-like reads across rows, ranges straddling blocks, and out of order.
+            let mut s = 12345usize;
+            for k in 0..400 {
+                s = s
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                let start = if k % 3 == 0 {
+                    (k * 4093) % src.len()
+                } else {
+                    (s >> 20) % src.len()
+                };
+                let len = ((s >> 8) % 9000).min(src.len() - start);
+                let mut out = vec![0u8; len];
+                r.read(start, &mut out).unwrap();
+                assert!(
+                    out == src[start..start + len],
+                    "ts {ts} shuffle {shuffle} at {start}+{len}"
+                );
+            }
+            assert!(r.read(src.len() - 2, &mut [0u8; 4]).is_err(), "past the end");
+            // Bitshuffle, other compressors, and chunks of few blocks are not streamed.
+            for (sh, cname, bs) in [(2, "lz4", 65_536), (1, "zstd", 65_536), (1, "lz4", 0)] {
+                let c = blosc(&src, ts, sh, cname, bs);
+                std::fs::write(&path, &c).unwrap();
+                assert!(
+                    BloscRows::open(&path, src.len(), 8, "t".into()).unwrap().is_none(),
+                    "{sh} {cname} {bs}"
+                );
+            }
+            std::fs::remove_file(&path).unwrap();
+        }
+        let missing = dir.join("none");
+        assert!(BloscRows::open(&missing, 8, 1, "t".into()).unwrap().is_none());
     }
 
     #[test]

@@ -50,6 +50,32 @@ fn load_inline(l: &InlineLoad) -> Result<Arc<Chunk>> {
     })
 }
 
+/// Rows read side by side at most for a block to be streamed (the stream caches about
+/// two stored sub-blocks per row).
+const STREAM_ROWS: usize = 64;
+
+/// A stream over an inline block that a chunk step reads as `(rows, cols)` rows
+/// ([`stack_dims`]), when its source offers one; errors name the load.
+fn open_stream<'l>(
+    l: &'l InlineLoad,
+    shape: &[usize],
+    axes: &[usize],
+) -> Result<Option<Box<dyn crate::io::BoxStream + 'l>>> {
+    let Some((rows, _)) = stack_dims(shape, axes) else {
+        return Ok(None);
+    };
+    if rows > STREAM_ROWS || l.source.dtype() == crate::dtype::DType::Bool || l.source.in_memory() {
+        return Ok(None);
+    }
+    let idx = l.grid.unlinear(l.block as usize);
+    l.source
+        .stream(&l.grid.block_ranges(&idx), rows)
+        .map_err(|e| Error::Task {
+            task: format!("load {} block {idx:?}", l.source.name()),
+            source: Box::new(e),
+        })
+}
+
 pub(super) fn recycle(c: Arc<Chunk>) {
     if let Ok(c) = Arc::try_unwrap(c) {
         BUFFERS.with(|b| {
@@ -295,17 +321,6 @@ pub fn execute(kind: &TaskKind, inputs: Vec<Arc<Value>>, gpu: Option<GpuUse>) ->
                     shape: &shape,
                 };
                 let own = slots.map(|s| &s[k * per..(k + 1) * per]);
-                let loaded = load_slots(own)?;
-                let mut from_load = loaded.iter();
-                let mine = block_inputs(own, &mut from_load, &mut next_dep, per)?;
-                let src = match pre {
-                    Some(p) => RowSource::Program { prog: p, inputs: &mine },
-                    None => RowSource::Block(
-                        mine.first()
-                            .ok_or_else(|| Error::Unsupported("reduction without input".into()))?
-                            .data,
-                    ),
-                };
                 let arg = spec.op.is_arg().then(|| ArgInfo {
                     global_shape: &gshape,
                     offset: &offset,
@@ -317,6 +332,39 @@ pub fn execute(kind: &TaskKind, inputs: Vec<Arc<Value>>, gpu: Option<GpuUse>) ->
                         None
                     },
                 });
+                // A stored block read only by this step, as rows: streamed from storage
+                // tile by tile when the source can, instead of decoded whole.
+                if pre.is_none()
+                    && let Some([Some(l)]) = own
+                    && let Some(stream) = open_stream(l, &shape, &spec.axes)?
+                {
+                    let name = || format!("load {} block {idx:?}", l.source.name());
+                    let stream = std::cell::RefCell::new(stream);
+                    let feed = |start: usize, out: &mut [u8]| {
+                        stream.borrow_mut().read(start, out).map_err(|e| Error::Task {
+                            task: name(),
+                            source: Box::new(e),
+                        })
+                    };
+                    let src = RowSource::Stream {
+                        dtype: node.in_dtype,
+                        feed: &feed,
+                    };
+                    acc = Some(partial(spec.op, &spec.axes, &src, &ctx, arg, acc.take())?);
+                    pshape = partial_shape(&shape, &spec.axes);
+                    continue;
+                }
+                let loaded = load_slots(own)?;
+                let mut from_load = loaded.iter();
+                let mine = block_inputs(own, &mut from_load, &mut next_dep, per)?;
+                let src = match pre {
+                    Some(p) => RowSource::Program { prog: p, inputs: &mine },
+                    None => RowSource::Block(
+                        mine.first()
+                            .ok_or_else(|| Error::Unsupported("reduction without input".into()))?
+                            .data,
+                    ),
+                };
                 acc = Some(partial(spec.op, &spec.axes, &src, &ctx, arg, acc.take())?);
                 drop(mine);
                 loaded.into_iter().for_each(recycle);

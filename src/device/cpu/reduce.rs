@@ -38,6 +38,17 @@ pub enum RowSource<'a> {
         /// Elements per row (the kept extent).
         cols: usize,
     },
+    /// A block that is never materialised: `feed(start, out)` writes bytes
+    /// `start..start + out.len()` of the block (C order) into `out`, decoding only what
+    /// they need (a stored chunk read by ranges). Rows are fetched tile by tile into a
+    /// small buffer, in the order the materialised block would be read, so the result
+    /// is the same bits.
+    Stream {
+        /// The block's element type (not bool).
+        dtype: DType,
+        /// The reader.
+        feed: &'a Feed<'a>,
+    },
     /// A fused program over input chunks.
     Program {
         /// The program.
@@ -46,6 +57,9 @@ pub enum RowSource<'a> {
         inputs: &'a [InputRef<'a>],
     },
 }
+
+/// What a [`RowSource::Stream`] reads through.
+pub type Feed<'a> = dyn Fn(usize, &mut [u8]) -> Result<()> + 'a;
 
 /// Where the block sits, for argmin/argmax indices.
 #[derive(Clone, Copy, Debug)]
@@ -475,6 +489,37 @@ const ROW_GROUP: usize = 12;
 
 /// Runs a bank over the rows of a source.
 fn drive<T: Element>(p: &Plan, src: &mut Rows<'_, '_>, bank: &mut impl Bank<T>) -> Result<()> {
+    if let ([(nr, true), (nk, false)], RowSource::Stream { dtype, feed }) = (p.groups.as_slice(), src.src)
+        && !p.empty
+        && *nk > 0
+    {
+        // The same tiles and row groups as the materialised path below, each row's tile
+        // fetched from the stream into a small buffer first.
+        let (nr, nk, size) = (*nr, *nk, dtype.size());
+        let g = nr.div_ceil(nr.div_ceil(ROW_GROUP).max(1)).max(1);
+        let mut buf = Buffer::zeros(*dtype, g * TILE);
+        let mut t = 0;
+        while t < nk {
+            let l = TILE.min(nk - t);
+            let mut r0 = 0;
+            while r0 < nr {
+                let r1 = (r0 + g).min(nr);
+                let bytes = buf
+                    .bytes_mut()
+                    .ok_or_else(|| Error::Unsupported("streamed reduction of bool data".into()))?;
+                for r in r0..r1 {
+                    let at = (r - r0) * l * size;
+                    feed((r * nk + t) * size, &mut bytes[at..at + l * size])?;
+                }
+                let all = T::slice_of(&buf).ok_or_else(|| Error::Unsupported("reduction row dtype mismatch".into()))?;
+                let rows: Vec<&[T]> = (0..r1 - r0).map(|k| &all[k * l..(k + 1) * l]).collect();
+                bank.rows(t, &rows);
+                r0 = r1;
+            }
+            t += l;
+        }
+        return Ok(());
+    }
     // Reduced axes before kept ones over a materialised block (axis 0 of a (time, lat,
     // lon) block): hand each tile's rows to the bank together.
     if let ([(nr, true), (nk, false)], Some(all)) = (p.groups.as_slice(), src.rows::<T>(p)) {
@@ -516,6 +561,8 @@ struct Rows<'s, 'a> {
     ev: Option<Evaluator<'a>>,
     ctx: BlockCtx<'s>,
     cast: Option<Buffer>,
+    /// A streamed block's current range.
+    scratch: Option<Buffer>,
 }
 
 impl<'s, 'a> Rows<'s, 'a> {
@@ -574,6 +621,20 @@ impl<'s, 'a> Rows<'s, 'a> {
                     }
                     return Err(Error::Unsupported("stacked reduction row out of range".into()));
                 }
+                RowSource::Stream { dtype, feed } => {
+                    let size = dtype.size();
+                    if self.scratch.as_ref().is_none_or(|b| b.len() < len) {
+                        self.scratch = Some(Buffer::zeros(*dtype, len.max(TILE)));
+                    }
+                    let buf = self.scratch.as_mut().expect("just set");
+                    let bytes = buf
+                        .bytes_mut()
+                        .ok_or_else(|| Error::Unsupported("streamed reduction of bool data".into()))?;
+                    feed(start * size, &mut bytes[..len * size])?;
+                    let v =
+                        T::slice_of(buf).ok_or_else(|| Error::Unsupported("reduction row dtype mismatch".into()))?;
+                    return Ok(&v[..len]);
+                }
                 RowSource::Program { inputs, .. } => {
                     let ev = self.ev.as_mut().expect("evaluator");
                     let b = ev.eval(&self.ctx, inputs, start, len)?;
@@ -611,12 +672,19 @@ pub fn partial(
             dt
         }
         RowSource::Program { prog, .. } => prog.out_dtype(),
+        RowSource::Stream { dtype, .. } => {
+            if *dtype == DType::Bool {
+                return Err(Error::Unsupported("streamed reduction of bool data".into()));
+            }
+            *dtype
+        }
     };
     let mut rows = Rows {
         src,
         ev: None,
         ctx: *ctx,
         cast: None,
+        scratch: None,
     };
     if let RowSource::Program { prog, .. } = src {
         rows.ev = Some(Evaluator::new(prog));
@@ -625,7 +693,7 @@ pub fn partial(
     if dt == DType::Bool {
         let b = match src {
             RowSource::Block(b) => cast_buffer(b, DType::I8),
-            RowSource::Stack { .. } => unreachable!("rejected above"),
+            RowSource::Stack { .. } | RowSource::Stream { .. } => unreachable!("rejected above"),
             RowSource::Program { prog, inputs } => cast_buffer(&super::eval::eval_block(prog, ctx, inputs)?, DType::I8),
         };
         rows.cast = Some(b);

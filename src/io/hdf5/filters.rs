@@ -229,12 +229,7 @@ pub fn decode_from(
 
 /// Inflates the zlib stream read through `read` into `out`, unshuffling elements of
 /// `shuffle` bytes on the way (1: none).
-fn inflate_stream(
-    size: usize,
-    read: &mut ReadAt<'_>,
-    shuffle: usize,
-    out: &mut [u8],
-) -> Result<(), String> {
+fn inflate_stream(size: usize, read: &mut ReadAt<'_>, shuffle: usize, out: &mut [u8]) -> Result<(), String> {
     use flate2::{FlushDecompress, Status};
     let corrupt = |e: &dyn std::fmt::Display| format!("corrupt deflate stream (truncated or garbled chunk): {e}");
     let total = out.len();
