@@ -116,6 +116,22 @@ pub trait BoxStream {
     /// # Errors
     /// A corrupt or unreadable stored chunk, naming the file and chunk.
     fn read(&mut self, start: usize, out: &mut [u8]) -> Result<()>;
+
+    /// Calls `f` once with bytes `s..s + len` of the box for every `s` in `starts`, as
+    /// slices into the stream's decoded data where it can (a reduction's tile of
+    /// several rows, without a copy). The default copies each through
+    /// [`BoxStream::read`] into 8-byte-aligned buffers.
+    ///
+    /// # Errors
+    /// As [`BoxStream::read`], and whatever `f` returns.
+    fn with_ranges(&mut self, starts: &[usize], len: usize, f: &mut dyn FnMut(&[&[u8]]) -> Result<()>) -> Result<()> {
+        let mut bufs: Vec<Vec<u64>> = starts.iter().map(|_| vec![0u64; len.div_ceil(8)]).collect();
+        for (b, &s) in bufs.iter_mut().zip(starts) {
+            self.read(s, &mut bytemuck::cast_slice_mut(b)[..len])?;
+        }
+        let slices: Vec<&[u8]> = bufs.iter().map(|b| &bytemuck::cast_slice(b)[..len]).collect();
+        f(&slices)
+    }
 }
 
 /// Somewhere an array's blocks are written: a store being created.

@@ -46,3 +46,22 @@ fn unshuffle_n<const S: usize>(src: &[u8], out: &mut [u8], n: usize) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unshuffle_inverts_shuffle_for_every_size_and_length() {
+        for size in [1, 2, 3, 4, 8] {
+            for len in [0, 1, 5, 63, 64, 65, 4 * 16 * 7 + 3, 4096 + 12, 100_003] {
+                let src: Vec<u8> = (0..len).map(|i| (i * 7 + i / 251) as u8).collect();
+                let mut s = vec![0; len];
+                shuffle(&src, &mut s, size);
+                let mut back = vec![0xAA; len];
+                unshuffle(&s, &mut back, size);
+                assert_eq!(back, src, "size {size} len {len}");
+            }
+        }
+    }
+}

@@ -348,8 +348,11 @@ pub(super) struct BloscRows {
     hd: BloscHeader,
     /// Per block: its offset in the file and the end of its bytes.
     extent: Vec<(usize, usize)>,
-    /// Decoded blocks: (block, last use, bytes).
-    cache: Vec<(usize, u64, Vec<u8>)>,
+    /// Decoded blocks: (block, last use, bytes in 8-byte-aligned storage, so that
+    /// elements can be read in place).
+    cache: Vec<(usize, u64, Vec<u64>)>,
+    /// Ranges that straddle two blocks, gathered for [`crate::io::BoxStream::with_ranges`].
+    side: Vec<Vec<u64>>,
     capacity: usize,
     clock: u64,
     piece: Vec<u8>,
@@ -408,12 +411,29 @@ impl BloscRows {
             hd,
             extent,
             cache: Vec::with_capacity(capacity),
+            side: Vec::new(),
             capacity,
             clock: 0,
             piece: Vec::new(),
             tmp: Vec::new(),
             what,
         }))
+    }
+
+    /// The decoded bytes in cache slot `i`.
+    fn bytes(&self, i: usize) -> &[u8] {
+        let j = self.cache[i].0;
+        let len = self.hd.blocksize.min(self.hd.nbytes - j * self.hd.blocksize);
+        &bytemuck::cast_slice(&self.cache[i].2)[..len]
+    }
+
+    fn past_end(&self, start: usize, len: usize) -> crate::error::Error {
+        crate::error::Error::Format(format!(
+            "{}: bytes {start}..{} past the chunk's {}",
+            self.what,
+            start + len,
+            self.hd.nbytes
+        ))
     }
 
     /// The cache slot holding decoded block `j`, decoding it when it is not there.
@@ -442,8 +462,9 @@ impl BloscRows {
         })?;
         let entry = &mut self.cache[i];
         entry.0 = usize::MAX;
-        entry.2.resize(bsize, 0);
-        blosc_block(&self.hd, bsize < bs, &self.piece, &mut self.tmp, &mut entry.2)
+        entry.2.resize(bsize.div_ceil(8), 0);
+        let dst = &mut bytemuck::cast_slice_mut(&mut entry.2)[..bsize];
+        blosc_block(&self.hd, bsize < bs, &self.piece, &mut self.tmp, dst)
             .map_err(|e| format!("corrupt blosc chunk (block {j}: {e})"))?;
         entry.0 = j;
         entry.1 = self.clock;
@@ -455,12 +476,7 @@ impl crate::io::BoxStream for BloscRows {
     fn read(&mut self, start: usize, out: &mut [u8]) -> crate::error::Result<()> {
         let bs = self.hd.blocksize;
         if start + out.len() > self.hd.nbytes {
-            return Err(crate::error::Error::Format(format!(
-                "{}: bytes {start}..{} past the chunk's {}",
-                self.what,
-                start + out.len(),
-                self.hd.nbytes
-            )));
+            return Err(self.past_end(start, out.len()));
         }
         let (mut pos, mut o) = (start, 0);
         while o < out.len() {
@@ -468,13 +484,72 @@ impl crate::io::BoxStream for BloscRows {
             let i = self
                 .slot(j)
                 .map_err(|e| crate::error::Error::Format(format!("{}: {e}", self.what)))?;
-            let blk = &self.cache[i].2;
+            let blk = self.bytes(i);
             let m = (blk.len() - within).min(out.len() - o);
             out[o..o + m].copy_from_slice(&blk[within..within + m]);
             o += m;
             pos += m;
         }
         Ok(())
+    }
+
+    fn with_ranges(
+        &mut self,
+        starts: &[usize],
+        len: usize,
+        f: &mut dyn FnMut(&[&[u8]]) -> crate::error::Result<()>,
+    ) -> crate::error::Result<()> {
+        let bs = self.hd.blocksize;
+        if len == 0 || self.capacity < 2 * starts.len() + 2 {
+            let mut bufs: Vec<Vec<u64>> = starts.iter().map(|_| vec![0u64; len.div_ceil(8)]).collect();
+            for (b, &s) in bufs.iter_mut().zip(starts) {
+                self.read(s, &mut bytemuck::cast_slice_mut(b)[..len])?;
+            }
+            let slices: Vec<&[u8]> = bufs.iter().map(|b| &bytemuck::cast_slice(b)[..len]).collect();
+            return f(&slices);
+        }
+        // Every block the ranges touch, decoded: at most two per range, and the cache
+        // holds more than that, so none of them pushes out another.
+        for &s in starts {
+            if s + len > self.hd.nbytes {
+                return Err(self.past_end(s, len));
+            }
+            for j in s / bs..=(s + len - 1) / bs {
+                self.slot(j)
+                    .map_err(|e| crate::error::Error::Format(format!("{}: {e}", self.what)))?;
+            }
+        }
+        let find = |cache: &[(usize, u64, Vec<u64>)], j: usize| cache.iter().position(|c| c.0 == j);
+        // Ranges across a block boundary are gathered from the two blocks.
+        self.side.resize_with(starts.len(), Vec::new);
+        for (k, &s) in starts.iter().enumerate() {
+            if s % bs + len <= bs {
+                continue;
+            }
+            let mut side = std::mem::take(&mut self.side[k]);
+            side.resize(len.div_ceil(8), 0);
+            let out = &mut bytemuck::cast_slice_mut(&mut side)[..len];
+            let (mut pos, mut o) = (s, 0);
+            while o < len {
+                let i = find(&self.cache, pos / bs).ok_or_else(|| self.past_end(pos, len - o))?;
+                let blk = self.bytes(i);
+                let m = (blk.len() - pos % bs).min(len - o);
+                out[o..o + m].copy_from_slice(&blk[pos % bs..pos % bs + m]);
+                o += m;
+                pos += m;
+            }
+            self.side[k] = side;
+        }
+        let mut slices = Vec::with_capacity(starts.len());
+        for (k, &s) in starts.iter().enumerate() {
+            if s % bs + len <= bs {
+                let i = find(&self.cache, s / bs).ok_or_else(|| self.past_end(s, len))?;
+                slices.push(&self.bytes(i)[s % bs..s % bs + len]);
+            } else {
+                slices.push(&bytemuck::cast_slice(&self.side[k])[..len]);
+            }
+        }
+        f(&slices)
     }
 }
 
@@ -639,14 +714,14 @@ mod tests {
     fn blosc_rows_read_any_range_as_the_whole_decode() {
         use crate::io::BoxStream;
         // blosc makes blocks of at least 64 KiB × typesize for LZ4: 16–61 of them here.
-        let src = sample(1_000_000);
+        let src = sample(1_500_000);
         let dir = std::env::temp_dir().join(format!("cw-rows-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         for (ts, shuffle) in [(4, 1), (8, 1), (2, 1)] {
             let c = blosc(&src, ts, shuffle, "lz4", 65_536);
             let path = dir.join(format!("c{ts}{shuffle}"));
             std::fs::write(&path, &c).unwrap();
-            let mut r = BloscRows::open(&path, src.len(), 2, "t".into())
+            let mut r = BloscRows::open(&path, src.len(), 3, "t".into())
                 .unwrap()
                 .unwrap_or_else(|| panic!("not streamable: header {:?}", &c[..16]));
             // Tile-like reads across rows, ranges straddling blocks, and out of order.
@@ -669,6 +744,23 @@ mod tests {
                 );
             }
             assert!(r.read(src.len() - 2, &mut [0u8; 4]).is_err(), "past the end");
+            // Tiles of several rows at once, in place or gathered across a block edge.
+            let nk = src.len() / 3 / 8 * 8;
+            for t in (0..nk).step_by(8192 + 8) {
+                let len = 8192.min(nk - t);
+                let starts: Vec<usize> = (0..3).map(|r| r * nk + t).collect();
+                r.with_ranges(&starts, len, &mut |sl| {
+                    for (s, &at) in sl.iter().zip(&starts) {
+                        assert!(*s == &src[at..at + len], "ts {ts} rows at {at}+{len}");
+                    }
+                    Ok(())
+                })
+                .unwrap();
+            }
+            assert!(
+                r.with_ranges(&[src.len() - 2], 4, &mut |_| Ok(())).is_err(),
+                "past the end"
+            );
             // Bitshuffle, other compressors, and chunks of few blocks are not streamed.
             for (sh, cname, bs) in [(2, "lz4", 65_536), (1, "zstd", 65_536), (1, "lz4", 0)] {
                 let c = blosc(&src, ts, sh, cname, bs);

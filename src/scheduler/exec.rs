@@ -3,7 +3,7 @@
 use super::GpuUse;
 use crate::chunk::{Chunk, Value};
 use crate::device::cpu::eval::{BlockCtx, InputRef, eval_block};
-use crate::device::cpu::reduce::{ArgInfo, RowSource, finalize, merge, partial, partial_stacked, stack_dims};
+use crate::device::cpu::reduce::{ArgInfo, RowFeed, RowSource, finalize, merge, partial, partial_stacked, stack_dims};
 use crate::error::{Error, Result};
 use crate::graph::{InlineLoad, ReduceNode, TaskKind};
 use crate::grid::IndexIter;
@@ -48,6 +48,42 @@ fn load_inline(l: &InlineLoad) -> Result<Arc<Chunk>> {
         task: format!("load {} block {idx:?}", l.source.name()),
         source: Box::new(e),
     })
+}
+
+/// A stored block's stream as the reduction kernels read it, naming the load in errors.
+struct StreamFeed<'l, F: Fn() -> String> {
+    stream: std::cell::RefCell<Box<dyn crate::io::BoxStream + 'l>>,
+    task: F,
+}
+
+impl<F: Fn() -> String> StreamFeed<'_, F> {
+    fn named(&self, e: Error) -> Error {
+        Error::Task {
+            task: (self.task)(),
+            source: Box::new(e),
+        }
+    }
+}
+
+impl<F: Fn() -> String> RowFeed for StreamFeed<'_, F> {
+    fn read(&self, start: usize, out: &mut [u8]) -> Result<()> {
+        self.stream.borrow_mut().read(start, out).map_err(|e| self.named(e))
+    }
+    fn with_ranges(&self, starts: &[usize], len: usize, f: &mut dyn FnMut(&[&[u8]]) -> Result<()>) -> Result<()> {
+        // Errors from `f` (the kernel) pass through; the stream's own are named.
+        let mut inner = None;
+        let r = self.stream.borrow_mut().with_ranges(starts, len, &mut |s| {
+            f(s).map_err(|e| {
+                inner = Some(e);
+                Error::Unsupported(String::new())
+            })
+        });
+        match (r, inner) {
+            (_, Some(e)) => Err(e),
+            (Err(e), None) => Err(self.named(e)),
+            (Ok(()), None) => Ok(()),
+        }
+    }
 }
 
 /// Rows read side by side at most for a block to be streamed (the stream caches about
@@ -338,13 +374,9 @@ pub fn execute(kind: &TaskKind, inputs: Vec<Arc<Value>>, gpu: Option<GpuUse>) ->
                     && let Some([Some(l)]) = own
                     && let Some(stream) = open_stream(l, &shape, &spec.axes)?
                 {
-                    let name = || format!("load {} block {idx:?}", l.source.name());
-                    let stream = std::cell::RefCell::new(stream);
-                    let feed = |start: usize, out: &mut [u8]| {
-                        stream.borrow_mut().read(start, out).map_err(|e| Error::Task {
-                            task: name(),
-                            source: Box::new(e),
-                        })
+                    let feed = StreamFeed {
+                        stream: std::cell::RefCell::new(stream),
+                        task: || format!("load {} block {idx:?}", l.source.name()),
                     };
                     let src = RowSource::Stream {
                         dtype: node.in_dtype,

@@ -38,16 +38,15 @@ pub enum RowSource<'a> {
         /// Elements per row (the kept extent).
         cols: usize,
     },
-    /// A block that is never materialised: `feed(start, out)` writes bytes
-    /// `start..start + out.len()` of the block (C order) into `out`, decoding only what
-    /// they need (a stored chunk read by ranges). Rows are fetched tile by tile into a
-    /// small buffer, in the order the materialised block would be read, so the result
-    /// is the same bits.
+    /// A block that is never materialised, read by byte ranges through a [`RowFeed`]
+    /// that decodes only what they need (a stored chunk read by ranges). Rows are
+    /// fetched tile by tile, in the order the materialised block would be read, so the
+    /// result is the same bits.
     Stream {
         /// The block's element type (not bool).
         dtype: DType,
         /// The reader.
-        feed: &'a Feed<'a>,
+        feed: &'a dyn RowFeed,
     },
     /// A fused program over input chunks.
     Program {
@@ -58,8 +57,45 @@ pub enum RowSource<'a> {
     },
 }
 
-/// What a [`RowSource::Stream`] reads through.
-pub type Feed<'a> = dyn Fn(usize, &mut [u8]) -> Result<()> + 'a;
+/// What a [`RowSource::Stream`] reads through: byte ranges of the block in C order.
+pub trait RowFeed {
+    /// Writes bytes `start..start + out.len()` of the block into `out`.
+    ///
+    /// # Errors
+    /// Whatever decoding the stored data reports.
+    fn read(&self, start: usize, out: &mut [u8]) -> Result<()>;
+    /// Calls `f` once with bytes `s..s + len` of the block for every `s` in `starts`
+    /// (the same tile of several rows), as slices into the feed's own decoded data
+    /// where it can (no copy).
+    ///
+    /// # Errors
+    /// As [`RowFeed::read`], and whatever `f` returns.
+    fn with_ranges(&self, starts: &[usize], len: usize, f: &mut dyn FnMut(&[&[u8]]) -> Result<()>) -> Result<()>;
+}
+
+/// `bytes` as elements of `T`, when they are aligned for it (`None` otherwise, or for
+/// bool, whose bytes are not all valid values).
+fn elements<T: Element>(bytes: &[u8]) -> Option<&[T]> {
+    let size = std::mem::size_of::<T>();
+    if T::DTYPE == DType::Bool
+        || !bytes.len().is_multiple_of(size)
+        || bytes.as_ptr().align_offset(std::mem::align_of::<T>()) != 0
+    {
+        return None;
+    }
+    // SAFETY: every numeric element type accepts any bit pattern; the pointer is aligned
+    // for T and the length is a whole number of elements inside `bytes`.
+    Some(unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<T>(), bytes.len() / size) })
+}
+
+/// Misaligned bytes copied into elements of `T`.
+fn unaligned<T: Element>(bytes: &[u8]) -> Result<Vec<T>> {
+    let mut b = Buffer::zeros(T::DTYPE, bytes.len() / std::mem::size_of::<T>());
+    b.bytes_mut()
+        .ok_or_else(|| Error::Unsupported("streamed reduction of bool data".into()))?
+        .copy_from_slice(bytes);
+    T::vec_of(b).map_err(|_| Error::Unsupported("reduction row dtype mismatch".into()))
+}
 
 /// Where the block sits, for argmin/argmax indices.
 #[derive(Clone, Copy, Debug)]
@@ -493,27 +529,35 @@ fn drive<T: Element>(p: &Plan, src: &mut Rows<'_, '_>, bank: &mut impl Bank<T>) 
         && !p.empty
         && *nk > 0
     {
-        // The same tiles and row groups as the materialised path below, each row's tile
-        // fetched from the stream into a small buffer first.
+        // The same tiles and row groups as the materialised path below, each group's
+        // tile handed over as slices of the stream's decoded data (copied only when
+        // not aligned for T).
         let (nr, nk, size) = (*nr, *nk, dtype.size());
         let g = nr.div_ceil(nr.div_ceil(ROW_GROUP).max(1)).max(1);
-        let mut buf = Buffer::zeros(*dtype, g * TILE);
+        let mut starts = Vec::with_capacity(g);
+        let mut copies: Vec<Vec<T>> = Vec::new();
         let mut t = 0;
         while t < nk {
             let l = TILE.min(nk - t);
             let mut r0 = 0;
             while r0 < nr {
                 let r1 = (r0 + g).min(nr);
-                let bytes = buf
-                    .bytes_mut()
-                    .ok_or_else(|| Error::Unsupported("streamed reduction of bool data".into()))?;
-                for r in r0..r1 {
-                    let at = (r - r0) * l * size;
-                    feed((r * nk + t) * size, &mut bytes[at..at + l * size])?;
-                }
-                let all = T::slice_of(&buf).ok_or_else(|| Error::Unsupported("reduction row dtype mismatch".into()))?;
-                let rows: Vec<&[T]> = (0..r1 - r0).map(|k| &all[k * l..(k + 1) * l]).collect();
-                bank.rows(t, &rows);
+                starts.clear();
+                starts.extend((r0..r1).map(|r| (r * nk + t) * size));
+                feed.with_ranges(&starts, l * size, &mut |slices| {
+                    copies.clear();
+                    for s in slices.iter().filter(|s| elements::<T>(s).is_none()) {
+                        copies.push(unaligned::<T>(s)?);
+                    }
+                    let mut copied = copies.iter();
+                    let rows: Vec<&[T]> = slices
+                        .iter()
+                        .map(|s| elements::<T>(s).or_else(|| copied.next().map(Vec::as_slice)))
+                        .collect::<Option<_>>()
+                        .ok_or_else(|| Error::Unsupported("streamed rows run short".into()))?;
+                    bank.rows(t, &rows);
+                    Ok(())
+                })?;
                 r0 = r1;
             }
             t += l;
@@ -630,7 +674,7 @@ impl<'s, 'a> Rows<'s, 'a> {
                     let bytes = buf
                         .bytes_mut()
                         .ok_or_else(|| Error::Unsupported("streamed reduction of bool data".into()))?;
-                    feed(start * size, &mut bytes[..len * size])?;
+                    feed.read(start * size, &mut bytes[..len * size])?;
                     let v =
                         T::slice_of(buf).ok_or_else(|| Error::Unsupported("reduction row dtype mismatch".into()))?;
                     return Ok(&v[..len]);
