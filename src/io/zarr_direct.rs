@@ -221,6 +221,49 @@ impl BloscHeader {
         })
     }
 
+    /// Reads and checks the header of a chunk file of `len` bytes that must decode to
+    /// `nbytes`: the header, and its bytes.
+    fn read(file: &mut File, len: u64, nbytes: usize) -> Result<(BloscHeader, [u8; 16]), String> {
+        let mut h = [0u8; 16];
+        read_exact(file, &mut h, "blosc")?;
+        let hd = BloscHeader::parse(&h)?;
+        if hd.nbytes != nbytes {
+            return Err(format!("blosc chunk holds {} bytes, expected {nbytes}", hd.nbytes));
+        }
+        if hd.cbytes as u64 != len {
+            return Err(format!(
+                "truncated blosc chunk ({len} bytes, its header says {})",
+                hd.cbytes
+            ));
+        }
+        Ok((hd, h))
+    }
+
+    /// The blocks' places in the file, read from the offsets after the header (the
+    /// file positioned there): `(start, end, block)` in file order. Blocks compressed
+    /// in parallel may be stored out of order; each extends to the next one's start.
+    fn extents(&self, file: &mut File) -> Result<Vec<(usize, usize, usize)>, String> {
+        let nblocks = self.nbytes.div_ceil(self.blocksize);
+        let first = 16 + 4 * nblocks;
+        let mut raw = vec![0u8; 4 * nblocks];
+        read_exact(file, &mut raw, "blosc")?;
+        let mut starts: Vec<(usize, usize)> = raw
+            .chunks_exact(4)
+            .enumerate()
+            .map(|(j, b)| (i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize, j))
+            .collect();
+        if starts.iter().any(|&(s, _)| s < first || s >= self.cbytes) {
+            return Err("corrupt blosc chunk (block offsets)".into());
+        }
+        starts.sort_unstable();
+        Ok((0..starts.len())
+            .map(|k| {
+                let (start, j) = starts[k];
+                (start, starts.get(k + 1).map_or(self.cbytes, |&(s, _)| s), j)
+            })
+            .collect())
+    }
+
     /// LZ4 with byte shuffle or none: what [`blosc_block`] decodes.
     fn streamable(&self) -> bool {
         self.flags >> 5 == BLOSC_LZ4 && self.flags & BLOSC_BITSHUFFLE == 0
@@ -229,18 +272,7 @@ impl BloscHeader {
 
 /// A blosc chunk decoded block by block as its blocks are read.
 fn blosc_stream(w: &mut Worker, file: &mut File, len: u64, out: &mut [u8]) -> Result<(), String> {
-    let mut h = [0u8; 16];
-    read_exact(file, &mut h, "blosc")?;
-    let hd = BloscHeader::parse(&h)?;
-    if hd.nbytes != out.len() {
-        return Err(format!("blosc chunk holds {} bytes, expected {}", hd.nbytes, out.len()));
-    }
-    if hd.cbytes as u64 != len {
-        return Err(format!(
-            "truncated blosc chunk ({len} bytes, its header says {})",
-            hd.cbytes
-        ));
-    }
+    let (hd, h) = BloscHeader::read(file, len, out.len())?;
     if hd.flags & BLOSC_MEMCPYED != 0 {
         if hd.cbytes != 16 + hd.nbytes {
             return Err("corrupt blosc chunk (stored size)".into());
@@ -250,24 +282,9 @@ fn blosc_stream(w: &mut Worker, file: &mut File, len: u64, out: &mut [u8]) -> Re
     if !hd.streamable() {
         return blosc_whole(w, file, &h, hd, out);
     }
-    let nblocks = hd.nbytes.div_ceil(hd.blocksize);
-    let first = 16 + 4 * nblocks;
-    w.piece.resize(4 * nblocks, 0);
-    read_exact(file, &mut w.piece[..4 * nblocks], "blosc")?;
-    let mut starts: Vec<(usize, usize)> = w.piece[..4 * nblocks]
-        .chunks_exact(4)
-        .enumerate()
-        .map(|(j, b)| (i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize, j))
-        .collect();
-    if starts.iter().any(|&(s, _)| s < first || s >= hd.cbytes) {
-        return Err("corrupt blosc chunk (block offsets)".into());
-    }
-    // Blocks compressed in parallel may be stored out of order: visit them in file
-    // order, each extending to the next block's start.
-    starts.sort_unstable();
-    let mut pos = first as u64;
-    for (k, &(start, j)) in starts.iter().enumerate() {
-        let end = starts.get(k + 1).map_or(hd.cbytes, |&(s, _)| s);
+    let blocks = hd.extents(file)?;
+    let mut pos = (16 + 4 * blocks.len()) as u64;
+    for &(start, end, j) in &blocks {
         let bstart = j * hd.blocksize;
         let bsize = hd.blocksize.min(hd.nbytes - bstart);
         if pos != start as u64 {
@@ -373,38 +390,15 @@ impl BloscRows {
             Err(e) => return Err(e.to_string()),
         };
         let len = file.metadata().map_err(|e| e.to_string())?.len();
-        let mut h = [0u8; 16];
-        read_exact(&mut file, &mut h, "blosc")?;
-        let hd = BloscHeader::parse(&h)?;
-        if hd.nbytes != nbytes {
-            return Err(format!("blosc chunk holds {} bytes, expected {nbytes}", hd.nbytes));
-        }
-        if hd.cbytes as u64 != len {
-            return Err(format!(
-                "truncated blosc chunk ({len} bytes, its header says {})",
-                hd.cbytes
-            ));
-        }
+        let (hd, _) = BloscHeader::read(&mut file, len, nbytes)?;
         let capacity = 2 * rows + 2;
         if hd.flags & BLOSC_MEMCPYED != 0 || !hd.streamable() || capacity * hd.blocksize >= nbytes {
             return Ok(None);
         }
-        let nblocks = hd.nbytes.div_ceil(hd.blocksize);
-        let first = 16 + 4 * nblocks;
-        let mut raw = vec![0u8; 4 * nblocks];
-        read_exact(&mut file, &mut raw, "blosc")?;
-        let mut starts: Vec<(usize, usize)> = raw
-            .chunks_exact(4)
-            .enumerate()
-            .map(|(j, b)| (i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize, j))
-            .collect();
-        if starts.iter().any(|&(s, _)| s < first || s >= hd.cbytes) {
-            return Err("corrupt blosc chunk (block offsets)".into());
-        }
-        starts.sort_unstable();
-        let mut extent = vec![(0, 0); nblocks];
-        for (k, &(start, j)) in starts.iter().enumerate() {
-            extent[j] = (start, starts.get(k + 1).map_or(hd.cbytes, |&(s, _)| s));
+        let blocks = hd.extents(&mut file)?;
+        let mut extent = vec![(0, 0); blocks.len()];
+        for &(start, end, j) in &blocks {
+            extent[j] = (start, end);
         }
         Ok(Some(BloscRows {
             file,

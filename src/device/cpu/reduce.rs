@@ -523,6 +523,28 @@ impl<T: Element, const NAN: bool> Bank<T> for M2Bank<'_, NAN> {
 /// Most rows read side by side by one `Bank::rows` call (see [`drive`]).
 const ROW_GROUP: usize = 12;
 
+/// Walks `nr` rows of `nk` columns tile by tile (TILE columns), each tile's rows in
+/// even groups of at most ROW_GROUP: `f(t, len, r0, r1)`. Rows of a (time, lat, lon)
+/// block lie a whole field apart, so they map to the same cache sets, and reading many
+/// of them side by side thrashes L1/L2 (40 rows at once ran at 7 GB/s, groups of 10 at
+/// 16). Materialised and streamed blocks both go through here, so they fold their
+/// rows in the same order (the same bits).
+fn tile_groups(nr: usize, nk: usize, mut f: impl FnMut(usize, usize, usize, usize) -> Result<()>) -> Result<()> {
+    let g = nr.div_ceil(nr.div_ceil(ROW_GROUP).max(1)).max(1);
+    let mut t = 0;
+    while t < nk {
+        let l = TILE.min(nk - t);
+        let mut r0 = 0;
+        while r0 < nr {
+            let r1 = (r0 + g).min(nr);
+            f(t, l, r0, r1)?;
+            r0 = r1;
+        }
+        t += l;
+    }
+    Ok(())
+}
+
 /// Runs a bank over the rows of a source.
 fn drive<T: Element>(p: &Plan, src: &mut Rows<'_, '_>, bank: &mut impl Bank<T>) -> Result<()> {
     if let ([(nr, true), (nk, false)], RowSource::Stream { dtype, feed }) = (p.groups.as_slice(), src.src)
@@ -533,61 +555,37 @@ fn drive<T: Element>(p: &Plan, src: &mut Rows<'_, '_>, bank: &mut impl Bank<T>) 
         // tile handed over as slices of the stream's decoded data (copied only when
         // not aligned for T).
         let (nr, nk, size) = (*nr, *nk, dtype.size());
-        let g = nr.div_ceil(nr.div_ceil(ROW_GROUP).max(1)).max(1);
-        let mut starts = Vec::with_capacity(g);
+        let mut starts = Vec::new();
         let mut copies: Vec<Vec<T>> = Vec::new();
-        let mut t = 0;
-        while t < nk {
-            let l = TILE.min(nk - t);
-            let mut r0 = 0;
-            while r0 < nr {
-                let r1 = (r0 + g).min(nr);
-                starts.clear();
-                starts.extend((r0..r1).map(|r| (r * nk + t) * size));
-                feed.with_ranges(&starts, l * size, &mut |slices| {
-                    copies.clear();
-                    for s in slices.iter().filter(|s| elements::<T>(s).is_none()) {
-                        copies.push(unaligned::<T>(s)?);
-                    }
-                    let mut copied = copies.iter();
-                    let rows: Vec<&[T]> = slices
-                        .iter()
-                        .map(|s| elements::<T>(s).or_else(|| copied.next().map(Vec::as_slice)))
-                        .collect::<Option<_>>()
-                        .ok_or_else(|| Error::Unsupported("streamed rows run short".into()))?;
-                    bank.rows(t, &rows);
-                    Ok(())
-                })?;
-                r0 = r1;
-            }
-            t += l;
-        }
-        return Ok(());
+        return tile_groups(nr, nk, |t, l, r0, r1| {
+            starts.clear();
+            starts.extend((r0..r1).map(|r| (r * nk + t) * size));
+            feed.with_ranges(&starts, l * size, &mut |slices| {
+                copies.clear();
+                for s in slices.iter().filter(|s| elements::<T>(s).is_none()) {
+                    copies.push(unaligned::<T>(s)?);
+                }
+                let mut copied = copies.iter();
+                let rows: Vec<&[T]> = slices
+                    .iter()
+                    .map(|s| elements::<T>(s).or_else(|| copied.next().map(Vec::as_slice)))
+                    .collect::<Option<_>>()
+                    .ok_or_else(|| Error::Unsupported("streamed rows run short".into()))?;
+                bank.rows(t, &rows);
+                Ok(())
+            })
+        });
     }
     // Reduced axes before kept ones over a materialised block (axis 0 of a (time, lat,
     // lon) block): hand each tile's rows to the bank together.
     if let ([(nr, true), (nk, false)], Some(all)) = (p.groups.as_slice(), src.rows::<T>(p)) {
-        let (nr, nk) = (*nr, *nk);
-        // Rows are handed over in even groups of at most ROW_GROUP: rows of a (time, lat,
-        // lon) block lie a whole field apart, so they map to the same cache sets, and
-        // reading many of them side by side thrashes L1/L2 (40 rows at once ran at 7
-        // GB/s, groups of 10 at 16).
-        let g = nr.div_ceil(nr.div_ceil(ROW_GROUP).max(1)).max(1);
-        let mut rows: Vec<&[T]> = Vec::with_capacity(g);
-        let mut t = 0;
-        while t < nk {
-            let l = TILE.min(nk - t);
-            let mut r0 = 0;
-            while r0 < nr {
-                let r1 = (r0 + g).min(nr);
-                rows.clear();
-                rows.extend(all[r0..r1].iter().map(|r| &r[t..t + l]));
-                bank.rows(t, &rows);
-                r0 = r1;
-            }
-            t += l;
-        }
-        return Ok(());
+        let mut rows: Vec<&[T]> = Vec::new();
+        return tile_groups(*nr, *nk, |t, l, r0, r1| {
+            rows.clear();
+            rows.extend(all[r0..r1].iter().map(|r| &r[t..t + l]));
+            bank.rows(t, &rows);
+            Ok(())
+        });
     }
     visit(p, |io, len, oo, red| {
         let xs = src.get::<T>(io, len)?;

@@ -100,6 +100,17 @@ fn recycle(v: Option<Vec<u8>>) {
     }
 }
 
+/// The filters of `pipeline` applied to a chunk with filter mask `mask` (bit `i` set:
+/// filter `i` was skipped when it was written).
+fn active(pipeline: &[Filter], mask: u32) -> Vec<Filter> {
+    pipeline
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| mask & (1 << i) == 0)
+        .map(|(_, f)| *f)
+        .collect()
+}
+
 /// Undoes the pipeline on one stored chunk, writing exactly `out.len()` bytes.
 ///
 /// `mask` is the chunk's filter mask: bit `i` set means filter `i` was skipped when
@@ -110,12 +121,7 @@ fn recycle(v: Option<Vec<u8>>) {
 /// A message naming what is wrong (checksum mismatch, corrupt or truncated deflate
 /// stream, wrong decoded size); the caller adds the file and chunk.
 pub fn decode(pipeline: &[Filter], mask: u32, raw: &[u8], out: &mut [u8]) -> Result<(), String> {
-    let active: Vec<Filter> = pipeline
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| mask & (1 << i) == 0)
-        .map(|(_, f)| *f)
-        .collect();
+    let active = active(pipeline, mask);
     let mut owned: Option<Vec<u8>> = None;
     let mut len = raw.len();
     for k in (0..active.len()).rev() {
@@ -210,12 +216,7 @@ pub fn decode_from(
     read: &mut ReadAt<'_>,
     out: &mut [u8],
 ) -> Result<(), String> {
-    let active: Vec<Filter> = pipeline
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| mask & (1 << i) == 0)
-        .map(|(_, f)| *f)
-        .collect();
+    let active = active(pipeline, mask);
     match active.as_slice() {
         [Filter::Deflate(_)] | [Filter::Shuffle(1), Filter::Deflate(_)] => inflate_stream(size, read, 1, out),
         [Filter::Shuffle(s), Filter::Deflate(_)] => inflate_stream(size, read, *s, out),
