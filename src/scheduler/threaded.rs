@@ -4,7 +4,10 @@
 //! run it, and send `(task, result)` back over one crossbeam channel. Keeping exactly as
 //! many tasks in flight as there are threads (rather than spawning everything ready)
 //! is what makes the priority order hold: the next task is chosen only when a worker
-//! is free, with the most recent knowledge of what finished.
+//! is free, with the most recent knowledge of what finished. The calling thread polls
+//! the channel briefly before it blocks: on graphs of trivial tasks the result is
+//! usually there within a microsecond, and a sleep and wake-up per task was a fifth of
+//! the per-task cost (`chunkwise bench scheduler-fanin`: 1.6 → 1.25 µs per task).
 
 use super::state::State;
 use super::trace::Span;
@@ -23,6 +26,9 @@ fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
         "unknown panic".into()
     }
 }
+
+/// Polls of the result channel before the scheduling thread blocks on it.
+const SPIN: usize = 200;
 
 pub(super) fn run(st: &mut State<'_>, opts: &RunOptions, pool: &rayon::ThreadPool) -> Result<()> {
     let slots = pool.current_num_threads().max(1);
@@ -59,7 +65,19 @@ pub(super) fn run(st: &mut State<'_>, opts: &RunOptions, pool: &rayon::ThreadPoo
             if in_flight == 0 {
                 break;
             }
-            let Ok((t, r, span)) = rx.recv() else { break };
+            // A trivial task finishes in well under a microsecond: look for its result
+            // briefly before blocking, which costs a sleep and a wake-up per task.
+            let mut got = None;
+            for _ in 0..SPIN {
+                if let Ok(m) = rx.try_recv() {
+                    got = Some(m);
+                    break;
+                }
+                std::hint::spin_loop();
+            }
+            let Some((t, r, span)) = got.or_else(|| rx.recv().ok()) else {
+                break;
+            };
             in_flight -= 1;
             match r {
                 Ok(v) if first_err.is_none() => {
