@@ -391,35 +391,25 @@ impl Hdf5Source {
             }
             // The stored bytes are read as the pipeline consumes them (streamed for
             // deflate and shuffle + deflate: see `filters::decode_from`).
-            let mut read = |off: u64, buf: &mut [u8]| {
-                self.raw
-                    .read_exact_at(buf, addr + off)
-                    .map_err(|e| format!("{e} reading {} bytes at offset {}", buf.len(), addr + off))
+            let decode = |dst: &mut [T]| {
+                let mut read = |off: u64, buf: &mut [u8]| {
+                    self.raw
+                        .read_exact_at(buf, addr + off)
+                        .map_err(|e| format!("{e} reading {} bytes at offset {}", buf.len(), addr + off))
+                };
+                filters::decode_from(pipeline, mask, size as usize, &mut read, bytemuck::cast_slice_mut(dst))
+                    .map_err(|e| Error::Format(format!("{}: {e}", what())))?;
+                self.to_native(dst);
+                Ok::<(), Error>(())
             };
             if leading {
                 out = buffer(spare.take(), chunk_elems);
-                filters::decode_from(
-                    pipeline,
-                    mask,
-                    size as usize,
-                    &mut read,
-                    bytemuck::cast_slice_mut(&mut out),
-                )
-                .map_err(|e| Error::Format(format!("{}: {e}", what())))?;
+                decode(&mut out)?;
                 out.truncate(n);
-                self.to_native(&mut out);
                 return Ok(out);
             }
             tmp.resize(chunk_elems, T::from_f64(0.0));
-            filters::decode_from(
-                pipeline,
-                mask,
-                size as usize,
-                &mut read,
-                bytemuck::cast_slice_mut(&mut tmp),
-            )
-            .map_err(|e| Error::Format(format!("{}: {e}", what())))?;
-            self.to_native(&mut tmp);
+            decode(&mut tmp)?;
             if out.is_empty() {
                 out = buffer(spare.take(), n);
             }
