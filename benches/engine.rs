@@ -6,7 +6,11 @@
 //! - `fused/sincos_sum_20000sq`: `(sin(x)**2 + cos(x)**2).sum()` over a 20000² f64
 //!   random array in 2000² chunks, random generation included (fused into one pass);
 //! - `reduce/nanmean_axis0_memory`: `nanmean(axis=0)` over an in-memory (365, 721, 1440)
-//!   f32 field in (10, 721, 1440) chunks (throughput in bytes of input).
+//!   f32 field in (10, 721, 1440) chunks (throughput in bytes of input);
+//! - `reduce/read_floor_memory`: the hardware's side of that bench, in the same run: a
+//!   flat f32 sum of the same field on the same number of threads, each reading its
+//!   half front to back (what the memory system gives a reduction that reads every byte
+//!   once and writes nothing).
 //!
 //! - `million/*` (issue 4): a 100000×100000 array in 100×100 chunks summed — 10^6
 //!   blocks, 1.33 million tasks as lowered — built (lowered and optimised), ordered, and
@@ -70,7 +74,7 @@ fn reduce(c: &mut Criterion) {
     .astype(DType::F32)
     .compute::<f32>()
     .expect("field");
-    let x = Array::from_ndarray(field, [10, 721, 1440]).expect("x");
+    let x = Array::from_ndarray(field.clone(), [10, 721, 1440]).expect("x");
     let y = x.nanmean(0).expect("nanmean");
     let mut g = c.benchmark_group("reduce");
     g.throughput(Throughput::Bytes(x.nbytes() as u64));
@@ -79,7 +83,33 @@ fn reduce(c: &mut Criterion) {
         format!("nanmean_axis0_memory_{t}x721x1440/{}threads", rt.threads()),
         |b| b.iter(|| black_box(rt.compute_many(&[&y]).expect("run"))),
     );
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(rt.threads())
+        .build()
+        .expect("pool");
+    let flat = field.as_slice().expect("a C-order field");
+    let part = flat.len().div_ceil(rt.threads());
+    g.bench_function(format!("read_floor_memory_{t}x721x1440/{}threads", rt.threads()), |b| {
+        b.iter(|| {
+            pool.install(|| {
+                use rayon::prelude::*;
+                black_box(flat.par_chunks(part).map(flat_sum).sum::<f32>())
+            })
+        })
+    });
     g.finish();
+}
+
+/// A plain 16-lane f32 sum: as fast as one core reads memory.
+fn flat_sum(x: &[f32]) -> f32 {
+    let mut lanes = [0f32; 16];
+    let mut chunks = x.chunks_exact(16);
+    for c in &mut chunks {
+        for k in 0..16 {
+            lanes[k] += c[k];
+        }
+    }
+    lanes.iter().sum::<f32>() + chunks.remainder().iter().sum::<f32>()
 }
 
 fn million(c: &mut Criterion) {

@@ -258,12 +258,94 @@ trait Bank<T> {
             self.row(out, r);
         }
     }
+    /// Whether the accumulators are still to be made (see [`Unmade`]).
+    fn unmade(&self) -> bool {
+        false
+    }
+    /// Makes unmade accumulators, all the identity, for the paths that do not walk
+    /// tiles of rows.
+    fn make(&mut self) {}
+    /// [`Bank::rows`] for the first group of rows of a tile of an unmade bank: the
+    /// accumulators of columns `out..` (`out` is how many are made) are made, as the
+    /// identity, then the rows added as by `rows`.
+    fn rows_first(&mut self, out: usize, rows: &[&[T]]) {
+        self.rows(out, rows);
+    }
+}
+
+/// Accumulators made tile by tile, by the first group of rows of each tile. A fresh
+/// chunk-step partial is a 16 MB vector (sum and count of a 721×1440 field): filled
+/// with the identity up front, it is written to memory and read back once more before
+/// the first rows are added; made a tile (16–32 KB) at a time, that fill stays in L1.
+/// The arithmetic is the same (identity ⊕ rows), so are the bits.
+struct Unmade {
+    /// The accumulators' length once made; 0 when they were given.
+    len: usize,
+}
+
+impl Unmade {
+    /// An empty vector that will hold `n` accumulators, or the given ones.
+    fn vec<A>(given: Option<Vec<A>>, n: usize) -> (Vec<A>, Self) {
+        match given {
+            Some(v) => (v, Self { len: 0 }),
+            None => (Vec::with_capacity(n), Self { len: n }),
+        }
+    }
+
+    /// Whether `v` is still to be made.
+    fn pending<A>(&self, v: &[A]) -> bool {
+        self.len > 0 && v.is_empty()
+    }
+
+    /// `v` made, all `init`, when it was still to be made.
+    fn make<A: Copy>(&self, v: &mut Vec<A>, init: A) {
+        if self.pending(v) {
+            *v = filled(self.len, init);
+        }
+    }
+
+    /// Appends `l` accumulators (columns `out..out + l`), all `init`.
+    fn grow<A: Copy>(v: &mut Vec<A>, out: usize, l: usize, init: A) {
+        debug_assert_eq!(v.len(), out, "unmade accumulators are made tile by tile, in order");
+        v.resize(out + l, init);
+    }
 }
 
 /// Columns handled per register block by the `rows` overrides.
 const LANES: usize = 8;
 
-struct SumBank<A, const NAN: bool, const PROD: bool>(Vec<A>);
+/// How far ahead in each row the `rows` overrides ask for data: 4 KiB, about the time
+/// a group of rows takes to fold one cache line each.
+const PREFETCH_BYTES: usize = 4096;
+
+/// Asks the CPU to start loading `row[at]` into L1. The `rows` kernels read a group of
+/// rows a whole field apart (axis 0 of a (time, lat, lon) block: 10 to 40 streams
+/// 4 MB apart), more than the hardware prefetchers follow: without this an in-memory
+/// `nanmean(axis=0)` ran at a third of the machine's read bandwidth (11.6 GB/s with
+/// 2 threads vs 33 for a flat sum; 17–28 GB/s with it, in a standalone copy of the
+/// loop). `at` may lie past the row (the next tile, or past the block): a prefetch
+/// never faults and reads nothing into the program.
+#[inline(always)]
+fn prefetch<T>(row: &[T], at: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let p = row.as_ptr().wrapping_add(at).cast::<i8>();
+        // SAFETY: `_mm_prefetch` is a hint: it never faults, whatever the address, and
+        // SSE (its only requirement) is part of every x86-64 target.
+        unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (row, at);
+}
+
+/// Whether the lane block starting at column `c` begins a new cache line, so each line
+/// is prefetched once.
+#[inline(always)]
+fn line_start<T>(c: usize) -> bool {
+    (c * std::mem::size_of::<T>()) % 64 == 0
+}
+
+struct SumBank<A, const NAN: bool, const PROD: bool>(Vec<A>, Unmade);
 
 /// `x`, or the identity of the sum (product) where `x` is a skipped NaN. The choice is
 /// made in the element type, before widening: one 8-wide mask for f32 instead of two
@@ -278,6 +360,17 @@ fn unnan<T: Num, const NAN: bool, const PROD: bool>(x: T) -> T {
 }
 
 impl<T: Element + Num, A: Acc, const NAN: bool, const PROD: bool> Bank<T> for SumBank<A, NAN, PROD> {
+    fn unmade(&self) -> bool {
+        self.1.pending(&self.0)
+    }
+    fn make(&mut self) {
+        self.1.make(&mut self.0, if PROD { A::ONE } else { A::ZERO });
+    }
+    fn rows_first(&mut self, out: usize, rows: &[&[T]]) {
+        let l = rows.first().map_or(0, |r| r.len());
+        Unmade::grow(&mut self.0, out, l, if PROD { A::ONE } else { A::ZERO });
+        self.rows(out, rows);
+    }
     #[inline]
     fn row(&mut self, out: usize, xs: &[T]) {
         let acc = &mut self.0[out..out + xs.len()];
@@ -295,7 +388,11 @@ impl<T: Element + Num, A: Acc, const NAN: bool, const PROD: bool> Bank<T> for Su
         let mut c = 0;
         while c + LANES <= l {
             let mut r8 = [init; LANES];
+            let fetch = line_start::<T>(c);
             for r in rows {
+                if fetch {
+                    prefetch(r, c + PREFETCH_BYTES / std::mem::size_of::<T>());
+                }
                 let x: &[T; LANES] = r[c..c + LANES].try_into().expect("a full lane block");
                 for k in 0..LANES {
                     let v = A::of(unnan::<T, NAN, PROD>(x[k]));
@@ -412,8 +509,31 @@ const MEAN_LANES: usize = 16;
 struct MeanBank<const NAN: bool> {
     sum: Vec<f64>,
     n: Vec<f64>,
+    unmade: Unmade,
+}
+impl<const NAN: bool> MeanBank<NAN> {
+    /// A bank adding to `given` (sums, counts), or to accumulators it makes.
+    fn new(given: Option<(Vec<f64>, Vec<f64>)>, len: usize) -> Self {
+        let (sum, n) = given.unzip();
+        let (sum, unmade) = Unmade::vec(sum, len);
+        let n = n.unwrap_or_else(|| Vec::with_capacity(len));
+        Self { sum, n, unmade }
+    }
 }
 impl<T: Element + Num, const NAN: bool> Bank<T> for MeanBank<NAN> {
+    fn unmade(&self) -> bool {
+        self.unmade.pending(&self.sum)
+    }
+    fn make(&mut self) {
+        self.unmade.make(&mut self.n, 0.0);
+        self.unmade.make(&mut self.sum, 0.0);
+    }
+    fn rows_first(&mut self, out: usize, rows: &[&[T]]) {
+        let l = rows.first().map_or(0, |r| r.len());
+        Unmade::grow(&mut self.sum, out, l, 0.0);
+        Unmade::grow(&mut self.n, out, l, 0.0);
+        self.rows(out, rows);
+    }
     #[inline]
     fn row(&mut self, out: usize, xs: &[T]) {
         let l = xs.len();
@@ -438,6 +558,7 @@ impl<T: Element + Num, const NAN: bool> Bank<T> for MeanBank<NAN> {
                 let mut s = [0.0f64; MEAN_LANES];
                 let mut n = [0i32; MEAN_LANES];
                 for r in rows {
+                    prefetch(r, c + PREFETCH_BYTES / std::mem::size_of::<T>());
                     let x: &[T; MEAN_LANES] = r[c..c + MEAN_LANES].try_into().expect("a full lane block");
                     for k in 0..MEAN_LANES {
                         let keep = !(NAN && x[k].is_nan());
@@ -546,11 +667,15 @@ fn tile_groups(nr: usize, nk: usize, mut f: impl FnMut(usize, usize, usize, usiz
 }
 
 /// Runs a bank over the rows of a source.
+///
+/// An unmade bank ([`Unmade`]) is made tile by tile by the tile walks (the first group
+/// of rows of each tile), up front by every other path.
 fn drive<T: Element>(p: &Plan, src: &mut Rows<'_, '_>, bank: &mut impl Bank<T>) -> Result<()> {
-    if let ([(nr, true), (nk, false)], RowSource::Stream { dtype, feed }) = (p.groups.as_slice(), src.src)
-        && !p.empty
-        && *nk > 0
-    {
+    let walk = matches!(p.groups.as_slice(), [(nr, true), (nk, false)] if *nr > 0 && *nk > 0) && !p.empty;
+    let unmade = bank.unmade();
+    // The first group of rows of each tile makes an unmade bank's accumulators.
+    let first = |r0: usize| unmade && r0 == 0;
+    if walk && let ([(nr, _), (nk, _)], RowSource::Stream { dtype, feed }) = (p.groups.as_slice(), src.src) {
         // The same tiles and row groups as the materialised path below, each group's
         // tile handed over as slices of the stream's decoded data (copied only when
         // not aligned for T).
@@ -571,22 +696,31 @@ fn drive<T: Element>(p: &Plan, src: &mut Rows<'_, '_>, bank: &mut impl Bank<T>) 
                     .map(|s| elements::<T>(s).or_else(|| copied.next().map(Vec::as_slice)))
                     .collect::<Option<_>>()
                     .ok_or_else(|| Error::Unsupported("streamed rows run short".into()))?;
-                bank.rows(t, &rows);
+                if first(r0) {
+                    bank.rows_first(t, &rows);
+                } else {
+                    bank.rows(t, &rows);
+                }
                 Ok(())
             })
         });
     }
     // Reduced axes before kept ones over a materialised block (axis 0 of a (time, lat,
     // lon) block): hand each tile's rows to the bank together.
-    if let ([(nr, true), (nk, false)], Some(all)) = (p.groups.as_slice(), src.rows::<T>(p)) {
+    if walk && let ([(nr, _), (nk, _)], Some(all)) = (p.groups.as_slice(), src.rows::<T>(p)) {
         let mut rows: Vec<&[T]> = Vec::new();
         return tile_groups(*nr, *nk, |t, l, r0, r1| {
             rows.clear();
             rows.extend(all[r0..r1].iter().map(|r| &r[t..t + l]));
-            bank.rows(t, &rows);
+            if first(r0) {
+                bank.rows_first(t, &rows);
+            } else {
+                bank.rows(t, &rows);
+            }
             Ok(())
         });
     }
+    bank.make();
     visit(p, |io, len, oo, red| {
         let xs = src.get::<T>(io, len)?;
         if red {
@@ -806,10 +940,19 @@ fn acc_vec<A: Element>(acc: Option<Partial>, n: usize, init: A) -> Result<Vec<A>
     }
 }
 
-fn mean_vecs(acc: Option<Partial>, n: usize) -> Result<(Vec<f64>, Vec<f64>)> {
+/// The accumulators of `acc` when given (None: the bank makes them, see [`Unmade`]).
+fn acc_given<A: Element>(acc: Option<Partial>, n: usize) -> Result<Option<Vec<A>>> {
     match acc {
-        None => Ok((filled(n, 0.0), filled(n, 0.0))),
-        Some(Partial::Mean { sum, n: c }) if c.len() == n => Ok((sum, c)),
+        None => Ok(None),
+        Some(Partial::Acc(b)) if b.len() == n => A::vec_of(b).map(Some).map_err(|_| mismatch()),
+        Some(_) => Err(mismatch()),
+    }
+}
+
+fn mean_vecs(acc: Option<Partial>, n: usize) -> Result<Option<(Vec<f64>, Vec<f64>)>> {
+    match acc {
+        None => Ok(None),
+        Some(Partial::Mean { sum, n: c }) if c.len() == n => Ok(Some((sum, c))),
         Some(_) => Err(mismatch()),
     }
 }
@@ -826,14 +969,13 @@ fn partial_typed<T: Num>(
     use ReduceOp::*;
     macro_rules! acc_bank {
         ($A:ty, $nan:expr, $prod:expr) => {{
-            let init: $A = if $prod { <$A as Num>::ONE } else { <$A as Num>::ZERO };
-            let v = acc_vec::<$A>(acc, n, init)?;
+            let (v, unmade) = Unmade::vec(acc_given::<$A>(acc, n)?, n);
             if $nan {
-                let mut b = SumBank::<$A, true, $prod>(v);
+                let mut b = SumBank::<$A, true, $prod>(v, unmade);
                 drive::<T>(p, rows, &mut b)?;
                 <$A>::into_buffer(b.0)
             } else {
-                let mut b = SumBank::<$A, false, $prod>(v);
+                let mut b = SumBank::<$A, false, $prod>(v, unmade);
                 drive::<T>(p, rows, &mut b)?;
                 <$A>::into_buffer(b.0)
             }
@@ -876,28 +1018,20 @@ fn partial_typed<T: Num>(
         All => Partial::Acc(Buffer::Bool(run!(LogicBank::<true>(acc_vec(acc, n, true)?)).0)),
         Count => Partial::Acc(Buffer::I64(run!(CountBank(acc_vec(acc, n, 0i64)?)).0)),
         Mean => {
-            let (sum, c) = mean_vecs(acc, n)?;
-            let b = run!(MeanBank::<false> { sum, n: c });
+            let b = run!(MeanBank::<false>::new(mean_vecs(acc, n)?, n));
             Partial::Mean { sum: b.sum, n: b.n }
         }
         NanMean => {
-            let (sum, c) = mean_vecs(acc, n)?;
-            let b = run!(MeanBank::<true> { sum, n: c });
+            let b = run!(MeanBank::<true>::new(mean_vecs(acc, n)?, n));
             Partial::Mean { sum: b.sum, n: b.n }
         }
         Var | Std | NanVar | NanStd => {
             let nan = op.skips_nan();
             let (sum, cnt) = if nan {
-                let b = run!(MeanBank::<true> {
-                    sum: filled(n, 0.0),
-                    n: filled(n, 0.0)
-                });
+                let b = run!(MeanBank::<true>::new(None, n));
                 (b.sum, b.n)
             } else {
-                let b = run!(MeanBank::<false> {
-                    sum: filled(n, 0.0),
-                    n: filled(n, 0.0)
-                });
+                let b = run!(MeanBank::<false>::new(None, n));
                 (b.sum, b.n)
             };
             let mean: Vec<f64> = sum
@@ -1282,5 +1416,79 @@ mod tests {
         let b = Buffer::F32(vec![0.0; 10]);
         assert!(partial_stacked(ReduceOp::ArgMax, &[&b], 5).is_err());
         assert!(partial_stacked(ReduceOp::Sum, &[&b], 3).is_err());
+    }
+
+    /// The bits of a sum-like or mean partial.
+    fn bits(p: &Partial) -> Vec<u64> {
+        match p {
+            Partial::Acc(b) => (0..b.len()).map(|i| b.get_f64(i).to_bits()).collect(),
+            Partial::Mean { sum, n } => sum.iter().chain(n).map(|x| x.to_bits()).collect(),
+            other => panic!("unexpected partial {other:?}"),
+        }
+    }
+
+    #[test]
+    fn accumulators_made_tile_by_tile_are_the_bits_of_given_identities() {
+        // A fresh partial's accumulators are made by the first rows of each tile (the
+        // tile walk) or up front (every other path); either way the bits must be those
+        // of adding the block to given identity accumulators (here the partial of an
+        // empty block of the same kept shape).
+        let cases: [(&[usize], &[usize]); 5] = [
+            (&[7, 2100], &[0]),    // tile walk: full and ragged tiles, a lane tail
+            (&[30, 3, 40], &[0]),  // tile walk, rows in several groups
+            (&[4, 3, 5], &[0, 2]), // reduced axes apart: element by element
+            (&[6, 9], &[1]),       // kept axis first: folds
+            (&[3, 0], &[0]),       // nothing kept
+        ];
+        let ops = [
+            ReduceOp::Sum,
+            ReduceOp::NanSum,
+            ReduceOp::Prod,
+            ReduceOp::NanProd,
+            ReduceOp::Mean,
+            ReduceOp::NanMean,
+        ];
+        for (shape, axes) in cases {
+            let len: usize = shape.iter().product();
+            let xs: Vec<f32> = (0..len)
+                .map(|i| {
+                    if i % 13 == 5 {
+                        f32::NAN
+                    } else {
+                        (i % 7) as f32 * 0.375 - 1.0
+                    }
+                })
+                .collect();
+            let ints: Vec<i32> = (0..len).map(|i| (i % 11) as i32 - 4).collect();
+            let mut empty_shape = shape.to_vec();
+            for &a in axes {
+                empty_shape[a] = 0;
+            }
+            for (block, empty) in [
+                (Buffer::F32(xs), Buffer::F32(Vec::new())),
+                (Buffer::I32(ints), Buffer::I32(Vec::new())),
+            ] {
+                for op in ops {
+                    let at = vec![0; shape.len()];
+                    let run = |b: &Buffer, sh: &[usize], acc: Option<Partial>| {
+                        let c = BlockCtx {
+                            global_shape: sh,
+                            offset: &at,
+                            shape: sh,
+                        };
+                        partial(op, axes, &RowSource::Block(b), &c, None, acc).expect("partial")
+                    };
+                    let identity = run(&empty, &empty_shape, None);
+                    let made = run(&block, shape, None);
+                    let given = run(&block, shape, Some(identity));
+                    assert_eq!(
+                        bits(&made),
+                        bits(&given),
+                        "{op:?} over {axes:?} of {shape:?} ({})",
+                        block.dtype()
+                    );
+                }
+            }
+        }
     }
 }
