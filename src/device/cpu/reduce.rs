@@ -342,7 +342,7 @@ fn prefetch<T>(row: &[T], at: usize) {
 /// is prefetched once.
 #[inline(always)]
 fn line_start<T>(c: usize) -> bool {
-    (c * std::mem::size_of::<T>()) % 64 == 0
+    (c * std::mem::size_of::<T>()).is_multiple_of(64)
 }
 
 struct SumBank<A, const NAN: bool, const PROD: bool>(Vec<A>, Unmade);
