@@ -25,6 +25,10 @@ use chunkwise::{Array, ChunkSpec, Config, DType, Runtime, delayed, gather};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 
+/// As the `chunkwise` binary: large blocks on transparent huge pages.
+#[global_allocator]
+static ALLOC: chunkwise::HugePageAlloc = chunkwise::HugePageAlloc;
+
 fn quick() -> bool {
     std::env::var_os("CHUNKWISE_BENCH_QUICK").is_some()
 }

@@ -56,6 +56,7 @@ pub use array::elementwise_api::{Operand, where_};
 pub use array::{Array, Axes, BlockInfo, Boundary, GroupByOptions, Index, ReduceOptions};
 pub use chunk::{Chunk, Value};
 pub use delayed::{Delayed, delayed, gather};
+pub use device::cpu::alloc::HugePageAlloc;
 pub use dtype::{Buffer, DType, Element, Scalar};
 pub use error::{Error, Result};
 pub use grid::{AxisChunks, ChunkGrid, ChunkSpec};

@@ -12,6 +12,10 @@ mod timecoord;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+/// Large blocks get transparent huge pages (see [`chunkwise::HugePageAlloc`]).
+#[global_allocator]
+static ALLOC: chunkwise::HugePageAlloc = chunkwise::HugePageAlloc;
+
 /// Chunked n-dimensional arrays: reductions over large arrays, in parallel, in bounded memory.
 #[derive(Parser, Debug)]
 #[command(name = "chunkwise", version, about, long_about = None)]
