@@ -182,6 +182,48 @@ mod tests {
     use super::*;
     use std::alloc::{GlobalAlloc, Layout};
 
+    /// The `VmFlags` of the mapping of this process that holds `addr` (Linux).
+    #[cfg(target_os = "linux")]
+    fn vm_flags(addr: usize) -> Option<String> {
+        let smaps = std::fs::read_to_string("/proc/self/smaps").ok()?;
+        let mut inside = false;
+        for line in smaps.lines() {
+            if let Some((range, _)) = line.split_once(' ')
+                && let Some((a, b)) = range.split_once('-')
+                && let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16))
+            {
+                inside = (a..b).contains(&addr);
+            } else if inside && let Some(flags) = line.strip_prefix("VmFlags:") {
+                return Some(flags.trim().to_string());
+            }
+        }
+        None
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn large_blocks_are_advised_huge_pages() {
+        // Kernels built without THP have no such directory and refuse the advice.
+        if !std::path::Path::new("/sys/kernel/mm/transparent_hugepage/enabled").exists() {
+            eprintln!("no transparent huge pages in this kernel: nothing to check");
+            return;
+        }
+        let a = HugePageAlloc;
+        let layout = Layout::from_size_align(8 * HUGE_PAGE, 64).unwrap();
+        // SAFETY: a non-zero layout, freed once with itself.
+        unsafe {
+            let p = a.alloc(layout);
+            assert!(!p.is_null());
+            let mid = p as usize + 4 * HUGE_PAGE;
+            let flags = vm_flags(mid).expect("the block is mapped");
+            assert!(
+                flags.split_whitespace().any(|f| f == "hg"),
+                "no MADV_HUGEPAGE on the block: {flags}"
+            );
+            a.dealloc(p, layout);
+        }
+    }
+
     #[test]
     fn huge_page_blocks_hold_what_is_written_and_zeroed_ones_are_zero() {
         let a = HugePageAlloc;
