@@ -56,7 +56,7 @@ pub fn keep_freed_memory() {
 /// `nanmean(axis=0)` of the (365, 721, 1440) f32 field, medians 0.101–0.135 s →
 /// 0.089–0.098 s (glibc's `GLIBC_TUNABLES=glibc.malloc.hugetlb=1`, which advises the whole
 /// heap: 0.084–0.088 s); the Zarr nanmeans, their decode floors, nanstd and the anomaly
-/// 3–10% faster; peak RSS unchanged.
+/// 2–11% faster; peak RSS unchanged.
 ///
 /// Advised: the 2 MiB ranges a block of at least 2 MiB touches, edges included, and
 /// what the heap grows by, as soon as an allocation sees it grown (before the memory is

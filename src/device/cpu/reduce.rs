@@ -568,8 +568,8 @@ impl<T: Element + Num, const NAN: bool> Bank<T> for MeanBank<NAN> {
                 }
                 let ds: &mut [f64; MEAN_LANES] = (&mut sum[c..c + MEAN_LANES]).try_into().expect("lanes");
                 let dn: &mut [f64; MEAN_LANES] = (&mut cnt[c..c + MEAN_LANES]).try_into().expect("lanes");
-                // Two loops, not one: the compiler keeps each in vector registers, while
-                // one loop over both went element by element (a third of the kernel).
+                // Two loops, not one: the compiler vectorises each, while one loop over
+                // both was compiled to scalar stores (no wall-time change was measurable).
                 for k in 0..MEAN_LANES {
                     ds[k] += s[k];
                 }
