@@ -5,7 +5,8 @@
 //! - [`scan`]: running sums and products along an axis;
 //! - [`gemm`]: block matrix products;
 //! - [`qr`]: Householder QR of a small block (tall-skinny QR);
-//! - [`reduce`]: the chunk / combine / aggregate steps of every reduction;
+//! - [`reduce`]: the chunk / combine / aggregate steps of every reduction (with
+//!   `mean512`, its AVX-512 f32 mean loop);
 //! - [`math`]: vectorisable `sin`/`cos` and counter-based random numbers;
 //! - [`num`]: NumPy arithmetic semantics per element type.
 //!
@@ -17,6 +18,7 @@ pub mod eval;
 pub mod gather;
 pub mod gemm;
 pub mod math;
+mod mean512;
 pub mod num;
 pub mod qr;
 pub mod reduce;

@@ -19,6 +19,7 @@
 //! evaluated tile by tile, so a reduction over a fused elementwise chain makes one pass.
 
 use super::eval::{BlockCtx, Evaluator, InputRef, TILE, cast_buffer, num_dispatch};
+use super::mean512;
 use super::num::Num;
 use crate::dtype::{Buffer, DType, Element};
 use crate::error::{Error, Result};
@@ -253,7 +254,12 @@ trait Bank<T> {
     /// accumulators. Banks that can keep partial results in registers across the rows
     /// override it, so the accumulators are read and written once per group of rows
     /// instead of once per row.
-    fn rows(&mut self, out: usize, rows: &[&[T]]) {
+    ///
+    /// `ahead` are the rows the next call will read (the same columns of the next group
+    /// of rows, or the next tile's first group), to prefetch while these are added;
+    /// empty when the caller cannot say.
+    fn rows(&mut self, out: usize, rows: &[&[T]], ahead: &[&[T]]) {
+        let _ = ahead;
         for r in rows {
             self.row(out, r);
         }
@@ -268,8 +274,8 @@ trait Bank<T> {
     /// [`Bank::rows`] for the first group of rows of a tile of an unmade bank: the
     /// accumulators of columns `out..` (`out` is how many are made) are made, as the
     /// identity, then the rows added as by `rows`.
-    fn rows_first(&mut self, out: usize, rows: &[&[T]]) {
-        self.rows(out, rows);
+    fn rows_first(&mut self, out: usize, rows: &[&[T]], ahead: &[&[T]]) {
+        self.rows(out, rows, ahead);
     }
 }
 
@@ -318,24 +324,59 @@ const LANES: usize = 8;
 /// a group of rows takes to fold one cache line each.
 const PREFETCH_BYTES: usize = 4096;
 
-/// Asks the CPU to start loading `row[at]` into L1. The `rows` kernels read a group of
-/// rows a whole field apart (axis 0 of a (time, lat, lon) block: 10 to 40 streams
-/// 4 MB apart), more than the hardware prefetchers follow: without this an in-memory
-/// `nanmean(axis=0)` ran at a third of the machine's read bandwidth (11.6 GB/s with
-/// 2 threads vs 33 for a flat sum; 17–28 GB/s with it, in a standalone copy of the
-/// loop). `at` may lie past the row (the next tile, or past the block): a prefetch
-/// never faults and reads nothing into the program.
+/// Most rows a [`Prefetch`] covers; a `rows` call gets at most [`ROW_GROUP`].
+const PREFETCH_ROWS: usize = 16;
+
+/// What a `rows` kernel prefetches while it adds row `i`'s columns `c..`: the same
+/// columns of row `i` of the next call (`ahead`), so every line of a tile is asked for
+/// one group of rows (≈ 100 KB of reads) before it is needed — including the first
+/// lines of each tile, which a prefetch a fixed distance ahead in the same row never
+/// covers. Without `ahead`, [`PREFETCH_BYTES`] ahead in the same row.
+pub(super) struct Prefetch<T> {
+    bases: [*const T; PREFETCH_ROWS],
+}
+
+impl<T> Prefetch<T> {
+    pub(super) fn new(rows: &[&[T]], ahead: &[&[T]]) -> Self {
+        let mut bases = [std::ptr::null(); PREFETCH_ROWS];
+        for (i, (b, r)) in bases.iter_mut().zip(rows).enumerate() {
+            *b = match ahead.get(i) {
+                Some(a) => a.as_ptr(),
+                // A row with no successor: its own (cached) data, a no-op.
+                None if !ahead.is_empty() => r.as_ptr(),
+                None => r
+                    .as_ptr()
+                    .wrapping_add(PREFETCH_BYTES / std::mem::size_of::<T>().max(1)),
+            };
+        }
+        Self { bases }
+    }
+
+    /// Prefetches for row `i` at column `c`.
+    #[inline(always)]
+    pub(super) fn at(&self, i: usize, c: usize) {
+        if let Some(&b) = self.bases.get(i) {
+            prefetch_ptr(b.wrapping_add(c));
+        }
+    }
+}
+
+/// Asks the CPU to start loading the line at `p` into L1. The `rows` kernels read a
+/// group of rows a whole field apart (axis 0 of a (time, lat, lon) block: 10 to 40
+/// streams 4 MB apart), more than the hardware prefetchers follow: without prefetches
+/// an in-memory `nanmean(axis=0)` ran at a third of the machine's read bandwidth.
+/// `p` may lie anywhere (past the block): a prefetch never faults and reads nothing
+/// into the program.
 #[inline(always)]
-fn prefetch<T>(row: &[T], at: usize) {
+fn prefetch_ptr<T>(p: *const T) {
     #[cfg(target_arch = "x86_64")]
-    {
-        let p = row.as_ptr().wrapping_add(at).cast::<i8>();
-        // SAFETY: `_mm_prefetch` is a hint: it never faults, whatever the address, and
-        // SSE (its only requirement) is part of every x86-64 target.
-        unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p) };
+    // SAFETY: `_mm_prefetch` is a hint: it never faults, whatever the address, and
+    // SSE (its only requirement) is part of every x86-64 target.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast::<i8>());
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = (row, at);
+    let _ = p;
 }
 
 /// Whether the lane block starting at column `c` begins a new cache line, so each line
@@ -366,10 +407,10 @@ impl<T: Element + Num, A: Acc, const NAN: bool, const PROD: bool> Bank<T> for Su
     fn make(&mut self) {
         self.1.make(&mut self.0, if PROD { A::ONE } else { A::ZERO });
     }
-    fn rows_first(&mut self, out: usize, rows: &[&[T]]) {
+    fn rows_first(&mut self, out: usize, rows: &[&[T]], ahead: &[&[T]]) {
         let l = rows.first().map_or(0, |r| r.len());
         Unmade::grow(&mut self.0, out, l, if PROD { A::ONE } else { A::ZERO });
-        self.rows(out, rows);
+        self.rows(out, rows, ahead);
     }
     #[inline]
     fn row(&mut self, out: usize, xs: &[T]) {
@@ -380,18 +421,19 @@ impl<T: Element + Num, A: Acc, const NAN: bool, const PROD: bool> Bank<T> for Su
         }
     }
     #[inline]
-    fn rows(&mut self, out: usize, rows: &[&[T]]) {
+    fn rows(&mut self, out: usize, rows: &[&[T]], ahead: &[&[T]]) {
         let Some(first) = rows.first() else { return };
         let l = first.len();
         let init = if PROD { A::ONE } else { A::ZERO };
         let acc = &mut self.0[out..out + l];
+        let pf = Prefetch::new(rows, ahead);
         let mut c = 0;
         while c + LANES <= l {
             let mut r8 = [init; LANES];
             let fetch = line_start::<T>(c);
-            for r in rows {
+            for (i, r) in rows.iter().enumerate() {
                 if fetch {
-                    prefetch(r, c + PREFETCH_BYTES / std::mem::size_of::<T>());
+                    pf.at(i, c);
                 }
                 let x: &[T; LANES] = r[c..c + LANES].try_into().expect("a full lane block");
                 for k in 0..LANES {
@@ -510,6 +552,8 @@ struct MeanBank<const NAN: bool> {
     sum: Vec<f64>,
     n: Vec<f64>,
     unmade: Unmade,
+    /// Whether f32 rows may take the AVX-512 loop ([`super::mean512`]); the same bits.
+    wide: bool,
 }
 impl<const NAN: bool> MeanBank<NAN> {
     /// A bank adding to `given` (sums, counts), or to accumulators it makes.
@@ -517,48 +561,31 @@ impl<const NAN: bool> MeanBank<NAN> {
         let (sum, n) = given.unzip();
         let (sum, unmade) = Unmade::vec(sum, len);
         let n = n.unwrap_or_else(|| Vec::with_capacity(len));
-        Self { sum, n, unmade }
-    }
-}
-impl<T: Element + Num, const NAN: bool> Bank<T> for MeanBank<NAN> {
-    fn unmade(&self) -> bool {
-        self.unmade.pending(&self.sum)
-    }
-    fn make(&mut self) {
-        self.unmade.make(&mut self.n, 0.0);
-        self.unmade.make(&mut self.sum, 0.0);
-    }
-    fn rows_first(&mut self, out: usize, rows: &[&[T]]) {
-        let l = rows.first().map_or(0, |r| r.len());
-        Unmade::grow(&mut self.sum, out, l, 0.0);
-        Unmade::grow(&mut self.n, out, l, 0.0);
-        self.rows(out, rows);
-    }
-    #[inline]
-    fn row(&mut self, out: usize, xs: &[T]) {
-        let l = xs.len();
-        let (s, n) = (&mut self.sum[out..out + l], &mut self.n[out..out + l]);
-        for ((s, n), &x) in s.iter_mut().zip(n.iter_mut()).zip(xs) {
-            let nan = NAN && x.is_nan();
-            *s += if nan { 0.0 } else { x.to_f64() };
-            *n += if nan { 0.0 } else { 1.0 };
+        Self {
+            sum,
+            n,
+            unmade,
+            wide: true,
         }
     }
+
+    /// The portable `rows` loop over columns `done..` of the tile at `out`.
     #[inline]
-    fn rows(&mut self, out: usize, rows: &[&[T]]) {
+    fn add_rows<T: Element + Num>(&mut self, out: usize, rows: &[&[T]], ahead: &[&[T]], done: usize) {
         let Some(first) = rows.first() else { return };
         let l = first.len();
         let (sum, cnt) = (&mut self.sum[out..out + l], &mut self.n[out..out + l]);
+        let pf = Prefetch::new(rows, ahead);
         // Counts are kept as i32 lanes (one compare mask per 8 f32s, then one integer
         // subtract) and NaNs are zeroed in the element type before widening: half the
         // work of counting in f64. A pass covers at most `i32::MAX` rows.
         for rows in rows.chunks(i32::MAX as usize) {
-            let mut c = 0;
+            let mut c = done;
             while c + MEAN_LANES <= l {
                 let mut s = [0.0f64; MEAN_LANES];
                 let mut n = [0i32; MEAN_LANES];
-                for r in rows {
-                    prefetch(r, c + PREFETCH_BYTES / std::mem::size_of::<T>());
+                for (i, r) in rows.iter().enumerate() {
+                    pf.at(i, c);
                     let x: &[T; MEAN_LANES] = r[c..c + MEAN_LANES].try_into().expect("a full lane block");
                     for k in 0..MEAN_LANES {
                         let keep = !(NAN && x[k].is_nan());
@@ -587,6 +614,65 @@ impl<T: Element + Num, const NAN: bool> Bank<T> for MeanBank<NAN> {
             }
         }
     }
+}
+impl<T: Element + Num, const NAN: bool> Bank<T> for MeanBank<NAN> {
+    fn unmade(&self) -> bool {
+        self.unmade.pending(&self.sum)
+    }
+    fn make(&mut self) {
+        self.unmade.make(&mut self.n, 0.0);
+        self.unmade.make(&mut self.sum, 0.0);
+    }
+    fn rows_first(&mut self, out: usize, rows: &[&[T]], ahead: &[&[T]]) {
+        let l = rows.first().map_or(0, |r| r.len());
+        // The AVX-512 loop writes the first columns' accumulators outright (the bits
+        // of identity ⊕ rows, see `mean512::make_f32`); the rest are made, then added.
+        let done = match (self.wide, f32_rows(rows), f32_rows(ahead)) {
+            (true, Some(r), Some(a)) => {
+                debug_assert_eq!((self.sum.len(), self.n.len()), (out, out), "tiles are made in order");
+                self.sum.reserve(l);
+                self.n.reserve(l);
+                let (s, n) = (
+                    &mut self.sum.spare_capacity_mut()[..l],
+                    &mut self.n.spare_capacity_mut()[..l],
+                );
+                let done = mean512::make_f32::<NAN>(r, &Prefetch::new(r, a), s, n);
+                // SAFETY: `make_f32` wrote the first `done` spare values of both vectors.
+                unsafe {
+                    self.sum.set_len(out + done);
+                    self.n.set_len(out + done);
+                }
+                done
+            }
+            _ => 0,
+        };
+        Unmade::grow(&mut self.sum, out + done, l - done, 0.0);
+        Unmade::grow(&mut self.n, out + done, l - done, 0.0);
+        self.add_rows(out, rows, ahead, done);
+    }
+    #[inline]
+    fn row(&mut self, out: usize, xs: &[T]) {
+        let l = xs.len();
+        let (s, n) = (&mut self.sum[out..out + l], &mut self.n[out..out + l]);
+        for ((s, n), &x) in s.iter_mut().zip(n.iter_mut()).zip(xs) {
+            let nan = NAN && x.is_nan();
+            *s += if nan { 0.0 } else { x.to_f64() };
+            *n += if nan { 0.0 } else { 1.0 };
+        }
+    }
+    #[inline]
+    fn rows(&mut self, out: usize, rows: &[&[T]], ahead: &[&[T]]) {
+        let Some(first) = rows.first() else { return };
+        let l = first.len();
+        let (sum, cnt) = (&mut self.sum[out..out + l], &mut self.n[out..out + l]);
+        // Whole 16-column blocks of f32 rows in AVX-512 where the CPU has it: `done`
+        // columns, then the portable loop from there.
+        let done = match (self.wide, f32_rows(rows), f32_rows(ahead)) {
+            (true, Some(r), Some(a)) => mean512::add_f32::<NAN>(r, &Prefetch::new(r, a), sum, cnt),
+            _ => 0,
+        };
+        self.add_rows(out, rows, ahead, done);
+    }
     #[inline]
     fn fold(&mut self, out: usize, xs: &[T]) {
         let mut lanes = [0.0f64; 8];
@@ -609,6 +695,15 @@ impl<T: Element + Num, const NAN: bool> Bank<T> for MeanBank<NAN> {
             ((lanes[0] + lanes[4]) + (lanes[2] + lanes[6])) + ((lanes[1] + lanes[5]) + (lanes[3] + lanes[7]));
         self.n[out] += cnt as f64;
     }
+}
+
+/// `rows` as f32 rows, when `T` is f32.
+fn f32_rows<'r, 'a, T: Element>(rows: &'r [&'a [T]]) -> Option<&'r [&'a [f32]]> {
+    if std::any::TypeId::of::<T>() != std::any::TypeId::of::<f32>() {
+        return None;
+    }
+    // SAFETY: `T` is `f32` (same type id), so the two slice types are the same type.
+    Some(unsafe { &*(std::ptr::from_ref(rows) as *const [&'a [f32]]) })
 }
 
 /// Second pass of var/std: squared deviations from a known mean.
@@ -654,20 +749,50 @@ const ROW_GROUP: usize = 12;
 /// of them side by side thrashes L1/L2 (40 rows at once ran at 7 GB/s, groups of 10 at
 /// 16). Materialised and streamed blocks both go through here, so they fold their
 /// rows in the same order (the same bits).
-fn tile_groups(nr: usize, nk: usize, mut f: impl FnMut(usize, usize, usize, usize) -> Result<()>) -> Result<()> {
+fn tile_groups(nr: usize, nk: usize, mut f: impl FnMut(Group, Option<Group>) -> Result<()>) -> Result<()> {
     let g = nr.div_ceil(nr.div_ceil(ROW_GROUP).max(1)).max(1);
-    let mut t = 0;
-    while t < nk {
-        let l = TILE.min(nk - t);
-        let mut r0 = 0;
-        while r0 < nr {
-            let r1 = (r0 + g).min(nr);
-            f(t, l, r0, r1)?;
-            r0 = r1;
+    let next = |x: Group| {
+        if x.r1 < nr {
+            Some(Group {
+                r0: x.r1,
+                r1: (x.r1 + g).min(nr),
+                ..x
+            })
+        } else if x.t + x.l < nk {
+            let t = x.t + x.l;
+            Some(Group {
+                t,
+                l: TILE.min(nk - t),
+                r0: 0,
+                r1: g.min(nr),
+            })
+        } else {
+            None
         }
-        t += l;
+    };
+    if nr == 0 || nk == 0 {
+        return Ok(());
+    }
+    let mut at = Some(Group {
+        t: 0,
+        l: TILE.min(nk),
+        r0: 0,
+        r1: g.min(nr),
+    });
+    while let Some(x) = at {
+        at = next(x);
+        f(x, at)?;
     }
     Ok(())
+}
+
+/// One call of a [`tile_groups`] walk: rows `r0..r1` of the `l` columns from `t`.
+#[derive(Clone, Copy)]
+struct Group {
+    t: usize,
+    l: usize,
+    r0: usize,
+    r1: usize,
 }
 
 /// Runs a bank over the rows of a source.
@@ -686,7 +811,7 @@ fn drive<T: Element>(p: &Plan, src: &mut Rows<'_, '_>, bank: &mut impl Bank<T>) 
         let (nr, nk, size) = (*nr, *nk, dtype.size());
         let mut starts = Vec::new();
         let mut copies: Vec<Vec<T>> = Vec::new();
-        return tile_groups(nr, nk, |t, l, r0, r1| {
+        return tile_groups(nr, nk, |Group { t, l, r0, r1 }, _| {
             starts.clear();
             starts.extend((r0..r1).map(|r| (r * nk + t) * size));
             feed.with_ranges(&starts, l * size, &mut |slices| {
@@ -701,9 +826,9 @@ fn drive<T: Element>(p: &Plan, src: &mut Rows<'_, '_>, bank: &mut impl Bank<T>) 
                     .collect::<Option<_>>()
                     .ok_or_else(|| Error::Unsupported("streamed rows run short".into()))?;
                 if first(r0) {
-                    bank.rows_first(t, &rows);
+                    bank.rows_first(t, &rows, &[]);
                 } else {
-                    bank.rows(t, &rows);
+                    bank.rows(t, &rows, &[]);
                 }
                 Ok(())
             })
@@ -712,14 +837,18 @@ fn drive<T: Element>(p: &Plan, src: &mut Rows<'_, '_>, bank: &mut impl Bank<T>) 
     // Reduced axes before kept ones over a materialised block (axis 0 of a (time, lat,
     // lon) block): hand each tile's rows to the bank together.
     if walk && let ([(nr, _), (nk, _)], Some(all)) = (p.groups.as_slice(), src.rows::<T>(p)) {
-        let mut rows: Vec<&[T]> = Vec::new();
-        return tile_groups(*nr, *nk, |t, l, r0, r1| {
+        let (mut rows, mut ahead): (Vec<&[T]>, Vec<&[T]>) = (Vec::new(), Vec::new());
+        return tile_groups(*nr, *nk, |Group { t, l, r0, r1 }, next| {
             rows.clear();
             rows.extend(all[r0..r1].iter().map(|r| &r[t..t + l]));
+            ahead.clear();
+            if let Some(n) = next {
+                ahead.extend(all[n.r0..n.r1].iter().map(|r| &r[n.t..n.t + n.l]));
+            }
             if first(r0) {
-                bank.rows_first(t, &rows);
+                bank.rows_first(t, &rows, &ahead);
             } else {
-                bank.rows(t, &rows);
+                bank.rows(t, &rows, &ahead);
             }
             Ok(())
         });
@@ -1493,6 +1622,101 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    /// Rows of `cols` f32 with NaN, −0.0, +0.0, huge and tiny values sprinkled in.
+    fn awkward_rows(n: usize, cols: usize, seed: usize) -> Vec<Vec<f32>> {
+        (0..n)
+            .map(|r| {
+                (0..cols)
+                    .map(|j| match (r * 31 + j * 7 + seed) % 23 {
+                        0 => f32::NAN,
+                        1 => -0.0,
+                        2 => 0.0,
+                        3 => 3.0e38,
+                        4 => -1.0e-30,
+                        k => (k as f32 - 11.5) * 0.1 + (j % 97) as f32,
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn wide_mean_loop_gives_the_bits_of_the_portable_one() {
+        // The AVX-512 loop (`mean512`, taken where the CPU has it) against the portable
+        // loop, for mean and nanmean: made tiles (written, not added to zeros), added
+        // groups, a column 0 of −0.0 only (a sum that must stay +0.0),
+        // 2100 columns (131 lane blocks and a 4-column tail), prefetch targets given
+        // and not.
+        let cols = 2100;
+        let mut groups = vec![
+            awkward_rows(10, cols, 0),
+            awkward_rows(12, cols, 5),
+            awkward_rows(3, cols, 9),
+        ];
+        for r in groups.iter_mut().flatten() {
+            r[0] = -0.0;
+        }
+        fn run<const NAN: bool>(groups: &[Vec<Vec<f32>>], wide: bool, cols: usize) -> (Vec<u64>, Vec<u64>) {
+            let mut bank = MeanBank::<NAN>::new(None, cols);
+            bank.wide = wide;
+            for (g, rows) in groups.iter().enumerate() {
+                let rows: Vec<&[f32]> = rows.iter().map(Vec::as_slice).collect();
+                let ahead: Vec<&[f32]> = groups
+                    .get(g + 1)
+                    .map_or(Vec::new(), |n| n.iter().map(Vec::as_slice).collect());
+                if g == 0 {
+                    Bank::<f32>::rows_first(&mut bank, 0, &rows, &ahead);
+                } else {
+                    Bank::<f32>::rows(&mut bank, 0, &rows, &ahead);
+                }
+            }
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect();
+            (bits(&bank.sum), bits(&bank.n))
+        }
+        let portable = run::<true>(&groups, false, cols);
+        assert_eq!(run::<true>(&groups, true, cols), portable);
+        assert_eq!(portable.0[0], 0.0f64.to_bits(), "−0.0 rows added to +0.0 give +0.0");
+        let all = 25f64.to_bits();
+        assert_eq!(portable.1[0], all);
+        assert!(portable.1.iter().any(|&n| n != all), "NaN was skipped somewhere");
+        assert_eq!(run::<false>(&groups, true, cols), run::<false>(&groups, false, cols));
+        if !mean512::available() {
+            eprintln!("no AVX-512 here: the portable loop was compared with itself");
+        }
+    }
+
+    #[test]
+    fn tile_walk_names_the_next_group_it_will_visit() {
+        // The `next` a walk hands over (the rows to prefetch) is the group it visits
+        // next, and the walk covers every (row, column) once.
+        for (nr, nk) in [
+            (1, 1),
+            (5, 2048),
+            (12, 2049),
+            (13, 4096),
+            (40, 5000),
+            (365, 3000),
+            (3, 0),
+            (0, 3),
+        ] {
+            let mut seen = Vec::new();
+            let mut promised: Option<Group> = None;
+            tile_groups(nr, nk, |x, next| {
+                if let Some(p) = promised {
+                    assert_eq!((p.t, p.l, p.r0, p.r1), (x.t, x.l, x.r0, x.r1));
+                }
+                assert!(x.r1 - x.r0 <= ROW_GROUP && x.l <= TILE);
+                seen.push((x.t, x.l, x.r0, x.r1));
+                promised = next;
+                Ok(())
+            })
+            .expect("walk");
+            assert!(promised.is_none(), "the last group has no successor");
+            let cells: usize = seen.iter().map(|&(_, l, r0, r1)| l * (r1 - r0)).sum();
+            assert_eq!(cells, nr * nk, "({nr}, {nk})");
         }
     }
 }
