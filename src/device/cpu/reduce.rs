@@ -331,7 +331,10 @@ const PREFETCH_ROWS: usize = 16;
 /// columns of row `i` of the next call (`ahead`), so every line of a tile is asked for
 /// one group of rows (≈ 100 KB of reads) before it is needed — including the first
 /// lines of each tile, which a prefetch a fixed distance ahead in the same row never
-/// covers. Without `ahead`, [`PREFETCH_BYTES`] ahead in the same row.
+/// covers, while that one fetches lines of the next tile long before they are read.
+/// In a C copy of the mean loop (`benches/floor/mean_rows.c`), one core over an
+/// in-memory field: 14.5 GB/s with the 4 KiB in-row prefetch, 17.1 with none, 18.9
+/// with this. Without `ahead` (streamed rows), [`PREFETCH_BYTES`] ahead in the row.
 pub(super) struct Prefetch<T> {
     bases: [*const T; PREFETCH_ROWS],
 }
