@@ -41,7 +41,7 @@ fn main() {
     let kernels: [(&str, Product); 2] = [
         (
             if uses_packed_kernels() {
-                "chunkwise (packed AVX2)"
+                "chunkwise (packed; f64 AVX-512 where the CPU has it, else AVX2)"
             } else {
                 "chunkwise (portable)"
             },

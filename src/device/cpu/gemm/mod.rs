@@ -1,7 +1,8 @@
 //! Block matrix products: `c += a · b` for C-order row-major blocks.
 //!
 //! Floats run through our packed, cache-blocked GEMM ([`packed`]) with AVX2/FMA
-//! micro-kernels ([`avx2`]) when the CPU has them (checked once at run time), else
+//! micro-kernels ([`avx2`]; f64 in AVX-512 where the CPU has it) when the CPU has them
+//! (checked once at run time), else
 //! through ndarray's `general_mat_mul` (`matrixmultiply`). Single-threaded: the
 //! scheduler already runs one block product per core. Integers (and bools, as 0/1)
 //! use a plain `i-k-j` loop with wrapping arithmetic, as NumPy's integer matmul does.
@@ -12,7 +13,7 @@ use ndarray::{ArrayView2, ArrayViewMut2};
 mod avx2;
 mod packed;
 
-/// Whether float products use the packed AVX2 kernels (else `matrixmultiply`).
+/// Whether float products use the packed AVX2 (f64: AVX-512 where available) kernels (else `matrixmultiply`).
 pub fn uses_packed_kernels() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
@@ -21,6 +22,13 @@ pub fn uses_packed_kernels() -> bool {
     }
     #[cfg(not(target_arch = "x86_64"))]
     false
+}
+
+/// Whether f64 products use the AVX-512 micro-kernel (checked once).
+#[cfg(target_arch = "x86_64")]
+fn wide_f64() -> bool {
+    static WIDE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *WIDE.get_or_init(avx2::available512)
 }
 
 /// The f64 micro-kernel's own rate in GFLOP/s, on panels that stay in L1: the ceiling
@@ -78,7 +86,24 @@ macro_rules! gemm_float {
         }
     )*};
 }
-gemm_float!(f32 => avx2::f32k::Avx2F32, f64 => avx2::f64k::Avx2F64);
+gemm_float!(f32 => avx2::f32k::Avx2F32);
+
+impl Gemm for f64 {
+    fn gemm_acc(a: &[Self], b: &[Self], c: &mut [Self], m: usize, k: usize, n: usize) {
+        #[cfg(target_arch = "x86_64")]
+        if uses_packed_kernels() {
+            if wide_f64() {
+                // SAFETY: the CPU has AVX-512 F (checked above).
+                unsafe { packed::gemm::<avx2::f64z::Avx512F64>(a, b, c, m, k, n) };
+                return;
+            }
+            // SAFETY: the CPU has AVX2 and FMA (checked above).
+            unsafe { packed::gemm::<avx2::f64k::Avx2F64>(a, b, c, m, k, n) };
+            return;
+        }
+        gemm_acc_portable(a, b, c, m, k, n);
+    }
+}
 
 macro_rules! gemm_int {
     ($($t:ty),*) => {$(
@@ -105,6 +130,31 @@ gemm_int!(i64, u64);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn avx512_f64_kernel_gives_the_bits_of_the_avx2_one() {
+        // Edge tiles in both directions (13 = 2·6 + 1 rows, 37 = 2·16 + 5 columns), a
+        // depth over one KC block (300 > 256), and a C that is added to.
+        if !(avx2::available() && avx2::available512()) {
+            eprintln!("no AVX-512 here: nothing to compare");
+            return;
+        }
+        let (m, k, n) = (13, 300, 37);
+        let a: Vec<f64> = (0..m * k).map(|i| ((i * 7919) % 1009) as f64 / 97.0 - 5.0).collect();
+        let b: Vec<f64> = (0..k * n).map(|i| ((i * 104_729) % 997) as f64 / 89.0 - 5.5).collect();
+        let c0: Vec<f64> = (0..m * n).map(|i| i as f64 * 0.1).collect();
+        let (mut c2, mut c5) = (c0.clone(), c0.clone());
+        // SAFETY: the CPU has AVX2, FMA and AVX-512 F (checked above).
+        unsafe {
+            packed::gemm::<avx2::f64k::Avx2F64>(&a, &b, &mut c2, m, k, n);
+            packed::gemm::<avx2::f64z::Avx512F64>(&a, &b, &mut c5, m, k, n);
+        }
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&c5), bits(&c2));
+        let want: f64 = (0..k).map(|p| a[12 * k + p] * b[p * n + 36]).sum::<f64>() + c0[12 * n + 36];
+        assert!((c5[12 * n + 36] - want).abs() < 1e-9 * want.abs().max(1.0));
+    }
 
     #[test]
     fn small_products() {
