@@ -5,7 +5,7 @@
 //! compiled for AVX2 (x86-64-v3): there a 16-column block costs four 4-wide loads,
 //! compares, masks, widenings, adds and count updates per row — 24 instructions, and
 //! the loop ran at ~6 G elements/s per core with the data in cache, under the 7+ a
-//! core reads from memory here. AVX-512 does the same block in six: one 16-wide load,
+//! core reads from memory here. AVX-512 does the same block in seven: one 16-wide load,
 //! one compare into a mask register, two *masked* widenings that write +0.0 where the
 //! element is NaN, two adds, one masked count increment: 8.5 G elements/s in cache,
 //! and 19.5–22.0 GB/s on one core over the whole in-memory field against the AVX2

@@ -139,7 +139,8 @@ pub(super) mod f32k {
 /// wide in twelve 8-lane registers. Each element is still one FMA chain over the depth
 /// in the same order, so the bits are the AVX2 kernel's (a test holds them equal). On
 /// this project's Zen 4, whose 512-bit FMAs take two 256-bit halves, it is not wider
-/// in FLOPs but halves the instructions per FMA and the B panel loads per A broadcast:
+/// in FLOPs, but each step's 2 loads, 6 broadcasts and 12 FMAs do twice the
+/// multiply-adds, so a core issues half the instructions per multiply-add:
 /// `examples/gemm_rate` 2000² block products on 2 cores 80–99 GFLOP/s against 74–78
 /// for the AVX2 kernel in the same rounds, the 8000² `matmul` workload 13.1–13.7 s
 /// against 14.0–16.1 s.
