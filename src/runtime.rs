@@ -186,10 +186,14 @@ impl Runtime {
         if !self.config.optimize {
             return g;
         }
-        let rules = match self.config.memory_limit {
+        let mut rules = match self.config.memory_limit {
             Some(limit) => rules_for_budget(limit),
             None => default_rules(),
         };
+        // A GPU, or host devices' placement, takes a reduction's tree steps one by one.
+        if self.gpu.is_some() || matches!(self.config.device, DeviceKind::Hosts(_)) {
+            rules.retain(|r| r.name() != "split-columns");
+        }
         optimize(g, &rules).0
     }
 

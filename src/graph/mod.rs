@@ -103,6 +103,69 @@ impl ReduceNode {
     }
 }
 
+/// A reduction tree over blocks that are in memory already, as lowering built it:
+/// which blocks each chunk step stacks, and the order partials are merged in. A split
+/// reduction ([`TaskKind::ReduceSpan`]) replays it for its columns, so every column
+/// gets the merges, in the order, of the unsplit graph (the same bits).
+#[derive(Debug)]
+pub enum SplitTree {
+    /// A chunk step: these blocks, stacked as rows, in order.
+    Group(Vec<InlineLoad>),
+    /// Partials merged in this order (a combine task: the first is the accumulator).
+    Merge(Vec<SplitTree>),
+}
+
+/// A reduction of in-memory blocks split by columns (see `crate::optimize::SplitColumns`).
+#[derive(Debug)]
+pub struct SplitNode {
+    /// The reduction.
+    pub node: Arc<ReduceNode>,
+    /// The tree every span replays.
+    pub tree: SplitTree,
+    /// Kept elements per row: the length of the output block.
+    pub cols: usize,
+    /// Columns per span (a multiple of the CPU kernels' tile); the last span is shorter.
+    pub span_cols: usize,
+    /// The output block's partial shape (reduced axes at length 1).
+    pub pshape: Vec<usize>,
+}
+
+impl SplitNode {
+    /// Number of spans.
+    #[must_use]
+    pub fn spans(&self) -> usize {
+        self.cols.div_ceil(self.span_cols)
+    }
+
+    /// The columns of span `k`.
+    #[must_use]
+    pub fn span(&self, k: usize) -> std::ops::Range<usize> {
+        let s = k * self.span_cols;
+        s..(s + self.span_cols).min(self.cols)
+    }
+
+    /// Bytes span `k` reads: its columns of every row of every block.
+    #[must_use]
+    pub fn read_bytes(&self, k: usize) -> usize {
+        fn rows(t: &SplitTree, cols: usize) -> usize {
+            match t {
+                SplitTree::Group(loads) => loads
+                    .iter()
+                    .map(|l| {
+                        l.grid
+                            .block_shape(&l.grid.unlinear(l.block as usize))
+                            .iter()
+                            .product::<usize>()
+                            / cols
+                    })
+                    .sum(),
+                SplitTree::Merge(ts) => ts.iter().map(|t| rows(t, cols)).sum(),
+            }
+        }
+        rows(&self.tree, self.cols.max(1)) * self.span(k).len() * self.node.in_dtype.size()
+    }
+}
+
 /// A rechunk node's parameters.
 #[derive(Debug)]
 pub struct RechunkNode {
@@ -201,6 +264,20 @@ pub enum TaskKind {
         /// Run the aggregate step (last tree level).
         finalize: bool,
     },
+    /// The finished reduction of columns `span` of a [`SplitNode`]'s output block: its
+    /// whole tree replayed over those columns, every block read inline (shared, no
+    /// copy). No dependencies.
+    ReduceSpan {
+        /// The split reduction.
+        split: Arc<SplitNode>,
+        /// Span number.
+        span: u32,
+    },
+    /// A split reduction's output block, joined from its spans (dependencies, in order).
+    ReduceJoin {
+        /// The split reduction.
+        split: Arc<SplitNode>,
+    },
     /// Assemble an output block from overlapping input blocks.
     Rechunk {
         /// The rechunk.
@@ -227,6 +304,11 @@ impl TaskKind {
     /// at once (one block at a time) and the total read.
     #[must_use]
     pub fn inline_bytes(&self) -> (usize, usize) {
+        if let TaskKind::ReduceSpan { split, span } = self {
+            // Shared reads: nothing is allocated for them; what is read is the span of
+            // every row.
+            return (0, split.read_bytes(*span as usize));
+        }
         let TaskKind::ReducePartial {
             inline: Some(slots), ..
         } = self
@@ -248,6 +330,8 @@ impl TaskKind {
             TaskKind::Map { .. } => "map",
             TaskKind::ReducePartial { .. } => "reduce-partial",
             TaskKind::ReduceCombine { .. } => "reduce-combine",
+            TaskKind::ReduceSpan { .. } => "reduce-span",
+            TaskKind::ReduceJoin { .. } => "reduce-join",
             TaskKind::Rechunk { .. } => "rechunk",
             TaskKind::Custom { .. } => "custom",
             TaskKind::Block { .. } => "block",
@@ -430,6 +514,35 @@ impl TaskGraph {
         g
     }
 
+    /// [`TaskGraph::rebuild`] for rewrites that add tasks: `replace(t, new, map)` may push
+    /// tasks into the new graph first (their dependencies are new ids; `map` takes an
+    /// old id to its new one, for tasks already rebuilt) and returns `t`'s replacement
+    /// with dependencies as new ids.
+    pub(crate) fn rebuild_with(
+        &self,
+        keep: &[bool],
+        mut replace: impl FnMut(TaskId, &mut TaskGraph, &[u32]) -> Option<(TaskKind, Vec<TaskId>)>,
+    ) -> TaskGraph {
+        let mut map = vec![u32::MAX; self.tasks.len()];
+        let mut g = TaskGraph::new();
+        for (i, t) in self.tasks.iter().enumerate() {
+            if !keep[i] {
+                continue;
+            }
+            let id = TaskId(i as u32);
+            let (kind, deps) = match replace(id, &mut g, &map) {
+                Some(r) => r,
+                None => {
+                    let deps = self.deps(id).iter().map(|d| TaskId(map[d.ix()])).collect();
+                    (t.kind.clone(), deps)
+                }
+            };
+            map[i] = g.push(kind, &deps, t.nbytes).0;
+        }
+        g.outputs = self.outputs.iter().map(|o| o.remapped(&map)).collect();
+        g
+    }
+
     /// A one-line description of a task for errors and traces
     /// (`reduce-partial nanmean block [3, 0, 0]`).
     #[must_use]
@@ -455,6 +568,13 @@ impl TaskGraph {
                 }
             }
             TaskKind::ReduceCombine { node, .. } => format!("reduce-combine {} (task {})", node.spec.op.name(), t.0),
+            TaskKind::ReduceSpan { split, span } => format!(
+                "reduce-span {} columns {:?} (task {})",
+                split.node.spec.op.name(),
+                split.span(*span as usize),
+                t.0
+            ),
+            TaskKind::ReduceJoin { split } => format!("reduce-join {} (task {})", split.node.spec.op.name(), t.0),
             TaskKind::Rechunk { node, block } => format!("rechunk block {:?}", node.out_grid.unlinear(*block as usize)),
             TaskKind::Custom { node } => format!("custom {}", node.name),
             TaskKind::Block { op, block } => format!("{} block {block}", op.name()),
@@ -475,6 +595,8 @@ impl TaskGraph {
             "map",
             "reduce-partial",
             "reduce-combine",
+            "reduce-span",
+            "reduce-join",
             "rechunk",
             "block",
             "custom",

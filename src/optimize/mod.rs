@@ -5,7 +5,9 @@
 //! default pipeline is [`Cull`] (drop tasks no output needs) then [`Fuse`] (merge chains
 //! of elementwise tasks, and an elementwise task into the reduction that consumes it,
 //! into one per-block pass), then [`InlineLoads`] (a reduction reads the blocks it
-//! folds itself, one at a time, instead of waiting for separate Load tasks). With a
+//! folds itself, one at a time, instead of waiting for separate Load tasks), then
+//! [`SplitColumns`] (a reduction of in-memory blocks runs as spans of its output's
+//! columns, each replaying the whole tree, instead of a tree of partials). With a
 //! memory budget, [`RereadShared`] first splits Loads that would be held across a long
 //! stretch of the run (re-reading them instead).
 
@@ -13,11 +15,13 @@ mod cull;
 mod fuse;
 mod inline_loads;
 mod reread;
+mod split_columns;
 
 pub use cull::Cull;
 pub use fuse::Fuse;
 pub use inline_loads::InlineLoads;
 pub use reread::RereadShared;
+pub use split_columns::SplitColumns;
 
 use crate::graph::TaskGraph;
 
@@ -32,7 +36,12 @@ pub trait Rule: Send + Sync {
 /// The default rules, in order, without a memory budget.
 #[must_use]
 pub fn default_rules() -> Vec<Box<dyn Rule>> {
-    vec![Box::new(Cull), Box::new(Fuse), Box::new(InlineLoads)]
+    vec![
+        Box::new(Cull),
+        Box::new(Fuse),
+        Box::new(InlineLoads),
+        Box::new(SplitColumns),
+    ]
 }
 
 /// The default rules for a run within `budget` bytes, whose shared storage reads may
@@ -48,6 +57,7 @@ pub fn rules_for_budget(budget: usize) -> Vec<Box<dyn Rule>> {
             budget,
         }),
         Box::new(InlineLoads),
+        Box::new(SplitColumns),
     ]
 }
 

@@ -3,9 +3,11 @@
 use super::GpuUse;
 use crate::chunk::{Chunk, Value};
 use crate::device::cpu::eval::{BlockCtx, InputRef, eval_block};
-use crate::device::cpu::reduce::{ArgInfo, RowFeed, RowSource, finalize, merge, partial, partial_stacked, stack_dims};
+use crate::device::cpu::reduce::{
+    ArgInfo, RowFeed, RowSource, finalize, merge, partial, partial_span, partial_stacked, stack_dims,
+};
 use crate::error::{Error, Result};
-use crate::graph::{InlineLoad, ReduceNode, TaskKind};
+use crate::graph::{InlineLoad, ReduceNode, SplitNode, SplitTree, TaskKind};
 use crate::grid::IndexIter;
 use crate::ops::{Partial, ReduceSpec};
 use std::sync::Arc;
@@ -204,6 +206,51 @@ fn stacked_group(
         .collect::<Result<_>>()?;
     let p = partial_stacked(spec.op, &bufs, cols)?;
     finish_reduce(node, p, partial_shape(&shapes[0], &spec.axes), fin).map(Some)
+}
+
+/// A split reduction's span `k`: its tree replayed over the span's columns — each
+/// chunk step's blocks stacked, partials merged in the tree's order — then finalised.
+fn reduce_span(split: &SplitNode, k: usize) -> Result<Value> {
+    fn replay(t: &SplitTree, split: &SplitNode, span: &std::ops::Range<usize>) -> Result<Partial> {
+        let op = split.node.spec.op;
+        match t {
+            SplitTree::Group(loads) => {
+                let chunks = loads.iter().map(load_inline).collect::<Result<Vec<_>>>()?;
+                let bufs: Vec<&crate::dtype::Buffer> = chunks.iter().map(|c| c.data()).collect();
+                partial_span(op, &bufs, split.cols, span.clone())
+            }
+            SplitTree::Merge(parts) => {
+                let mut it = parts.iter();
+                let first = it
+                    .next()
+                    .ok_or_else(|| Error::Unsupported("combine without partials".into()))?;
+                let mut acc = replay(first, split, span)?;
+                for t in it {
+                    merge(op, &mut acc, &replay(t, split, span)?)?;
+                }
+                Ok(acc)
+            }
+        }
+    }
+    let span = split.span(k);
+    let p = replay(&split.tree, split, &span)?;
+    let spec = &split.node.spec;
+    let buf = finalize(spec.op, p, spec.ddof, split.node.out_dtype)?;
+    Ok(Value::Chunk(Chunk::new(vec![span.len()], buf)?))
+}
+
+/// A split reduction's output block from its spans (in order).
+fn reduce_join(split: &SplitNode, spans: &[&Value]) -> Result<Value> {
+    if spans.len() != split.spans() {
+        return Err(Error::Unsupported("split reduction spans and inputs disagree".into()));
+    }
+    let data = crate::dtype::Buffer::zeros(split.node.out_dtype, split.cols);
+    let mut out = Chunk::new(vec![split.cols], data)?;
+    for (k, v) in spans.iter().enumerate() {
+        let r = split.span(k);
+        out.write_box(&[r.start], v.as_chunk()?, std::slice::from_ref(&(0..r.len())))?;
+    }
+    Ok(Value::Chunk(out.reshaped(out_shape(&split.node.spec, &split.pshape))?))
 }
 
 /// The blocks of the inline-load slots that have one, read now.
@@ -406,6 +453,8 @@ pub fn execute(kind: &TaskKind, inputs: Vec<Arc<Value>>, gpu: Option<GpuUse>) ->
             finish_reduce(node, p, pshape, *fin)
         }
         TaskKind::ReduceCombine { .. } => unreachable!("handled above"),
+        TaskKind::ReduceSpan { split, span } => reduce_span(split, *span as usize),
+        TaskKind::ReduceJoin { split } => reduce_join(split, vals),
         TaskKind::Rechunk { node, block } => {
             let og = &node.out_grid;
             let idx = og.unlinear(*block as usize);

@@ -38,6 +38,9 @@ pub enum RowSource<'a> {
         blocks: &'a [&'a Buffer],
         /// Elements per row (the kept extent).
         cols: usize,
+        /// The columns reduced, `start..end` of each row (`0..cols` for all of them;
+        /// see [`partial_span`]).
+        span: (usize, usize),
     },
     /// A block that is never materialised, read by byte ranges through a [`RowFeed`]
     /// that decodes only what they need (a stored chunk read by ranges). Rows are
@@ -898,10 +901,13 @@ impl<'s, 'a> Rows<'s, 'a> {
         }
         let out: Vec<&[T]> = match (self.block::<T>(), self.src) {
             (Some(b), _) => b.chunks_exact(nk).collect(),
-            (None, RowSource::Stack { blocks, .. }) => {
+            (None, RowSource::Stack { blocks, cols, span }) => {
+                if span.1 - span.0 != nk {
+                    return None;
+                }
                 let mut v = Vec::with_capacity(nr);
                 for b in blocks.iter() {
-                    v.extend(T::slice_of(b)?.chunks_exact(nk));
+                    v.extend(T::slice_of(b)?.chunks_exact(*cols).map(|r| &r[span.0..span.1]));
                 }
                 v
             }
@@ -916,9 +922,10 @@ impl<'s, 'a> Rows<'s, 'a> {
         } else {
             match self.src {
                 RowSource::Block(b) => b,
-                RowSource::Stack { blocks, cols } => {
+                RowSource::Stack { blocks, cols, span } => {
                     // Rows never straddle blocks: `visit` tiles within a row.
-                    let (mut row, col) = (start / cols, start % cols);
+                    let width = span.1 - span.0;
+                    let (mut row, col) = (start / width, span.0 + start % width);
                     for b in blocks.iter() {
                         let r = b.len() / cols;
                         if row < r {
@@ -1037,17 +1044,38 @@ pub fn stack_dims(shape: &[usize], axes: &[usize]) -> Option<(usize, usize)> {
 /// # Errors
 /// When the blocks do not fit `cols`, mix dtypes, or are bool; as [`partial`].
 pub fn partial_stacked(op: ReduceOp, blocks: &[&Buffer], cols: usize) -> Result<Partial> {
+    partial_span(op, blocks, cols, 0..cols)
+}
+
+/// [`partial_stacked`] over the columns `span` of every row only: the partial of those
+/// columns, with the bits they have in the whole-row partial when `span.start` is a
+/// multiple of [`TILE`] (each column is then folded by the same tile and row groups).
+/// A split reduction (`crate::optimize::SplitColumns`) reduces a field this way, one
+/// span per task, all of the field's blocks at once, so no partial of the whole field
+/// is ever written.
+///
+/// # Errors
+/// As [`partial_stacked`]; a span outside the row.
+pub fn partial_span(op: ReduceOp, blocks: &[&Buffer], cols: usize, span: std::ops::Range<usize>) -> Result<Partial> {
     if op.is_arg() || cols == 0 || blocks.iter().any(|b| b.len() % cols != 0) {
         return Err(Error::Unsupported("blocks that do not stack into rows".into()));
     }
+    if span.start >= span.end || span.end > cols {
+        return Err(Error::Unsupported(format!("columns {span:?} outside rows of {cols}")));
+    }
     let rows: usize = blocks.iter().map(|b| b.len() / cols).sum();
-    let shape = [rows, cols];
+    let shape = [rows, span.end - span.start];
     let ctx = BlockCtx {
         global_shape: &shape,
         offset: &[0, 0],
         shape: &shape,
     };
-    partial(op, &[0], &RowSource::Stack { blocks, cols }, &ctx, None, None)
+    let src = RowSource::Stack {
+        blocks,
+        cols,
+        span: (span.start, span.end),
+    };
+    partial(op, &[0], &src, &ctx, None, None)
 }
 
 fn mismatch() -> Error {
@@ -1538,6 +1566,49 @@ mod tests {
                 assert!(ok, "{op:?} column {j}: got {g}, want {want}");
             }
         }
+    }
+
+    #[test]
+    fn column_spans_give_the_bits_of_the_whole_rows() {
+        // 4196 columns: two whole tiles and a ragged one; spans start on tiles. Every
+        // op that stacks, over f32 and i32 blocks with NaNs, huge and negative values.
+        let cols = 4196;
+        let rows = [7usize, 13, 2];
+        let make = |b: usize, i: usize| -> f64 {
+            let k = i * 31 + 7919 * b;
+            match k % 23 {
+                3 => f64::NAN,
+                5 => 3.0e38,
+                7 => -0.0,
+                _ => (k % 101) as f64 * 0.37 - 11.0,
+            }
+        };
+        for dt in [DType::F32, DType::I32] {
+            let bufs: Vec<Buffer> = rows
+                .iter()
+                .enumerate()
+                .map(|(b, &r)| match dt {
+                    DType::F32 => Buffer::F32((0..r * cols).map(|i| make(b, i) as f32).collect()),
+                    _ => Buffer::I32((0..r * cols).map(|i| (i * 7 + b) as i32 % 1000 - 500).collect()),
+                })
+                .collect();
+            let refs: Vec<&Buffer> = bufs.iter().collect();
+            for op in ReduceOp::ALL.into_iter().filter(|o| !o.is_arg()) {
+                let out = op.result_dtype(dt);
+                let whole = finalize(op, partial_stacked(op, &refs, cols).expect("whole"), 1.0, out).expect("fin");
+                let mut got = Vec::new();
+                for span in [0..TILE, TILE..2 * TILE, 2 * TILE..cols] {
+                    let p = partial_span(op, &refs, cols, span).expect("span");
+                    let b = finalize(op, p, 1.0, out).expect("fin");
+                    got.extend((0..b.len()).map(|i| b.get_f64(i).to_bits()));
+                }
+                let want: Vec<u64> = (0..whole.len()).map(|i| whole.get_f64(i).to_bits()).collect();
+                assert_eq!(got, want, "{op:?} over {dt}");
+            }
+        }
+        let b = Buffer::F32(vec![0.0; 10]);
+        assert!(partial_span(ReduceOp::Sum, &[&b], 5, 3..6).is_err());
+        assert!(partial_span(ReduceOp::Sum, &[&b], 5, 2..2).is_err());
     }
 
     #[test]
