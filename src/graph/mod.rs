@@ -499,19 +499,9 @@ impl TaskGraph {
         keep: &[bool],
         mut replace: impl FnMut(TaskId) -> Option<(TaskKind, Vec<TaskId>)>,
     ) -> TaskGraph {
-        let mut map = vec![u32::MAX; self.tasks.len()];
-        let mut g = TaskGraph::new();
-        for (i, t) in self.tasks.iter().enumerate() {
-            if !keep[i] {
-                continue;
-            }
-            let id = TaskId(i as u32);
-            let (kind, deps) = replace(id).unwrap_or_else(|| (t.kind.clone(), self.deps(id).to_vec()));
-            let deps: Vec<TaskId> = deps.iter().map(|d| TaskId(map[d.ix()])).collect();
-            map[i] = g.push(kind, &deps, t.nbytes).0;
-        }
-        g.outputs = self.outputs.iter().map(|o| o.remapped(&map)).collect();
-        g
+        self.rebuild_with(keep, |t, _, map| {
+            replace(t).map(|(kind, deps)| (kind, deps.iter().map(|d| TaskId(map[d.ix()])).collect()))
+        })
     }
 
     /// [`TaskGraph::rebuild`] for rewrites that add tasks: `replace(t, new, map)` may push
