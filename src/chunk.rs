@@ -229,6 +229,12 @@ impl Chunk {
         })
     }
 
+    /// The start of this chunk's element storage, for writers of disjoint boxes
+    /// ([`crate::scheduler::sink`]); the heap buffer does not move with the chunk.
+    pub(crate) fn base_ptr(&mut self) -> *mut u8 {
+        crate::dispatch_buffer!(&mut self.data, d, T => d.as_mut_ptr().cast::<u8>())
+    }
+
     /// Writes the box `ranges` of `src` into this chunk at `dst_start`.
     ///
     /// # Errors
@@ -259,6 +265,9 @@ pub enum Value {
     DevicePartial(crate::device::cuda::DevicePartial, Vec<usize>),
     /// A value from a custom graph task.
     Any(Arc<dyn Any + Send + Sync>),
+    /// An output block already copied into its array in place (see
+    /// [`crate::scheduler::sink`]), and the bytes it holds there.
+    Written(usize),
 }
 
 impl Value {
@@ -273,6 +282,7 @@ impl Value {
             Value::Partial(p, _) => p.nbytes(),
             Value::Grouped(g) => g.nbytes(),
             Value::Any(_) => 0,
+            Value::Written(n) => *n,
         }
     }
 
@@ -315,6 +325,7 @@ impl Value {
                 ));
             }
             Value::Any(a) => Value::Any(Arc::clone(a)),
+            Value::Written(n) => Value::Written(*n),
         })
     }
 }
@@ -328,6 +339,7 @@ impl std::fmt::Debug for Value {
             Value::Grouped(g) => write!(f, "Grouped({} groups, {:?})", g.groups.len(), g.shape),
             Value::DevicePartial(p, s) => write!(f, "DevicePartial({s:?}, {} device bytes)", p.nbytes()),
             Value::Any(_) => f.write_str("Any"),
+            Value::Written(n) => write!(f, "Written({n} bytes)"),
         }
     }
 }

@@ -199,11 +199,17 @@ impl Runtime {
 
     pub(crate) fn run(&self, targets: &[Target<'_>]) -> Result<(scheduler::Outputs, TaskGraph, RunStats)> {
         let g = self.graph(targets);
+        let (outs, stats) = self.run_graph(&g, &scheduler::sink::Sinks::none())?;
+        Ok((outs, g, stats))
+    }
+
+    /// Runs a built graph, writing the outputs that have a sink in place.
+    fn run_graph(&self, g: &TaskGraph, sinks: &scheduler::sink::Sinks) -> Result<(scheduler::Outputs, RunStats)> {
         if let Some(limit) = self.config.memory_limit {
-            scheduler::budget::check(&g, limit)?;
+            scheduler::budget::check(g, limit)?;
             if let DeviceKind::Hosts(n) = self.config.device {
                 let n = usize::from(n.max(1));
-                scheduler::budget::check_device_share(&g, limit / n, n)?;
+                scheduler::budget::check_device_share(g, limit / n, n)?;
             }
         }
         let opts = RunOptions {
@@ -224,8 +230,7 @@ impl Runtime {
                 _ => None,
             },
         };
-        let (outs, stats) = scheduler::run(&g, &opts, &self.pool)?;
-        Ok((outs, g, stats))
+        scheduler::run_sunk(g, &opts, &self.pool, sinks)
     }
 
     /// Computes several arrays together (shared work done once); returns each as a
@@ -235,11 +240,19 @@ impl Runtime {
     /// The first task error.
     pub fn compute_with_stats(&self, arrays: &[&Array]) -> Result<(Vec<Chunk>, RunStats)> {
         let targets: Vec<Target<'_>> = arrays.iter().map(|a| Target::Array(a)).collect();
-        let (outs, g, stats) = self.run(&targets)?;
+        let g = self.graph(&targets);
+        // Multi-block results are written in place as their blocks finish (see
+        // `scheduler::sink`); the rest are assembled here.
+        let mut sinks = scheduler::sink::Sinks::for_graph(&g)?;
+        let (outs, stats) = self.run_graph(&g, &sinks)?;
         let chunks = outs
             .into_iter()
             .zip(&g.outputs)
-            .map(|(vals, o)| self.pool.install(|| assemble(o, vals)))
+            .enumerate()
+            .map(|(k, (vals, o))| match sinks.finish(k) {
+                Some(sunk) => sunk,
+                None => self.pool.install(|| assemble(o, vals)),
+            })
             .collect::<Result<_>>()?;
         Ok((chunks, stats))
     }

@@ -244,3 +244,61 @@ fn typed_compute_checks_the_dtype() {
     ));
     assert!(x.compute_scalar::<f32>().is_err());
 }
+
+/// Multi-block results are written in place as their blocks finish
+/// (`scheduler::sink`): the same values as the blocks assembled, for ragged and
+/// one-element blocks, every dtype kind, on every scheduler, when an output's blocks
+/// are also read by another output (kept, not dropped), when one array is asked for
+/// twice, and with the memory accounting still counting the result.
+#[test]
+fn results_written_in_place_match_the_reference() {
+    let (r, c) = (13usize, 7usize);
+    let reference = ndarray::Array2::from_shape_fn((r, c), |(i, j)| (i * 100 + j) as f64 * 0.5 - 20.0);
+    for rt in runtimes() {
+        for chunks in [[13, 7], [4, 3], [1, 1], [5, 7], [13, 2]] {
+            let x = Array::from_ndarray(reference.clone().into_dyn(), chunks).unwrap();
+            let y = &x * 2.0 + 1.0;
+            let want = reference.mapv(|v| v * 2.0 + 1.0);
+            let got = rt.compute::<f64>(&y).unwrap();
+            assert_eq!(got.shape(), &[r, c]);
+            assert_eq!(got.as_slice().unwrap(), want.as_slice().unwrap(), "chunks {chunks:?}");
+            // One output's blocks feed another: both right.
+            let s = y.sum(0).unwrap();
+            let (out, stats) = rt.compute_with_stats(&[&y, &s]).unwrap();
+            assert_eq!(out[0].data().as_slice::<f64>().unwrap(), want.as_slice().unwrap());
+            for j in 0..c {
+                let col: f64 = (0..r).map(|i| want[[i, j]]).sum();
+                assert!(
+                    (out[1].data().get_f64(j) - col).abs() < 1e-9,
+                    "chunks {chunks:?} column {j}"
+                );
+            }
+            assert!(
+                stats.peak_bytes >= r * c * 8,
+                "the result's bytes are accounted ({} < {})",
+                stats.peak_bytes,
+                r * c * 8
+            );
+            // The same array twice.
+            let twice = rt.compute_many(&[&y, &y]).unwrap();
+            for o in &twice {
+                assert_eq!(o.data().as_slice::<f64>().unwrap(), want.as_slice().unwrap());
+            }
+            // Other dtypes: bool and a narrow integer.
+            let b = rt.compute::<bool>(&y.greater(0.0).unwrap()).unwrap();
+            assert!(
+                b.iter().zip(want.iter()).all(|(&b, &w)| b == (w > 0.0)),
+                "chunks {chunks:?}"
+            );
+            let i = rt.compute::<i16>(&y.astype(DType::I16)).unwrap();
+            assert!(
+                i.iter().zip(want.iter()).all(|(&i, &w)| i == w as i16),
+                "chunks {chunks:?}"
+            );
+        }
+        // A task error leaves no result.
+        let src = counting(40, Some(16));
+        let x = Array::from_source(src, [8, 500]).unwrap();
+        assert!(rt.compute::<f64>(&(&x + 1.0)).is_err());
+    }
+}

@@ -25,6 +25,11 @@
 //!   and the task is not an output, the value is dropped at once and its bytes leave the
 //!   resident count (the engine's own memory accounting: deterministic, not RSS).
 //!
+//! `compute()` of a multi-block array writes each output block into the result on the
+//! worker that made it, as soon as its task returns ([`sink`]), and keeps only a
+//! placeholder with its byte count when nothing else reads the block: no second copy
+//! of the result is assembled after the run.
+//!
 //! ## The memory budget
 //!
 //! With a limit ([`RunOptions::memory_limit`]), a ready task starts only when the
@@ -57,6 +62,7 @@ mod exec;
 mod gpu_exec;
 pub mod hosts;
 pub mod placement;
+pub(crate) mod sink;
 mod state;
 mod sync;
 mod threaded;
@@ -162,10 +168,22 @@ pub type Outputs = Vec<Vec<Arc<Value>>>;
 /// # Errors
 /// The first task error, wrapped with the task's description.
 pub fn run(g: &TaskGraph, opts: &RunOptions, pool: &rayon::ThreadPool) -> Result<(Outputs, RunStats)> {
+    run_sunk(g, opts, pool, &sink::Sinks::none())
+}
+
+/// [`run`], copying the blocks of the outputs that have a sink into their arrays as
+/// they finish (see [`sink`]); those outputs' values are [`Value::Written`]
+/// placeholders where nothing else read them.
+pub(crate) fn run_sunk(
+    g: &TaskGraph,
+    opts: &RunOptions,
+    pool: &rayon::ThreadPool,
+    sinks: &sink::Sinks,
+) -> Result<(Outputs, RunStats)> {
     let mut st = state::State::new(g, opts);
     match opts.kind {
-        SchedulerKind::Sync => sync::run(&mut st, opts)?,
-        SchedulerKind::Threaded => threaded::run(&mut st, opts, pool)?,
+        SchedulerKind::Sync => sync::run(&mut st, opts, sinks)?,
+        SchedulerKind::Threaded => threaded::run(&mut st, opts, pool, sinks)?,
     }
     Ok(st.into_outputs())
 }

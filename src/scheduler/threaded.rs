@@ -30,7 +30,12 @@ fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
 /// Polls of the result channel before the scheduling thread blocks on it.
 const SPIN: usize = 200;
 
-pub(super) fn run(st: &mut State<'_>, opts: &RunOptions, pool: &rayon::ThreadPool) -> Result<()> {
+pub(super) fn run(
+    st: &mut State<'_>,
+    opts: &RunOptions,
+    pool: &rayon::ThreadPool,
+    sinks: &super::sink::Sinks,
+) -> Result<()> {
     let slots = pool.current_num_threads().max(1);
     let (tx, rx) = crossbeam::channel::unbounded::<(TaskId, Result<Value>, Span)>();
     let origin = std::time::Instant::now();
@@ -56,8 +61,10 @@ pub(super) fn run(st: &mut State<'_>, opts: &RunOptions, pool: &rayon::ThreadPoo
                 in_flight += 1;
                 scope.spawn(move |_| {
                     let (r, span) = Span::time(origin, || {
-                        std::panic::catch_unwind(AssertUnwindSafe(|| execute(&g.task(t).kind, ins, gpu)))
-                            .unwrap_or_else(|p| Err(Error::Panic(panic_message(&*p))))
+                        std::panic::catch_unwind(AssertUnwindSafe(|| {
+                            execute(&g.task(t).kind, ins, gpu).and_then(|v| sinks.take(t, v))
+                        }))
+                        .unwrap_or_else(|p| Err(Error::Panic(panic_message(&*p))))
                     });
                     let _ = tx.send((t, r, span));
                 });
