@@ -230,7 +230,7 @@ impl Chunk {
     }
 
     /// The start of this chunk's element storage, for writers of disjoint boxes
-    /// ([`crate::scheduler::sink`]); the heap buffer does not move with the chunk.
+    /// (`src/scheduler/sink.rs`); the heap buffer does not move with the chunk.
     pub(crate) fn base_ptr(&mut self) -> *mut u8 {
         crate::dispatch_buffer!(&mut self.data, d, T => d.as_mut_ptr().cast::<u8>())
     }
@@ -266,7 +266,7 @@ pub enum Value {
     /// A value from a custom graph task.
     Any(Arc<dyn Any + Send + Sync>),
     /// An output block already copied into its array in place (see
-    /// [`crate::scheduler::sink`]), and the bytes it holds there.
+    /// `src/scheduler/sink.rs`), and the bytes it holds there.
     Written(usize),
 }
 
