@@ -133,14 +133,7 @@ fn check(dtype: DType, nan_frac: f64) {
                         (Ok(_), Err(w)) => panic!("{what}: expected an error ({w})"),
                         (Ok(mut g), Ok(w)) => {
                             let g = g.pop().unwrap();
-                            let w = if keepdims {
-                                let ks: Vec<usize> = (0..shape.len())
-                                    .map(|a| if axes.contains(&a) { 1 } else { shape[a] })
-                                    .collect();
-                                w.clone().into_shape_with_order(ks).unwrap()
-                            } else {
-                                w.clone()
-                            };
+                            let w = with_keepdims(w, shape, axes, keepdims);
                             let rtol = if r.dtype() == DType::F32 { 2e-5 } else { 1e-9 };
                             assert_close(&g, &w, rtol, &what);
                             assert_eq!(g.dtype(), r.dtype(), "{what}: dtype");

@@ -101,6 +101,20 @@ pub fn kahan(v: &[f64]) -> f64 {
 }
 
 /// The reference result of one reduction: `Err` where NumPy raises.
+/// A reference reduction's result `w` over `axes` of `shape`, with the reduced axes
+/// kept as length 1 when `keepdims` (NumPy's `keepdims=True` shape).
+pub fn with_keepdims(w: &ArrayD<f64>, shape: &[usize], axes: &[usize], keepdims: bool) -> ArrayD<f64> {
+    if !keepdims {
+        return w.clone();
+    }
+    let ks: Vec<usize> = (0..shape.len())
+        .map(|a| if axes.contains(&a) { 1 } else { shape[a] })
+        .collect();
+    w.clone()
+        .into_shape_with_order(ks)
+        .expect("the reduced axes kept as length 1")
+}
+
 pub fn reference_reduce(
     x: &ArrayD<f64>,
     op: ReduceOp,
