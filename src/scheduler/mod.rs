@@ -16,10 +16,10 @@
 //! - **ready**: a min-heap keyed by the static priority of [`order`](crate::graph::order)
 //!   (a DFS post-order): the task that completes the current branch runs first, so
 //!   intermediates are consumed soon after they are produced.
-//! - **running**: at most one task per worker. The threaded scheduler runs one worker
-//!   loop per thread of a rayon pool; a worker that finishes a task records it and pops
-//!   its next one under the state's one lock, so no other thread sits between two tasks
-//!   (`src/scheduler/threaded.rs`).
+//! - **running**: at most one task per thread. The threaded scheduler runs worker loops
+//!   on a rayon pool, at most one per thread; a loop that finishes a task records it and
+//!   pops its next one under the state's one lock, so no other thread sits between two
+//!   tasks, and it stops when nothing can start (`src/scheduler/threaded.rs`).
 //! - **done**: the output is stored as an `Arc<Value>` and its bytes are added to the
 //!   resident count; each dependent's `missing` drops by one.
 //! - **released**: `pending[t]` counts dependents that have not finished; when it hits 0
