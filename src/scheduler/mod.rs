@@ -16,10 +16,9 @@
 //! - **ready**: a min-heap keyed by the static priority of [`order`](crate::graph::order)
 //!   (a DFS post-order): the task that completes the current branch runs first, so
 //!   intermediates are consumed soon after they are produced.
-//! - **running**: at most one task per thread. The threaded scheduler runs worker loops
-//!   on a rayon pool, at most one per thread; a loop that finishes a task records it and
-//!   pops its next one under the state's one lock, so no other thread sits between two
-//!   tasks, and it stops when nothing can start (`src/scheduler/threaded.rs`).
+//! - **running**: at most one task per worker. The threaded scheduler keeps exactly
+//!   `threads` tasks in flight on a rayon pool; results come back over one crossbeam
+//!   channel to the thread that owns the state, so the state needs no lock.
 //! - **done**: the output is stored as an `Arc<Value>` and its bytes are added to the
 //!   resident count; each dependent's `missing` drops by one.
 //! - **released**: `pending[t]` counts dependents that have not finished; when it hits 0
@@ -27,7 +26,7 @@
 //!   resident count (the engine's own memory accounting: deterministic, not RSS).
 //!
 //! `compute()` of a multi-block array writes each output block into the result on the
-//! worker that made it, as soon as its task returns (`src/scheduler/sink.rs`), and keeps only a
+//! worker that made it, as soon as its task returns ([`sink`]), and keeps only a
 //! placeholder with its byte count when nothing else reads the block: no second copy
 //! of the result is assembled after the run.
 //!

@@ -102,11 +102,6 @@ impl<'g> State<'g> {
         found
     }
 
-    /// Tasks whose dependencies have all finished and that have not started.
-    pub fn ready_len(&self) -> usize {
-        self.ready.len()
-    }
-
     pub fn is_finished(&self) -> bool {
         self.done == self.g.len()
     }
