@@ -16,9 +16,10 @@
 //! - **ready**: a min-heap keyed by the static priority of [`order`](crate::graph::order)
 //!   (a DFS post-order): the task that completes the current branch runs first, so
 //!   intermediates are consumed soon after they are produced.
-//! - **running**: at most one task per worker. The threaded scheduler keeps exactly
-//!   `threads` tasks in flight on a rayon pool; results come back over one crossbeam
-//!   channel to the thread that owns the state, so the state needs no lock.
+//! - **running**: at most one task per thread. The threaded scheduler runs worker loops
+//!   on a rayon pool, at most one per thread; a loop that finishes a task records it and
+//!   pops its next one under the state's one lock, so no other thread sits between two
+//!   tasks, and it stops when nothing can start (`src/scheduler/threaded.rs`).
 //! - **done**: the output is stored as an `Arc<Value>` and its bytes are added to the
 //!   resident count; each dependent's `missing` drops by one.
 //! - **released**: `pending[t]` counts dependents that have not finished; when it hits 0
@@ -26,7 +27,7 @@
 //!   resident count (the engine's own memory accounting: deterministic, not RSS).
 //!
 //! `compute()` of a multi-block array writes each output block into the result on the
-//! worker that made it, as soon as its task returns ([`sink`]), and keeps only a
+//! worker that made it, as soon as its task returns (`src/scheduler/sink.rs`), and keeps only a
 //! placeholder with its byte count when nothing else reads the block: no second copy
 //! of the result is assembled after the run.
 //!
@@ -38,7 +39,11 @@
 //! the ready heap for one that fits (a combine or a reduction step that frees memory
 //! usually does) and else waits for a running task to finish. Loads and other root tasks
 //! are therefore withheld while memory is full: no root-task overproduction. See
-//! [`budget`] for the plan-time check that makes a stall impossible.
+//! [`budget`] for the plan-time check that makes a stall impossible. A task ahead of
+//! the one-worker order (started while an earlier one is still to come) must also fit
+//! the slack between the budget and that order's peak (`src/scheduler/ahead.rs`): else
+//! workers that run ahead while one is held up could fill the budget with blocks that
+//! cannot be used yet, and the held-up branch would have to run over budget.
 //!
 //! A task error aborts the run: no new task starts, tasks in flight are drained, and
 //! the error is returned wrapped with the failing task's kind and block
@@ -57,6 +62,7 @@
 //! them ([`execute`]); their partials stay in device memory until a combine or the
 //! final step needs them on the host.
 
+mod ahead;
 pub mod budget;
 mod exec;
 mod gpu_exec;

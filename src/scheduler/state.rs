@@ -1,5 +1,6 @@
 //! The scheduler's bookkeeping, shared by both schedulers (see the module docs above).
 
+use super::ahead::RunAhead;
 use super::budget::start_need;
 use super::hosts::Hosts;
 use super::trace::{Span, TraceBuilder};
@@ -26,6 +27,8 @@ pub(super) struct State<'g> {
     /// Output estimates of the running tasks (reserved against the budget).
     reserved: usize,
     limit: usize,
+    /// How far the run is ahead of the one-worker order, under a budget.
+    ahead: Option<RunAhead>,
     bytes_read: usize,
     trace: Option<TraceBuilder>,
     /// Per-device residency and copies with several host devices.
@@ -50,6 +53,8 @@ impl<'g> State<'g> {
                 ready.push(Reverse((prio[i], i as u32)));
             }
         }
+        let limit = opts.memory_limit.unwrap_or(usize::MAX);
+        let ahead = RunAhead::new(g, &prio, limit);
         State {
             g,
             prio,
@@ -63,7 +68,8 @@ impl<'g> State<'g> {
             dependents,
             resident: 0,
             reserved: 0,
-            limit: opts.memory_limit.unwrap_or(usize::MAX),
+            limit,
+            ahead,
             bytes_read: 0,
             trace: opts.trace.then(TraceBuilder::default),
             hosts: opts.hosts.map(|h| Hosts::new(h, n)),
@@ -87,7 +93,9 @@ impl<'g> State<'g> {
             let Some(Reverse((p, t))) = self.ready.pop() else { break };
             let first = skipped.is_empty();
             let consumes = !self.g.deps(TaskId(t)).is_empty();
-            if (first || consumes) && self.resident + self.reserved + start_need(self.g, TaskId(t)) <= self.limit {
+            let fits = self.resident + self.reserved + start_need(self.g, TaskId(t)) <= self.limit
+                && self.ahead.as_ref().is_none_or(|a| a.allows(self.g, TaskId(t), p));
+            if (first || consumes) && fits {
                 found = Some(TaskId(t));
                 break;
             }
@@ -100,6 +108,11 @@ impl<'g> State<'g> {
         }
         self.ready.extend(skipped);
         found
+    }
+
+    /// Tasks whose dependencies have all finished and that have not started.
+    pub fn ready_len(&self) -> usize {
+        self.ready.len()
     }
 
     pub fn is_finished(&self) -> bool {
@@ -120,6 +133,9 @@ impl<'g> State<'g> {
         let (work, _) = g.task(t).kind.inline_bytes();
         self.resident += work;
         self.reserved += g.task(t).nbytes as usize;
+        if let Some(a) = &mut self.ahead {
+            a.start(g, t, self.prio[t.ix()]);
+        }
         if let Some(h) = &mut self.hosts {
             h.place(t, g.deps(t), g.task(t).nbytes as usize, work);
             h.start(t, work);
@@ -162,6 +178,9 @@ impl<'g> State<'g> {
         if let Some(h) = &mut self.hosts {
             self.resident -= h.finish(t, work, bytes, kept);
         }
+        if let Some(a) = &mut self.ahead {
+            a.finish(t, if kept { bytes } else { 0 });
+        }
         if kept {
             self.resident += bytes;
             self.held[t.ix()] = bytes;
@@ -182,6 +201,9 @@ impl<'g> State<'g> {
             if *p == 0 && !self.is_output[d.ix()] {
                 self.results[d.ix()] = None;
                 self.resident -= std::mem::take(&mut self.held[d.ix()]);
+                if let Some(a) = &mut self.ahead {
+                    a.release(d);
+                }
                 if let Some(h) = &mut self.hosts {
                     self.resident -= h.release(d);
                 }
