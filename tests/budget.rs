@@ -2,14 +2,17 @@
 //! stay within budgets 20× smaller than the data, a budget below one task's need fails
 //! before anything is read, several outputs and the anomaly pattern stay within budget
 //! (shared reads held when they fit, re-read when they do not), progress counts every
-//! task once, and a trace records every task.
+//! task once, a trace records every task, and threaded runs keep the tightest budget
+//! the plan-time check accepts while some reads are held up.
 
 mod common;
 
+use chunkwise::graph::lower::Target;
 use chunkwise::io::ChunkSource;
 use chunkwise::{Array, Chunk, Config, DType, Error, ReduceOp, Result, Runtime, SchedulerKind};
 use common::reference_reduce;
 use ndarray::{ArrayD, IxDyn};
+use proptest::prelude::*;
 use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -19,6 +22,9 @@ use std::sync::{Arc, Mutex};
 struct Field {
     shape: Vec<usize>,
     reads: AtomicUsize,
+    /// Reads starting at a multiple of this along time are held up 1 ms (a slow disk,
+    /// or a worker the OS took away).
+    slow_every: Option<usize>,
 }
 
 fn value(t: usize, y: usize, x: usize) -> f32 {
@@ -43,6 +49,9 @@ impl ChunkSource for Field {
     }
     fn read(&self, r: &[Range<usize>]) -> Result<Chunk> {
         self.reads.fetch_add(1, Ordering::SeqCst);
+        if self.slow_every.is_some_and(|k| r[0].start.is_multiple_of(k)) {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
         let mut v = Vec::with_capacity(r.iter().map(ExactSizeIterator::len).product());
         for t in r[0].clone() {
             for y in r[1].clone() {
@@ -65,6 +74,7 @@ fn field() -> Arc<Field> {
     Arc::new(Field {
         shape: SHAPE.to_vec(),
         reads: AtomicUsize::new(0),
+        slow_every: None,
     })
 }
 
@@ -285,4 +295,48 @@ fn a_trace_records_every_task_and_writes_chrome_json() {
     let e = trace.write_chrome(&dir.join("nope/run.json")).unwrap_err().to_string();
     assert!(e.contains("nope"), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// The tightest budget the plan-time check accepts (the one-worker peak in the static
+    /// order, or the largest task's need), on 4 threads, with some reads held up so the
+    /// other workers run ahead: kept exactly, never a task over budget
+    /// (`src/scheduler/ahead.rs`), and the values are the reference's.
+    #[test]
+    fn threaded_runs_keep_the_tightest_budget_while_reads_are_held_up(
+        ct in prop::sample::select(vec![4usize, 8, 16, 40]),
+        cy in prop::sample::select(vec![10usize, 25, 50, 100]),
+        cx in prop::sample::select(vec![20usize, 50, 100]),
+        op in prop::sample::select(vec![ReduceOp::NanMean, ReduceOp::Sum, ReduceOp::NanStd, ReduceOp::Max]),
+        axes in prop::sample::select(vec![vec![0usize], vec![1, 2], vec![0, 1, 2], vec![2]]),
+        rechunk in any::<bool>(),
+        every in prop::sample::select(vec![8usize, 16, 48]),
+    ) {
+        let src = Arc::new(Field {
+            shape: SHAPE.to_vec(),
+            reads: AtomicUsize::new(0),
+            slow_every: Some(every),
+        });
+        let x = Array::from_source(src, [ct, cy, cx]).unwrap();
+        let x = if rechunk { x.rechunk_bounded([SHAPE[0], 20, 20], BYTES / 8).unwrap() } else { x };
+        let ax: Vec<isize> = axes.iter().map(|&a| a as isize).collect();
+        let r = x.reduce(op, ax, &chunkwise::ReduceOptions::default()).unwrap();
+        let g = runtime(usize::MAX, 4, SchedulerKind::Threaded).graph(&[Target::Array(&r)]);
+        let mut limit = g.sequential_peak();
+        let (out, stats) = loop {
+            match runtime(limit, 4, SchedulerKind::Threaded).compute_with_stats(&[&r]) {
+                Err(Error::MemoryLimit { needs, .. }) if needs > limit => limit = needs,
+                res => break res.unwrap(),
+            }
+        };
+        let what = format!("{op:?} over {axes:?}, chunks {:?}, rechunked {rechunk}", [ct, cy, cx]);
+        prop_assert!(
+            stats.peak_bytes <= limit && stats.over_budget == 0,
+            "{what}: budget {limit}, peak {}, {} tasks over budget", stats.peak_bytes, stats.over_budget
+        );
+        let want = reference_reduce(&reference(), op, &axes, 0.0, DType::F32).unwrap();
+        close(&out[0], &want, &what);
+    }
 }
