@@ -12,15 +12,18 @@
 //! worker ran 14 loads of band 4 while the other's last load of band 3 took 0.8 ms).
 //!
 //! The rule that keeps the promise: let the *cursor* be the first task of the static
-//! order that has not started. Everything the run holds is at most what the one-worker
-//! run holds at the cursor plus what was made by tasks *ahead* of it (started, with a
-//! later position, and not yet passed by the cursor or released): the run-ahead. From
-//! any state the one-worker order can be resumed, and it then holds at most `P` plus
-//! the run-ahead. So a task ahead of the cursor may start only when the run-ahead,
-//! with its own need, stays within the slack `limit − P`; the cursor task itself is
-//! always ready when nothing runs (its dependencies come earlier in the order and have
-//! all finished) and always fits. Only graphs that do not fit the budget whole are
-//! watched at all, and there the cost is a few additions per task.
+//! order that has not started. When nothing is running, everything the run holds is at
+//! most what the one-worker run holds at the cursor plus the outputs kept by tasks
+//! *ahead* of it (started, with a later position, not yet passed by the cursor nor
+//! released): the run-ahead. From there the one-worker order can be resumed, and it
+//! holds at most `P` plus the run-ahead. So a task ahead of the cursor may start only
+//! when the run-ahead, with its own output estimate, stays within the slack
+//! `limit − P`. The blocks a running task reads itself are not counted there: they go
+//! when it finishes, which needs nothing else, and while anything runs the scheduler
+//! can wait rather than start a task over budget (the plain budget check counts them).
+//! When nothing runs, the cursor task is ready (its dependencies come earlier in the
+//! order and have all finished) and fits. Only graphs that do not fit the budget whole
+//! are watched at all, and there the cost is a few additions per task.
 
 use super::budget::start_need;
 use crate::graph::{TaskGraph, TaskId};
@@ -31,7 +34,8 @@ pub(super) struct RunAhead {
     started: Vec<bool>,
     /// Tasks ahead of the cursor whose bytes are in `total`.
     ahead: Vec<bool>,
-    /// Bytes each of those adds to `total` now.
+    /// Bytes each of those adds to `total` now: its output estimate while it runs, the
+    /// bytes it keeps once finished.
     counted: Vec<usize>,
     cursor: usize,
     total: usize,
@@ -68,19 +72,19 @@ impl RunAhead {
     }
 
     /// Whether `t` (at position `p` of the order) may start as far as the run-ahead
-    /// goes: it is the cursor task, or the run-ahead with its need fits the slack.
+    /// goes: it is the cursor task, or the run-ahead with its output fits the slack.
     pub fn allows(&self, g: &TaskGraph, t: TaskId, p: u32) -> bool {
-        p as usize == self.cursor || self.total + start_need(g, t) <= self.slack
+        p as usize == self.cursor || self.total + g.task(t).nbytes as usize <= self.slack
     }
 
     /// `t` starts: counted while ahead; the cursor moves past everything started.
     pub fn start(&mut self, g: &TaskGraph, t: TaskId, p: u32) {
         self.started[t.ix()] = true;
         if p as usize > self.cursor {
-            let need = start_need(g, t);
+            let out = g.task(t).nbytes as usize;
             self.ahead[t.ix()] = true;
-            self.counted[t.ix()] = need;
-            self.total += need;
+            self.counted[t.ix()] = out;
+            self.total += out;
         }
         while self.cursor < self.by_prio.len() && self.started[self.by_prio[self.cursor] as usize] {
             let c = self.by_prio[self.cursor] as usize;
@@ -91,7 +95,7 @@ impl RunAhead {
     }
 
     /// `t` finished: a task still ahead now counts the bytes it keeps (0 when nothing
-    /// reads them), not its estimate and blocks read.
+    /// reads them), not its estimate.
     pub fn finish(&mut self, t: TaskId, kept: usize) {
         if self.ahead[t.ix()] {
             let c = &mut self.counted[t.ix()];
