@@ -84,8 +84,14 @@ impl TaskGraph {
     /// Peak accounted bytes of a one-worker run in the static order, from the estimates.
     #[must_use]
     pub fn sequential_peak(&self) -> usize {
+        self.sequential_peak_in(&order::priorities(self))
+    }
+
+    /// [`TaskGraph::sequential_peak`] in the order `prio`: the static order, passed by a
+    /// caller that has it already, so a large graph is not ordered twice.
+    #[must_use]
+    pub fn sequential_peak_in(&self, prio: &[u32]) -> usize {
         let n = self.len();
-        let prio = order::priorities(self);
         let mut by_prio = vec![TaskId(0); n];
         for (i, &p) in prio.iter().enumerate() {
             by_prio[p as usize] = TaskId(i as u32);

@@ -59,7 +59,7 @@ impl RunAhead {
         for (i, &p) in prio.iter().enumerate() {
             by_prio[p as usize] = i as u32;
         }
-        let slack = limit.saturating_sub(g.sequential_peak());
+        let slack = limit.saturating_sub(g.sequential_peak_in(prio));
         Some(RunAhead {
             by_prio,
             started: vec![false; n],
