@@ -8,7 +8,9 @@
 //! median / max wall time, throughput (GB/s of uncompressed input), peak RSS of the
 //! run's process, chunkwise's peak accounted bytes, and the result's checksum; with
 //! `--compare`, a ratio per workload only when the engines' checksums agree
-//! ([`compare`]). A table on a terminal, JSON lines with `--format json`.
+//! ([`compare`]). A table on a terminal, JSON lines with `--format json`. When a
+//! workload and its read-and-decode-only floor both ran (`nanmean-zarr2` and
+//! `decode-zarr2`), a line gives the one's median over the other's ([`floor_of`]).
 
 mod compare;
 mod data;
@@ -250,6 +252,35 @@ fn print_engine(args: &BenchArgs, w: &Workload, engine: &str, s: &Summary, bytes
     }
 }
 
+/// The nanmean workload a `decode-*` workload is the floor of, or the floor of a
+/// `nanmean-*` workload: `(nanmean, decode)`, when both exist.
+fn floor_of(name: &str) -> Option<(&'static str, &'static str)> {
+    let fmt = name.strip_prefix("decode-").or_else(|| name.strip_prefix("nanmean-"))?;
+    let find = |n: String| WORKLOADS.iter().find(|w| w.name == n).map(|w| w.name);
+    Some((find(format!("nanmean-{fmt}"))?, find(format!("decode-{fmt}"))?))
+}
+
+/// Prints how far a nanmean is from its floor, once both have run (medians).
+fn print_floor(args: &BenchArgs, name: &str, medians: &std::collections::HashMap<&str, f64>) {
+    let Some((nanmean, decode)) = floor_of(name) else {
+        return;
+    };
+    let (Some(&n), Some(&d)) = (medians.get(nanmean), medians.get(decode)) else {
+        return;
+    };
+    let ratio = n / d;
+    match args.format {
+        Format::Json => println!(
+            "{}",
+            serde_json::json!({"workload": nanmean, "floor": decode, "floor_ratio": ratio})
+        ),
+        Format::Table => println!(
+            "{nanmean:<16} {:<9} {ratio:.2}× its read-and-decode floor ({decode}, medians)",
+            "floor"
+        ),
+    }
+}
+
 /// Runs the suite.
 ///
 /// # Errors
@@ -320,6 +351,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     needs.dedup();
     ctx.stores.ensure(args.size, &needs)?;
     let mut disagree = Vec::new();
+    let mut medians = std::collections::HashMap::new();
     for w in selected {
         let (_, bytes) = (w.build)(&ctx)?;
         let engines: Vec<&str> = args
@@ -355,6 +387,8 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             )));
         }
         print_engine(args, w, &label, &cw, bytes);
+        medians.insert(w.name, cw.median());
+        print_floor(args, w.name, &medians);
         for (e, s) in engines.iter().zip(&others) {
             print_engine(args, w, e, s, bytes);
             let c = compare::compare(e, &cw, s, w.rtol);
@@ -382,5 +416,28 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         Ok(())
     } else {
         Err(Error::Value(format!("results disagree: {}", disagree.join("; "))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_decode_workload_is_the_floor_of_a_nanmean_and_back() {
+        let decodes: Vec<&str> = WORKLOADS
+            .iter()
+            .map(|w| w.name)
+            .filter(|n| n.starts_with("decode-"))
+            .collect();
+        assert!(decodes.len() >= 3, "{decodes:?}");
+        for d in decodes {
+            let (n, dd) = floor_of(d).unwrap_or_else(|| panic!("{d} has no nanmean"));
+            assert_eq!(dd, d);
+            assert_eq!(n, d.replacen("decode-", "nanmean-", 1));
+            assert_eq!(floor_of(n), Some((n, d)));
+        }
+        assert_eq!(floor_of("nanstd-zarr3"), None);
+        assert_eq!(floor_of("nanmean-memory"), None);
     }
 }
