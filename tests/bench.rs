@@ -1,7 +1,8 @@
 //! The benchmark machinery (`chunkwise bench`): the generated field is deterministic
 //! (its checksum is fixed here, and two generations are byte-identical), every run
-//! prints parseable JSON lines, and `--compare` refuses to print a ratio when the other
-//! engine's answer disagrees (a stub interpreter stands in for Python).
+//! prints parseable JSON lines, `--compare` refuses to print a ratio when the other
+//! engine's answer disagrees (a stub interpreter stands in for Python), and a nanmean
+//! run with its decode floor gets a floor-ratio line.
 #![cfg(feature = "zarr")]
 
 use std::path::{Path, PathBuf};
@@ -138,6 +139,43 @@ fn compare_prints_no_ratio_when_the_results_disagree() {
     assert!(lines.iter().any(|l| l["engine"] == "dask" && l["checksum"] == 1.0));
     // The embedded script was written next to the data for the interpreter to run.
     assert!(dir.join("engines.py").is_file());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_nanmean_and_its_floor_give_a_floor_ratio_line() {
+    let dir = scratch("floor");
+    let d = dir.to_str().unwrap();
+    let (code, lines, err) = bench(
+        &[
+            "zarr2",
+            "--size",
+            "tiny",
+            "--repeat",
+            "1",
+            "--data-dir",
+            d,
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    let median = |w: &str| {
+        lines
+            .iter()
+            .find(|l| l["workload"] == w && l["engine"] == "chunkwise")
+            .and_then(|l| l["median_s"].as_f64())
+            .unwrap_or_else(|| panic!("no {w} line in {lines:?}"))
+    };
+    let (n, f) = (median("nanmean-zarr2"), median("decode-zarr2"));
+    let floor = lines
+        .iter()
+        .find(|l| l["floor"] == "decode-zarr2")
+        .unwrap_or_else(|| panic!("no floor line in {lines:?}"));
+    assert_eq!(floor["workload"], "nanmean-zarr2");
+    assert_eq!(floor["floor_ratio"].as_f64(), Some(n / f));
+    assert_eq!(lines.len(), 3, "{lines:?}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
