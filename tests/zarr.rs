@@ -237,6 +237,7 @@ fn memory_limit_trace_and_explain_on_the_command_line() {
     assert!((v["value"].as_f64().unwrap() - want).abs() < 1e-9, "{out}");
     assert_eq!(v["memory_limit"], 1 << 20);
     assert!(v["peak_accounted_bytes"].as_u64().unwrap() <= 1 << 20);
+    assert_eq!(v["over_budget"], 0, "{out}");
     assert!(err.is_empty(), "no progress bar with --format json: {err}");
     // One too small: one line, the size it needs, the limit that would work; exit 1.
     let (code, out, err) = cli(&[

@@ -184,13 +184,14 @@ pub fn run(args: &ReduceArgs) -> chunkwise::Result<()> {
                 ));
             }
             println!(
-                "{{\"op\":\"{}\",\"source\":{},\"shape\":[{shape}],\"dtype\":\"{}\"{value},\"elapsed_s\":{elapsed:.6},\"tasks\":{},\"threads\":{},\"peak_accounted_bytes\":{},\"bytes_read\":{},\"memory_limit\":{}}}",
+                "{{\"op\":\"{}\",\"source\":{},\"shape\":[{shape}],\"dtype\":\"{}\"{value},\"elapsed_s\":{elapsed:.6},\"tasks\":{},\"threads\":{},\"peak_accounted_bytes\":{},\"over_budget\":{},\"bytes_read\":{},\"memory_limit\":{}}}",
                 op.name(),
                 serde_json::to_string(&args.source).unwrap_or_default(),
                 c.dtype(),
                 stats.tasks,
                 rt.threads(),
                 stats.peak_bytes,
+                stats.over_budget,
                 stats.bytes_read,
                 rt.config()
                     .memory_limit

@@ -186,6 +186,16 @@ impl RunArgs {
                 per.join("; ")
             );
         }
+        // The budget is kept by construction for arrays; estimates that were low (a
+        // custom task's output) can force a start over it rather than a stall: say so.
+        if stats.over_budget > 0 {
+            eprintln!(
+                "chunkwise: warning: {} task{} started over the memory budget (nothing else could run; peak {} accounted): the estimates were low",
+                stats.over_budget,
+                if stats.over_budget == 1 { "" } else { "s" },
+                format_size(stats.peak_bytes)
+            );
+        }
         if let (Some(path), Some(trace)) = (&self.trace, &stats.trace) {
             trace.write_chrome(path)?;
             eprintln!("trace written to {} ({} tasks)", path.display(), trace.tasks.len());
