@@ -27,6 +27,30 @@ fn bench(args: &[&str], env: &[(&str, &Path)]) -> (i32, Vec<serde_json::Value>, 
     )
 }
 
+/// `chunkwise bench FILTER --size tiny --repeat N --data-dir DIR --format json EXTRA…`.
+fn bench_tiny(
+    filter: &str,
+    repeat: &str,
+    dir: &Path,
+    extra: &[&str],
+    env: &[(&str, &Path)],
+) -> (i32, Vec<serde_json::Value>, String) {
+    let d = dir.to_str().unwrap();
+    let mut args = vec![
+        filter,
+        "--size",
+        "tiny",
+        "--repeat",
+        repeat,
+        "--data-dir",
+        d,
+        "--format",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    bench(&args, env)
+}
+
 fn scratch(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("chunkwise-bench-test-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
@@ -60,21 +84,7 @@ fn the_generated_field_is_deterministic_and_json_lines_parse() {
     let (a, b) = (scratch("gen-a"), scratch("gen-b"));
     let mut sums = Vec::new();
     for dir in [&a, &b] {
-        let d = dir.to_str().unwrap();
-        let (code, lines, err) = bench(
-            &[
-                "nanmean-zarr",
-                "--size",
-                "tiny",
-                "--repeat",
-                "2",
-                "--data-dir",
-                d,
-                "--format",
-                "json",
-            ],
-            &[],
-        );
+        let (code, lines, err) = bench_tiny("nanmean-zarr", "2", dir, &[], &[]);
         assert_eq!(code, 0, "{err}");
         assert_eq!(lines.len(), 2, "nanmean-zarr3 and nanmean-zarr2");
         for l in &lines {
@@ -111,21 +121,11 @@ fn compare_prints_no_ratio_when_the_results_disagree() {
     )
     .unwrap();
     std::fs::set_permissions(&stub, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let d = dir.to_str().unwrap();
-    let (code, lines, err) = bench(
-        &[
-            "nanmean-zarr3",
-            "--size",
-            "tiny",
-            "--repeat",
-            "1",
-            "--data-dir",
-            d,
-            "--format",
-            "json",
-            "--compare",
-            "dask",
-        ],
+    let (code, lines, err) = bench_tiny(
+        "nanmean-zarr3",
+        "1",
+        &dir,
+        &["--compare", "dask"],
         &[("CHUNKWISE_BENCH_PYTHON", &stub)],
     );
     assert_eq!(code, 1, "disagreement is an error: {err}");
@@ -145,21 +145,7 @@ fn compare_prints_no_ratio_when_the_results_disagree() {
 #[test]
 fn a_nanmean_and_its_floor_give_a_floor_ratio_line() {
     let dir = scratch("floor");
-    let d = dir.to_str().unwrap();
-    let (code, lines, err) = bench(
-        &[
-            "zarr2",
-            "--size",
-            "tiny",
-            "--repeat",
-            "1",
-            "--data-dir",
-            d,
-            "--format",
-            "json",
-        ],
-        &[],
-    );
+    let (code, lines, err) = bench_tiny("zarr2", "1", &dir, &[], &[]);
     assert_eq!(code, 0, "{err}");
     let median = |w: &str| {
         lines
