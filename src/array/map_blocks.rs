@@ -300,7 +300,18 @@ impl Array {
         new_axis: &[(isize, usize)],
         f: impl Fn(ArrayViewD<'_, T>, &BlockInfo) -> ArrayD<U> + Send + Sync + 'static,
     ) -> Result<Array> {
-        self.check_dtype::<T>("map_blocks")?;
+        self.map_blocks_axes_named("map_blocks", drop_axis, new_axis, f)
+    }
+
+    /// [`Array::map_blocks_axes`] under another name (in the graph and in errors).
+    pub(crate) fn map_blocks_axes_named<T: Element, U: Element>(
+        &self,
+        name: &str,
+        drop_axis: &[isize],
+        new_axis: &[(isize, usize)],
+        f: impl Fn(ArrayViewD<'_, T>, &BlockInfo) -> ArrayD<U> + Send + Sync + 'static,
+    ) -> Result<Array> {
+        self.check_dtype::<T>(name)?;
         let nd = self.ndim();
         let mut drop: Vec<usize> = drop_axis
             .iter()
@@ -309,7 +320,7 @@ impl Array {
         drop.sort_unstable();
         if drop.windows(2).any(|w| w[0] == w[1]) {
             return Err(Error::InvalidArgument(format!(
-                "map_blocks: drop_axis {drop_axis:?} repeats an axis"
+                "{name}: drop_axis {drop_axis:?} repeats an axis"
             )));
         }
         let out_nd = nd - drop.len() + new_axis.len();
@@ -320,7 +331,7 @@ impl Array {
         news.sort_unstable();
         if news.windows(2).any(|w| w[0].0 == w[1].0) {
             return Err(Error::InvalidArgument(format!(
-                "map_blocks: new_axis {new_axis:?} repeats a position"
+                "{name}: new_axis {new_axis:?} repeats a position"
             )));
         }
         // Dropped axes become one block: the function sees them whole.
@@ -350,7 +361,7 @@ impl Array {
         let shape: Vec<usize> = chunks.iter().map(|c| c.iter().sum()).collect();
         let out_grid = ChunkGrid::from_chunks(&shape, chunks)?;
         let op = MapBlocksOp {
-            name: "map_blocks".into(),
+            name: name.into(),
             in_grid: x.grid().clone(),
             out_grid: out_grid.clone(),
             out_to_in,

@@ -24,6 +24,7 @@ mod index;
 mod linalg;
 mod map_blocks;
 mod mask;
+mod quantile;
 /// Operands and `where_` (re-exported at the crate root).
 pub mod elementwise_api {
     pub use super::elementwise::{Operand, where_};
@@ -38,6 +39,7 @@ pub use groupby::GroupByOptions;
 pub use index::{Index, slice_positions};
 pub use linalg::K_GROUP;
 pub use map_blocks::{BlockInfo, Boundary};
+pub use quantile::QuantileOptions;
 pub use reduce::{Axes, ReduceOptions};
 pub use scan::ScanKind;
 

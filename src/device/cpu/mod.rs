@@ -3,6 +3,7 @@
 //! - [`eval`]: fused elementwise programs, tile by tile;
 //! - [`gather`]: copying selected elements between blocks (slicing, halos);
 //! - [`scan`]: running sums and products along an axis;
+//! - [`quantile`]: quantiles and medians of lanes (NumPy's linear method);
 //! - [`gemm`]: block matrix products;
 //! - [`qr`]: Householder QR of a small block (tall-skinny QR);
 //! - [`reduce`]: the chunk / combine / aggregate steps of every reduction (with
@@ -21,5 +22,6 @@ pub mod math;
 mod mean512;
 pub mod num;
 pub mod qr;
+pub mod quantile;
 pub mod reduce;
 pub mod scan;
