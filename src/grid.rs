@@ -317,6 +317,29 @@ impl ChunkGrid {
         self.offsets[axis][i]..self.offsets[axis][i + 1]
     }
 
+    /// Elements decoded per element of the array when every block of this grid is read
+    /// from a store whose chunks have shape `stored` (a block decodes the whole stored
+    /// chunks it touches): 1 when blocks are unions of stored chunks, the number of
+    /// blocks sharing each stored chunk when they cut it.
+    #[must_use]
+    pub fn decode_factor(&self, stored: &[usize]) -> f64 {
+        let mut factor = 1.0;
+        for (a, &c) in stored.iter().enumerate().take(self.ndim()) {
+            let n = self.axis_len(a);
+            if n == 0 || c == 0 {
+                return 1.0;
+            }
+            let decoded: usize = (0..self.chunks[a].len())
+                .map(|i| {
+                    let r = self.range(a, i);
+                    (r.end.div_ceil(c) * c).min(n) - r.start / c * c
+                })
+                .sum();
+            factor *= decoded as f64 / n as f64;
+        }
+        factor
+    }
+
     /// Element ranges of a block, one per axis.
     #[must_use]
     pub fn block_ranges(&self, idx: &[usize]) -> Vec<Range<usize>> {

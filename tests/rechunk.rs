@@ -86,8 +86,10 @@ fn time_to_space_rechunk_is_staged_and_bounded() {
     let bytes = 60 * 48 * 64 * 8;
     let max_mem = bytes / 6;
 
-    let (direct_src, x) = stored(&r, &[4, 48, 64]);
-    let direct = x.rechunk_bounded(ChunkSpec::from(target), usize::MAX).unwrap();
+    // Direct: the store read on the target grid (what a rechunk of a stored array was
+    // before it learned to read its own chunks once: src/array/rechunk.rs).
+    let (direct_src, _) = stored(&r, &[4, 48, 64]);
+    let direct = Array::from_source(direct_src.clone(), ChunkSpec::from(target)).unwrap();
     let (staged_src, x2) = stored(&r, &[4, 48, 64]);
     let staged = x2.rechunk_bounded(ChunkSpec::from(target), max_mem).unwrap();
     assert_eq!(staged.chunks(), direct.chunks());
@@ -118,6 +120,32 @@ fn time_to_space_rechunk_is_staged_and_bounded() {
         stats.peak_bytes <= 3 * max_mem,
         "peak {} for max_mem {max_mem}",
         stats.peak_bytes
+    );
+}
+
+#[test]
+fn a_stored_array_that_fits_is_decoded_once_not_once_per_block() {
+    // The same time-to-space rechunk with room for the whole array: each of the 15
+    // stored chunks is decoded once and cut into the 48 target blocks, instead of each
+    // target block decoding all 15 (720 decodes).
+    let shape = [60, 48, 64];
+    let r = data(&shape, DType::F64, 9, 0.1);
+    let (src, x) = stored(&r, &[4, 48, 64]);
+    let y = x.rechunk_bounded(ChunkSpec::from([60usize, 8, 8]), usize::MAX).unwrap();
+    assert_close(&y.compute_chunk().unwrap(), &r, 0.0, "values");
+    assert_eq!(src.decoded.load(Ordering::Relaxed), 15);
+    // Blocks that are unions of stored chunks are still read directly (no rechunk tasks).
+    let (src2, x2) = stored(&r, &[4, 48, 64]);
+    let z = x2
+        .rechunk_bounded(ChunkSpec::from([8usize, 48, 64]), usize::MAX)
+        .unwrap();
+    assert_close(&z.compute_chunk().unwrap(), &r, 0.0, "values");
+    assert_eq!(src2.decoded.load(Ordering::Relaxed), 15);
+    let g = Runtime::global().graph(&[chunkwise::graph::lower::Target::Array(&z)]);
+    assert!(
+        g.kind_counts().iter().all(|(k, _)| *k != "rechunk"),
+        "{:?}",
+        g.kind_counts()
     );
 }
 
@@ -162,10 +190,13 @@ proptest! {
         seed in any::<u64>(),
         mem in 64usize..4096,
         computed in any::<bool>(),
+        from_store in any::<bool>(),
     ) {
         let shape: Vec<usize> = dims.iter().map(|d| d.0).collect();
         let r = data(&shape, DType::F64, seed, 0.1);
-        let x = array(&r, DType::F64, &dims.iter().map(|d| d.1).collect::<Vec<_>>());
+        let chunks: Vec<usize> = dims.iter().map(|d| d.1).collect();
+        // A stored source is rechunked from its own chunks or re-read on the new grid.
+        let x = if from_store { stored(&r, &chunks).1 } else { array(&r, DType::F64, &chunks) };
         let x = if computed { &x * 1.0 } else { x };
         let y = x.rechunk_bounded(ChunkSpec::from(dims.iter().map(|d| d.2).collect::<Vec<_>>()), mem).unwrap();
         assert_close(&y.compute_chunk().unwrap(), &r, 0.0, "rechunk");

@@ -20,7 +20,10 @@
 //! split: their "read" is a shared pointer, so holding them buys nothing. Loads that
 //! read a small part of the stored chunks they touch (more than twice as many elements
 //! decoded as kept: the pieces of a staged rechunk) are never split: each re-read would
-//! decode whole stored chunks again.
+//! decode whole stored chunks again. Nor are stored Loads cut into pieces by rechunk
+//! tasks (a stored array rechunked from its own chunks): a copy per piece would decode
+//! the whole chunk once per piece, and the rechunk already bounds what it holds
+//! (`max_mem`, see [`crate::array`]'s `rechunk`).
 
 use super::Rule;
 use crate::graph::{TaskGraph, TaskId, TaskKind, order};
@@ -73,9 +76,14 @@ impl Rule for RereadShared {
                 let TaskKind::Load { source, grid, block } = &g.tasks()[i].kind else {
                     return false;
                 };
-                offsets[i + 1] - offsets[i] > 1
+                let users = &dependents[offsets[i] as usize..offsets[i + 1] as usize];
+                users.len() > 1
                     && !outputs[i]
-                    && (source.in_memory() || amplification(&**source, grid, *block as usize) <= 2.0)
+                    && (source.in_memory()
+                        || (amplification(&**source, grid, *block as usize) <= 2.0
+                            && !users
+                                .iter()
+                                .any(|u| matches!(g.tasks()[u.ix()].kind, TaskKind::Rechunk { .. }))))
             })
             .collect();
         if shared.is_empty() {
