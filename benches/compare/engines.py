@@ -82,6 +82,10 @@ def nansum_all(xp, x):
     return xp.nansum(x)
 
 
+def nanmedian0(xp, x):
+    return xp.nanmedian(x, axis=0)
+
+
 def anomaly(xp, x):
     return xp.nanstd(x - xp.nanmean(x, axis=0), axis=(1, 2))
 
@@ -91,6 +95,7 @@ REDUCTIONS = {
     "nanmean-zarr2": ("zarr2", nanmean0),
     "nanmean-hdf5": ("hdf5", nanmean0),
     "nanstd-zarr3": ("zarr3", nanstd0),
+    "nanmedian-zarr3": ("zarr3", nanmedian0),
     "nansum-zarr3": ("zarr3", nansum_all),
     "anomaly-zarr3": ("zarr3", anomaly),
     "nanmean-source": ("source", nanmean0),

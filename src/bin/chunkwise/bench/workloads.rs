@@ -263,6 +263,16 @@ pub const WORKLOADS: &[Workload] = &[
         build: |ctx| nanstd0(&zarr3(ctx)?),
     },
     Workload {
+        name: "nanmedian-zarr3",
+        about: "nanmedian(axis=0) of the Zarr v3 field (an order statistic: rechunked to whole time series first)",
+        needs: &["zarr3"],
+        rtol: 1e-6,
+        build: |ctx| {
+            let x = zarr3(ctx)?;
+            Ok((Job::Arrays(vec![x.nanmedian(0)?]), x.nbytes() as f64))
+        },
+    },
+    Workload {
         name: "anomaly-zarr3",
         about: "nanstd(x - nanmean(x, axis=0), axis=(1, 2)) of the Zarr v3 field",
         needs: &["zarr3"],
