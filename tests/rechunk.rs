@@ -150,6 +150,39 @@ fn a_stored_array_that_fits_is_decoded_once_not_once_per_block() {
 }
 
 #[test]
+fn a_decode_once_rechunk_that_does_not_fit_the_budget_reads_regions() {
+    // The decode-once plan's first block needs all 15 stored chunks (1.47 MB); under a
+    // budget of 0.74 MB the rechunk tasks become region reads (src/optimize/region_reads.rs):
+    // every (60, 8, 8) block decodes the 15 chunks it cuts, one at a time.
+    let shape = [60, 48, 64];
+    let r = data(&shape, DType::F64, 10, 0.0);
+    let (src, x) = stored(&r, &[4, 48, 64]);
+    let y = x.rechunk_bounded(ChunkSpec::from([60usize, 8, 8]), usize::MAX).unwrap();
+    let budget = 60 * 48 * 64 * 8 / 2;
+    let rt = Runtime::new(Config {
+        memory_limit: Some(budget),
+        ..Config::default()
+    })
+    .unwrap();
+    let (got, stats) = rt.compute_with_stats(&[&y.sum(None).unwrap()]).unwrap();
+    let want: f64 = r.iter().sum();
+    let got = got[0].data().get_f64(0);
+    assert!((got - want).abs() < 1e-9 * want.abs(), "{got} vs {want}");
+    assert_eq!(src.decoded.load(Ordering::Relaxed), 48 * 15);
+    assert!(stats.peak_bytes <= budget, "peak {} over {budget}", stats.peak_bytes);
+    // With room, the same graph keeps its rechunk tasks.
+    let roomy = Runtime::new(Config {
+        memory_limit: Some(64 << 20),
+        ..Config::default()
+    })
+    .unwrap();
+    let kinds = roomy.graph(&[chunkwise::graph::lower::Target::Array(&y)]).kind_counts();
+    assert!(kinds.contains(&("rechunk", 48)), "{kinds:?}");
+    let kinds = rt.graph(&[chunkwise::graph::lower::Target::Array(&y)]).kind_counts();
+    assert!(kinds.iter().all(|(k, _)| *k != "rechunk"), "{kinds:?}");
+}
+
+#[test]
 fn a_slow_read_does_not_let_other_workers_break_the_budget() {
     // The plan above, with the last stored chunk of every band slow to read: while one
     // worker waits on it, the others must not fill the budget with the next band's

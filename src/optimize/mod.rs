@@ -8,18 +8,21 @@
 //! folds itself, one at a time, instead of waiting for separate Load tasks), then
 //! [`SplitColumns`] (a reduction of in-memory blocks runs as spans of its output's
 //! columns, each replaying the whole tree, instead of a tree of partials). With a
-//! memory budget, [`RereadShared`] first splits Loads that would be held across a long
-//! stretch of the run (re-reading them instead).
+//! memory budget, [`RegionReads`] first turns a stored array's decode-once rechunk back
+//! into region reads when it does not fit the budget, and [`RereadShared`] splits Loads
+//! that would be held across a long stretch of the run (re-reading them instead).
 
 mod cull;
 mod fuse;
 mod inline_loads;
+mod region_reads;
 mod reread;
 mod split_columns;
 
 pub use cull::Cull;
 pub use fuse::Fuse;
 pub use inline_loads::InlineLoads;
+pub use region_reads::RegionReads;
 pub use reread::RereadShared;
 pub use split_columns::SplitColumns;
 
@@ -51,6 +54,7 @@ pub fn default_rules() -> Vec<Box<dyn Rule>> {
 pub fn rules_for_budget(budget: usize) -> Vec<Box<dyn Rule>> {
     vec![
         Box::new(Cull),
+        Box::new(RegionReads { budget }),
         Box::new(Fuse),
         Box::new(RereadShared {
             hold_limit: budget / 8,
