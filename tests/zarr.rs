@@ -173,7 +173,16 @@ fn bad_input_gives_one_line_errors_and_no_output_file() {
         (args("truncated_chunk.zarr", &["--op", "sum"]), "truncated_chunk.zarr"),
         (args("corrupt_blosc.zarr", &["--op", "sum"]), "corrupt_blosc.zarr"),
         (args("group.zarr", &["--op", "sum"]), "group"),
-        (args("v3_bool.zarr", &["--op", "median"]), "unknown op 'median'"),
+        (args("v3_bool.zarr", &["--op", "mode"]), "unknown op 'mode'"),
+        // the order statistics read through the same checks
+        (
+            args("corrupt_chunk.zarr", &["--op", "nanmedian", "--axis", "0"]),
+            "corrupt_chunk.zarr",
+        ),
+        (
+            args("v3_bool.zarr", &["--op", "median", "--groupby", "month"]),
+            "--groupby takes the tree reductions, not median",
+        ),
         (
             args("v3_bool.zarr", &["--op", "sum", "--axis", "2"]),
             "axis 2 is out of range",

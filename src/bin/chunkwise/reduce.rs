@@ -17,7 +17,8 @@ pub struct ReduceArgs {
     /// The array: `store.zarr`, `store.zarr/group/array` (Zarr v2/v3), or `file.h5:/dataset`.
     source: String,
     /// The reduction: sum, mean, min, max, prod, std, var, nansum, nanmean, nanmin, nanmax,
-    /// nanstd, nanvar, argmin, argmax, count, any, all.
+    /// nanstd, nanvar, argmin, argmax, count, any, all; or the order statistics median and
+    /// nanmedian (NumPy's dtypes: float32 stays float32, integers give float64).
     #[arg(long)]
     op: String,
     /// Axes to reduce, comma-separated (negative counts from the end); all when omitted.
@@ -77,12 +78,44 @@ fn float(x: f64) -> String {
     if x.is_finite() { format!("{x:?}") } else { "null".into() }
 }
 
+/// What `--op` names: a tree reduction, or a median (an order statistic, computed over
+/// the axes rechunked whole, `Array::median`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Op {
+    Tree(ReduceOp),
+    Median { skip_nan: bool },
+}
+
+impl Op {
+    fn parse(s: &str) -> chunkwise::Result<Op> {
+        match s {
+            "median" => Ok(Op::Median { skip_nan: false }),
+            "nanmedian" => Ok(Op::Median { skip_nan: true }),
+            _ => ReduceOp::parse(s).map(Op::Tree).map_err(|_| {
+                let names: Vec<&str> = ReduceOp::ALL.iter().map(|o| o.name()).collect();
+                chunkwise::Error::InvalidArgument(format!(
+                    "unknown op '{s}' (expected one of: {}, median, nanmedian)",
+                    names.join(", ")
+                ))
+            }),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Op::Tree(op) => op.name(),
+            Op::Median { skip_nan: false } => "median",
+            Op::Median { skip_nan: true } => "nanmedian",
+        }
+    }
+}
+
 /// Runs the command.
 ///
 /// # Errors
 /// Bad input (source, op, axis, empty selection) or a failing read.
 pub fn run(args: &ReduceArgs) -> chunkwise::Result<()> {
-    let op = ReduceOp::parse(&args.op)?;
+    let op = Op::parse(&args.op)?;
     // A bad or unavailable --device is reported before any data is touched.
     chunkwise::device::DeviceKind::parse(&args.run.device)
         .and_then(chunkwise::device::DeviceKind::resolve)
@@ -98,7 +131,9 @@ pub fn run(args: &ReduceArgs) -> chunkwise::Result<()> {
     let x = source::open(&args.source)?;
     let moment = matches!(
         op,
-        ReduceOp::Mean | ReduceOp::Std | ReduceOp::Var | ReduceOp::NanMean | ReduceOp::NanStd | ReduceOp::NanVar
+        Op::Tree(
+            ReduceOp::Mean | ReduceOp::Std | ReduceOp::Var | ReduceOp::NanMean | ReduceOp::NanStd | ReduceOp::NanVar
+        )
     );
     // Moments are reported as float64 (NumPy's dtype=np.float64): accumulated in f64
     // and never rounded to float32 first.
@@ -108,6 +143,12 @@ pub fn run(args: &ReduceArgs) -> chunkwise::Result<()> {
     };
     let mut groups: Option<(String, Vec<String>)> = None;
     let r = if let Some(by) = &args.groupby {
+        let Op::Tree(op) = op else {
+            return Err(chunkwise::Error::InvalidArgument(format!(
+                "--groupby takes the tree reductions, not {}",
+                op.name()
+            )));
+        };
         let by_key = chunkwise::time::GroupBy::parse(by)?;
         let axis = match args.axis.as_deref() {
             None => 0,
@@ -148,7 +189,11 @@ pub fn run(args: &ReduceArgs) -> chunkwise::Result<()> {
                 chunkwise::Axes::List(a.clone())
             }
         };
-        x.reduce(op, axes, &opts)?
+        match op {
+            Op::Tree(op) => x.reduce(op, axes, &opts)?,
+            Op::Median { skip_nan: false } => x.median(axes)?,
+            Op::Median { skip_nan: true } => x.nanmedian(axes)?,
+        }
     };
     let (rt, bar) = args.run.runtime(args.format == Format::Json)?;
     if args.run.explain(&rt, &[&r])? {
