@@ -143,14 +143,21 @@ fn ref_quantile(v: Vec<f64>, q: f64, skip: bool, f32_math: bool) -> f64 {
     ref_quantile_diff(v, q, skip, f32_math, f32_math)
 }
 
-fn ref_quantile_diff(mut v: Vec<f64>, q: f64, skip: bool, f32_math: bool, f32_diff: bool) -> f64 {
+/// The slice sorted, without its NaN when `skip`; `None` when the answer is NaN (a NaN
+/// kept, or nothing left).
+fn sorted(mut v: Vec<f64>, skip: bool) -> Option<Vec<f64>> {
     if skip {
         v.retain(|x| !x.is_nan());
     }
     if v.is_empty() || v.iter().any(|x| x.is_nan()) {
-        return f64::NAN;
+        return None;
     }
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    Some(v)
+}
+
+fn ref_quantile_diff(v: Vec<f64>, q: f64, skip: bool, f32_math: bool, f32_diff: bool) -> f64 {
+    let Some(v) = sorted(v, skip) else { return f64::NAN };
     let n = v.len();
     let idx = (n - 1) as f64 * q;
     let (a, b, t) = if idx >= (n - 1) as f64 {
@@ -177,14 +184,8 @@ fn ref_quantile_diff(mut v: Vec<f64>, q: f64, skip: bool, f32_math: bool, f32_di
     }
 }
 
-fn ref_median(mut v: Vec<f64>, skip: bool, f32_math: bool) -> f64 {
-    if skip {
-        v.retain(|x| !x.is_nan());
-    }
-    if v.is_empty() || v.iter().any(|x| x.is_nan()) {
-        return f64::NAN;
-    }
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+fn ref_median(v: Vec<f64>, skip: bool, f32_math: bool) -> f64 {
+    let Some(v) = sorted(v, skip) else { return f64::NAN };
     let n = v.len();
     if n % 2 == 1 {
         v[n / 2]

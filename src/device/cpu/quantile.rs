@@ -254,28 +254,16 @@ mod tests {
 
     #[test]
     fn lanes_put_the_quantile_axis_first() {
-        let data = [1.0f64, 2.0, 3.0, 10.0, 20.0, 30.0];
-        let mut out = [0.0f64; 6];
-        lanes(
-            &data,
-            &[0, 3],
-            &[0, 1, 2],
-            &Statistic::Quantiles(vec![0.0, 0.5, 1.0]),
-            false,
-            &mut out,
-        );
-        assert_eq!(out, [1.0, 10.0, 2.0, 20.0, 3.0, 30.0]);
-        // the same lanes read down the columns of a (3, 2) layout
+        // Lanes [1, 2, 3] and [10, 20, 30], as rows of a (2, 3) layout and down the
+        // columns of a (3, 2) one.
+        let rows = [1.0f64, 2.0, 3.0, 10.0, 20.0, 30.0];
         let cols = [1.0f64, 10.0, 2.0, 20.0, 3.0, 30.0];
-        lanes(
-            &cols,
-            &[0, 1],
-            &[0, 2, 4],
-            &Statistic::Quantiles(vec![0.0, 0.5, 1.0]),
-            false,
-            &mut out,
-        );
-        assert_eq!(out, [1.0, 10.0, 2.0, 20.0, 3.0, 30.0]);
+        for (data, bases, offsets) in [(rows, [0, 3], [0, 1, 2]), (cols, [0, 1], [0, 2, 4])] {
+            let mut out = [0.0f64; 6];
+            let stat = Statistic::Quantiles(vec![0.0, 0.5, 1.0]);
+            lanes(&data, &bases, &offsets, &stat, false, &mut out);
+            assert_eq!(out, [1.0, 10.0, 2.0, 20.0, 3.0, 30.0]);
+        }
     }
 
     #[test]
