@@ -3,7 +3,7 @@
 //! - `reduce/<op>_<dtype>`: one reduction over one in-memory block of 4 Mi elements
 //!   (a single-block array, so the time is the kernel's plus one task), for the ops
 //!   users run most, in f32 and f64, over all axes and along axis 0 of a (64, 65536)
-//!   block;
+//!   block; and `nanmedian` along axis 0 (lanes of 64 values, by selection);
 //! - `elementwise/<expr>_<dtype>`: a fused elementwise expression summed;
 //! - `decode_reduce/zarr3_zstd_chunk`: read + zstd-decode + nanmean of one stored
 //!   (10, 721, 1440) f32 chunk (written once to the temp directory).
@@ -56,6 +56,11 @@ fn reduce(c: &mut Criterion) {
                 });
             }
         }
+        // An order statistic: 65536 lanes of 64 values, each selected in place.
+        let m = x.nanmedian(0).expect("nanmedian");
+        g.bench_function(format!("nanmedian_{dtype}_axis0"), |b| {
+            b.iter(|| black_box(rt.compute_many(&[&m]).expect("run")))
+        });
     }
     g.finish();
 }
