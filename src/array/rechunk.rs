@@ -58,10 +58,9 @@ impl Array {
         // A stored array re-read on the new grid decodes every stored chunk once per
         // block that cuts it; past `REREAD_FACTOR` it is read on its stored chunks once
         // and rechunked from there like any other array.
-        if let Some(stored) = self
-            .stored_grid()
-            .filter(|_| grid.decode_factor(&self.stored_chunks()) > REREAD_FACTOR)
-        {
+        if let Some(stored) = self.stored_grid().filter(|stored| {
+            grid.decode_factor(&stored.all_chunks().iter().map(|c| c[0]).collect::<Vec<_>>()) > REREAD_FACTOR
+        }) {
             let from = self.rechunk_to(stored);
             let Some(int) = intermediate(from.grid(), &grid, item, max_mem)? else {
                 return Ok(Array::from_expr(ExprKind::Rechunk { input: from }, grid, self.dtype()));
@@ -95,13 +94,6 @@ impl Array {
         }
         let nc = s.natural_chunks()?;
         ChunkGrid::new(&self.shape(), &ChunkSpec::from(nc), self.dtype().size()).ok()
-    }
-
-    fn stored_chunks(&self) -> Vec<usize> {
-        match &self.expr.kind {
-            ExprKind::Source(s) => s.natural_chunks().unwrap_or_default(),
-            _ => Vec::new(),
-        }
     }
 
     pub(crate) fn rechunk_to(&self, grid: ChunkGrid) -> Array {
