@@ -17,6 +17,7 @@
 #define CW_ARITH(T) \
     CW_UNARY(neg, T, T, T, cw_neg) CW_UNARY(abs, T, T, T, cw_abs) CW_UNARY(square, T, T, T, cw_square) \
     CW_UNARY(floor, T, T, T, cw_floor) CW_UNARY(ceil, T, T, T, cw_ceil) CW_UNARY(round, T, T, T, cw_round) \
+    CW_UNARY(trunc, T, T, T, cw_trunc) CW_UNARY(sign, T, T, T, cw_sign) CW_BINARY(fmod, T, T, T, cw_fmod) \
     CW_BINARY(add, T, T, T, cw_add) CW_BINARY(subtract, T, T, T, cw_sub) CW_BINARY(multiply, T, T, T, cw_mul) \
     CW_BINARY(floor_divide, T, T, T, cw_floor_divide) CW_BINARY(remainder, T, T, T, cw_remainder) \
     CW_BINARY(power, T, T, T, cw_power) CW_BINARY(minimum, T, T, T, cw_minimum) \
@@ -25,7 +26,14 @@
     CW_UNARY(sqrt, T, T, T, cw_sqrt) CW_UNARY(exp, T, T, T, cw_exp) CW_UNARY(log, T, T, T, cw_log) \
     CW_UNARY(log1p, T, T, T, cw_log1p) CW_UNARY(expm1, T, T, T, cw_expm1) CW_UNARY(sin, T, T, T, cw_sin) \
     CW_UNARY(cos, T, T, T, cw_cos) CW_UNARY(tan, T, T, T, cw_tan) CW_UNARY(arctan, T, T, T, cw_arctan) \
-    CW_BINARY(divide, T, T, T, cw_divide) CW_BINARY(arctan2, T, T, T, cw_arctan2)
+    CW_UNARY(arcsin, T, T, T, cw_arcsin) CW_UNARY(arccos, T, T, T, cw_arccos) CW_UNARY(sinh, T, T, T, cw_sinh) \
+    CW_UNARY(cosh, T, T, T, cw_cosh) CW_UNARY(tanh, T, T, T, cw_tanh) CW_UNARY(arcsinh, T, T, T, cw_arcsinh) \
+    CW_UNARY(arccosh, T, T, T, cw_arccosh) CW_UNARY(arctanh, T, T, T, cw_arctanh) \
+    CW_UNARY(log2, T, T, T, cw_log2) CW_UNARY(log10, T, T, T, cw_log10) CW_UNARY(exp2, T, T, T, cw_exp2) \
+    CW_UNARY(cbrt, T, T, T, cw_cbrt) CW_UNARY(deg2rad, T, T, T, cw_deg2rad) \
+    CW_UNARY(rad2deg, T, T, T, cw_rad2deg) \
+    CW_BINARY(divide, T, T, T, cw_divide) CW_BINARY(arctan2, T, T, T, cw_arctan2) \
+    CW_BINARY(hypot, T, T, T, cw_hypot)
 #define CW_LOGIC(N, T) \
     CW_UNARY(logical_not, N, T, cwbool, cw_logical_not) CW_UNARY(isnan, N, T, cwbool, cw_isnan_op) \
     CW_UNARY(isfinite, N, T, cwbool, cw_isfinite) \
@@ -65,6 +73,7 @@ CW_CASTS_FROM(f32, f32) CW_CASTS_FROM(f64, f64) CW_CASTS_FROM(bool, cwbool)
 CW_FILL(i8, i8) CW_FILL(i16, i16) CW_FILL(i32, i32) CW_FILL(i64, i64) CW_FILL(u8, u8) CW_FILL(u16, u16)
 CW_FILL(u32, u32) CW_FILL(u64, u64) CW_FILL(f32, f32) CW_FILL(f64, f64) CW_FILL(bool, cwbool)
 
-// abs, floor, ceil and round of bool are the identity (NumPy keeps bool).
+// abs, floor, ceil, round and trunc of bool are the identity (NumPy keeps bool).
 CW_UNARY(abs, bool, cwbool, cwbool, cw_floor) CW_UNARY(floor, bool, cwbool, cwbool, cw_floor)
 CW_UNARY(ceil, bool, cwbool, cwbool, cw_floor) CW_UNARY(round, bool, cwbool, cwbool, cw_floor)
+CW_UNARY(trunc, bool, cwbool, cwbool, cw_floor)

@@ -85,10 +85,27 @@ template <typename T> __device__ __forceinline__ T cw_minimum(T a, T b) { return
 template <typename T> __device__ __forceinline__ T cw_maximum(T a, T b) { return (cw_isnan<T>(a) || a > b) ? a : b; }
 template <typename T> __device__ __forceinline__ T cw_divide(T a, T b) { return a / b; }
 template <typename T> __device__ __forceinline__ T cw_arctan2(T a, T b) { return atan2(a, b); }
+// In double and rounded once, as the CPU kernel.
+template <typename T> __device__ __forceinline__ T cw_hypot(T a, T b) { return (T)hypot((f64)a, (f64)b); }
+// C's remainder (sign of the dividend); integer x % 0 and MIN % -1 are 0, as NumPy's.
+template <typename T> __device__ __forceinline__ T cw_fmod(T a, T b) {
+    if (b == (T)0) return (T)0;
+    if ((T)-1 < (T)0 && b == (T)-1) return (T)0;
+    return a % b;
+}
+template <> __device__ __forceinline__ f32 cw_fmod<f32>(f32 a, f32 b) { return fmodf(a, b); }
+template <> __device__ __forceinline__ f64 cw_fmod<f64>(f64 a, f64 b) { return fmod(a, b); }
+// -1, 0 or 1; NaN stays NaN (no comparison holds), both zeros give +0.
+template <typename T> __device__ __forceinline__ T cw_sign(T a) {
+    return a > (T)0 ? (T)1 : (a < (T)0 ? (T)-1 : (a == (T)0 ? (T)0 : a));
+}
 
 template <typename T> __device__ __forceinline__ T cw_floor(T a) { return a; }
 template <typename T> __device__ __forceinline__ T cw_ceil(T a) { return a; }
 template <typename T> __device__ __forceinline__ T cw_round(T a) { return a; }
+template <typename T> __device__ __forceinline__ T cw_trunc(T a) { return a; }
+template <> __device__ __forceinline__ f32 cw_trunc<f32>(f32 a) { return truncf(a); }
+template <> __device__ __forceinline__ f64 cw_trunc<f64>(f64 a) { return trunc(a); }
 template <> __device__ __forceinline__ f32 cw_floor<f32>(f32 a) { return floorf(a); }
 template <> __device__ __forceinline__ f64 cw_floor<f64>(f64 a) { return floor(a); }
 template <> __device__ __forceinline__ f32 cw_ceil<f32>(f32 a) { return ceilf(a); }
@@ -108,6 +125,21 @@ template <typename T> __device__ __forceinline__ T cw_sin(T a) { return sin(a); 
 template <typename T> __device__ __forceinline__ T cw_cos(T a) { return cos(a); }
 template <typename T> __device__ __forceinline__ T cw_tan(T a) { return tan(a); }
 template <typename T> __device__ __forceinline__ T cw_arctan(T a) { return atan(a); }
+template <typename T> __device__ __forceinline__ T cw_arcsin(T a) { return asin(a); }
+template <typename T> __device__ __forceinline__ T cw_arccos(T a) { return acos(a); }
+template <typename T> __device__ __forceinline__ T cw_sinh(T a) { return sinh(a); }
+template <typename T> __device__ __forceinline__ T cw_cosh(T a) { return cosh(a); }
+template <typename T> __device__ __forceinline__ T cw_tanh(T a) { return tanh(a); }
+template <typename T> __device__ __forceinline__ T cw_arcsinh(T a) { return asinh(a); }
+template <typename T> __device__ __forceinline__ T cw_arccosh(T a) { return acosh(a); }
+template <typename T> __device__ __forceinline__ T cw_arctanh(T a) { return atanh(a); }
+template <typename T> __device__ __forceinline__ T cw_log2(T a) { return log2(a); }
+template <typename T> __device__ __forceinline__ T cw_log10(T a) { return log10(a); }
+template <typename T> __device__ __forceinline__ T cw_exp2(T a) { return exp2(a); }
+template <typename T> __device__ __forceinline__ T cw_cbrt(T a) { return cbrt(a); }
+// The constants NumPy multiplies by, rounded to T.
+template <typename T> __device__ __forceinline__ T cw_deg2rad(T a) { return a * (T)(3.14159265358979323846 / 180.0); }
+template <typename T> __device__ __forceinline__ T cw_rad2deg(T a) { return a * (T)(180.0 / 3.14159265358979323846); }
 
 // ---- predicates (→ bool) -----------------------------------------------------------
 

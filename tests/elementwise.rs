@@ -77,6 +77,135 @@ fn unary_ops_match_std() {
 }
 
 #[test]
+fn more_float_unary_ops_match_std() {
+    let x = data(&[11, 6], DType::F64, 13, 0.1);
+    // Some of each set fall outside the domain (NaN on both sides).
+    let unit = x.mapv(|v| v / 10.0);
+    let pos = x.mapv(|v| v.abs() + 0.25);
+    let above1 = x.mapv(|v| v.abs() / 2.0 + 0.9);
+    type Case<'a> = (UnaryOp, &'a ArrayD<f64>, fn(f64) -> f64);
+    let cases: Vec<Case> = vec![
+        (UnaryOp::Arcsin, &unit, f64::asin),
+        (UnaryOp::Arccos, &unit, f64::acos),
+        (UnaryOp::Arctanh, &unit, f64::atanh),
+        (UnaryOp::Sinh, &x, f64::sinh),
+        (UnaryOp::Cosh, &x, f64::cosh),
+        (UnaryOp::Tanh, &x, f64::tanh),
+        (UnaryOp::Arcsinh, &x, f64::asinh),
+        (UnaryOp::Arccosh, &above1, f64::acosh),
+        (UnaryOp::Log2, &pos, f64::log2),
+        (UnaryOp::Log10, &pos, f64::log10),
+        (UnaryOp::Exp2, &x, f64::exp2),
+        (UnaryOp::Cbrt, &x, f64::cbrt),
+        (UnaryOp::Deg2rad, &x, |v| v * (std::f64::consts::PI / 180.0)),
+        (UnaryOp::Rad2deg, &x, |v| v * (180.0 / std::f64::consts::PI)),
+        (UnaryOp::Trunc, &x, f64::trunc),
+        (UnaryOp::Sign, &x, |v| {
+            if v > 0.0 {
+                1.0
+            } else if v < 0.0 {
+                -1.0
+            } else {
+                v * 0.0
+            }
+        }),
+    ];
+    for (op, input, f) in cases {
+        for chunks in chunkings(&[11, 6]) {
+            let a = array(input, DType::F64, &chunks).unary(op).unwrap();
+            assert_eq!(a.dtype(), DType::F64, "{}", op.name());
+            close(&f64s(&a), &input.mapv(f), 4e-16, op.name());
+            let a32 = array(input, DType::F32, &chunks).unary(op).unwrap();
+            assert_eq!(a32.dtype(), DType::F32, "{}", op.name());
+            close(&f64s(&a32), &as_dtype(input, DType::F32).mapv(f), 2e-6, op.name());
+        }
+        // NumPy's dtypes for integer input: float64 from int32, float32 (NumPy:
+        // float16) from int8; sign and trunc keep the integer dtype.
+        let ints = data(&[11, 6], DType::I32, 14, 0.0);
+        let want = match op {
+            UnaryOp::Sign | UnaryOp::Trunc => (DType::I32, DType::I8),
+            _ => (DType::F64, DType::F32),
+        };
+        assert_eq!(
+            array(&ints, DType::I32, &[4, 4]).unary(op).unwrap().dtype(),
+            want.0,
+            "{}",
+            op.name()
+        );
+        assert_eq!(
+            array(&ints, DType::I8, &[4, 4]).unary(op).unwrap().dtype(),
+            want.1,
+            "{}",
+            op.name()
+        );
+    }
+}
+
+#[test]
+fn sign_trunc_fmod_hypot_match_numpy() {
+    // Values NumPy 2.4.6 printed: np.fmod(int8 a, int8 b), np.sign, np.trunc, np.hypot.
+    let a = ndarray::arr1(&[-7.0, 7.0, 5.0, -128.0, 0.0, 3.0]).into_dyn();
+    let b = ndarray::arr1(&[2.0, -2.0, 0.0, -1.0, 5.0, 3.0]).into_dyn();
+    for chunks in [[1], [4], [6]] {
+        let f = array(&a, DType::I8, &chunks).fmod(&array(&b, DType::I8, &[2])).unwrap();
+        assert_eq!(f.dtype(), DType::I8);
+        assert_eq!(f.compute::<i8>().unwrap().as_slice().unwrap(), &[-1, 1, 0, 0, 0, 0]);
+    }
+    let x = ndarray::arr1(&[-7.5, 7.5, -0.0, f64::INFINITY, 2.0, 5.0]).into_dyn();
+    let y = ndarray::arr1(&[2.0, -2.0, 2.0, 2.0, f64::INFINITY, 0.0]).into_dyn();
+    let got = f64s(&array(&x, DType::F64, &[4]).fmod(&array(&y, DType::F64, &[3])).unwrap());
+    close(
+        &got,
+        &ndarray::arr1(&[-1.5, 1.5, -0.0, f64::NAN, 2.0, f64::NAN]).into_dyn(),
+        0.0,
+        "fmod",
+    );
+    assert!(got[[2]].is_sign_negative(), "fmod(-0.0, 2.0) is -0.0");
+    let ints = ndarray::arr1(&[-3.0, 0.0, 4.0]).into_dyn();
+    assert_eq!(
+        array(&ints, DType::I16, &[2])
+            .sign()
+            .unwrap()
+            .compute::<i16>()
+            .unwrap()
+            .as_slice()
+            .unwrap(),
+        &[-1, 0, 1]
+    );
+    let fl = ndarray::arr1(&[-2.5, -0.0, 0.0, f64::NAN, f64::INFINITY]).into_dyn();
+    let s = array(&fl, DType::F32, &[2]).sign().unwrap().compute::<f32>().unwrap();
+    assert_eq!(s[[0]], -1.0);
+    assert!(s[[1]] == 0.0 && s[[1]].is_sign_positive(), "np.sign(-0.0) is +0.0");
+    assert!(s[[3]].is_nan() && s[[4]] == 1.0);
+    assert!(matches!(
+        Array::ones(&[3], DType::Bool, [2]).unwrap().sign(),
+        Err(Error::Unsupported(_))
+    ));
+    let t = ndarray::arr1(&[-2.7, 2.7, -0.2, f64::NAN]).into_dyn();
+    let tr = array(&t, DType::F32, &[3]).trunc().compute::<f32>().unwrap();
+    assert_eq!(&tr.as_slice().unwrap()[..2], &[-2.0, 2.0]);
+    assert!(tr[[2]] == 0.0 && tr[[2]].is_sign_negative() && tr[[3]].is_nan());
+    assert_eq!(
+        Array::ones(&[3], DType::Bool, [2]).unwrap().trunc().dtype(),
+        DType::Bool
+    );
+    let h = array(&ndarray::arr1(&[3.0, 5.0, -8.0]).into_dyn(), DType::I32, &[2])
+        .hypot(&array(&ndarray::arr1(&[4.0, 12.0, 15.0]).into_dyn(), DType::I32, &[1]))
+        .unwrap();
+    assert_eq!(h.dtype(), DType::F64);
+    assert_eq!(h.compute::<f64>().unwrap().as_slice().unwrap(), &[5.0, 13.0, 17.0]);
+    // No overflow where x² would: np.hypot(float32(1e30), float32(1e30)) = 1.4142135e+30.
+    let big = array(&ndarray::arr1(&[1e30]).into_dyn(), DType::F32, &[1]);
+    assert_eq!(big.hypot(&big).unwrap().compute::<f32>().unwrap()[[0]], 1.414_213_5e30);
+    // The constants NumPy multiplies by: np.deg2rad(float32(180)) = 3.1415927,
+    // np.rad2deg(1.0) = 57.29577951308232.
+    let d = array(&ndarray::arr0(180.0).into_dyn(), DType::F32, &[]).deg2rad();
+    assert_eq!(d.compute_scalar::<f32>().unwrap(), std::f32::consts::PI);
+    let r = array(&ndarray::arr0(1.0).into_dyn(), DType::F64, &[]).rad2deg();
+    assert_eq!(r.compute_scalar::<f64>().unwrap(), 57.295_779_513_082_32);
+}
+
+#[test]
 fn binary_ops_match_python_semantics() {
     let a = data(&[9, 8], DType::I32, 5, 0.0);
     let b = data(&[9, 8], DType::I32, 6, 0.0).mapv(|v| if v == 0.0 { 3.0 } else { v });
@@ -92,6 +221,8 @@ fn binary_ops_match_python_semantics() {
         (BinaryOp::Div, |x, y| x / y),
         (BinaryOp::FloorDiv, pyfloordiv),
         (BinaryOp::Rem, pymod),
+        (BinaryOp::Fmod, |x, y| x % y),
+        (BinaryOp::Hypot, f64::hypot),
         (BinaryOp::Minimum, f64::min),
         (BinaryOp::Maximum, f64::max),
         (BinaryOp::Eq, |x, y| f64::from(u8::from(x == y))),
@@ -112,6 +243,8 @@ fn binary_ops_match_python_semantics() {
     let float_cases: Vec<(BinaryOp, F)> = vec![
         (BinaryOp::Pow, |x: f64, y: f64| x.abs().powf(y / 4.0)),
         (BinaryOp::Arctan2, f64::atan2),
+        (BinaryOp::Hypot, f64::hypot),
+        (BinaryOp::Fmod, |x, y| x % y),
         (BinaryOp::Rem, pymod),
         (BinaryOp::FloorDiv, pyfloordiv),
     ];

@@ -126,7 +126,7 @@ impl Array {
     /// Applies a unary op.
     ///
     /// # Errors
-    /// [`Error::Unsupported`](crate::Error::Unsupported) for `neg` of bool.
+    /// [`Error::Unsupported`](crate::Error::Unsupported) for `neg` and `sign` of bool.
     pub fn unary(&self, op: UnaryOp) -> Result<Array> {
         map_operands(&[Operand::Array(self)], |p, r| unary_reg(p, op, r[0]))
     }
@@ -169,6 +169,14 @@ impl Array {
         self.unary(UnaryOp::Neg)
     }
 
+    /// `np.sign`: -1, 0 or 1 in the input's dtype (NaN stays NaN, both zeros give 0).
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`](crate::Error::Unsupported) for bool (as NumPy).
+    pub fn sign(&self) -> Result<Array> {
+        self.unary(UnaryOp::Sign)
+    }
+
     /// Converts to another dtype (NumPy `astype`, unsafe casting).
     pub fn astype(&self, dtype: DType) -> Array {
         if dtype == self.dtype() {
@@ -209,9 +217,24 @@ unary_methods! {
     cos => Cos, "Cosine.";
     tan => Tan, "Tangent.";
     arctan => Arctan, "Arc tangent.";
+    arcsin => Arcsin, "Arc sine (NaN outside [-1, 1]).";
+    arccos => Arccos, "Arc cosine (NaN outside [-1, 1]).";
+    sinh => Sinh, "Hyperbolic sine.";
+    cosh => Cosh, "Hyperbolic cosine.";
+    tanh => Tanh, "Hyperbolic tangent.";
+    arcsinh => Arcsinh, "Inverse hyperbolic sine.";
+    arccosh => Arccosh, "Inverse hyperbolic cosine (NaN below 1).";
+    arctanh => Arctanh, "Inverse hyperbolic tangent (±inf at ±1).";
+    log2 => Log2, "Base-2 logarithm.";
+    log10 => Log10, "Base-10 logarithm.";
+    exp2 => Exp2, "2^x.";
+    cbrt => Cbrt, "Cube root (negative for negative x).";
+    deg2rad => Deg2rad, "Degrees to radians (`x · π/180`, `np.deg2rad`; `np.radians`).";
+    rad2deg => Rad2deg, "Radians to degrees (`x · 180/π`, `np.rad2deg`; `np.degrees`).";
     floor => Floor, "Floor.";
     ceil => Ceil, "Ceiling.";
     round => Round, "Round half to even (`np.round`).";
+    trunc => Trunc, "Toward zero (`np.trunc`; integers and bool unchanged, as NumPy 2).";
     logical_not => Not, "Logical not (NaN is true) → bool.";
     isnan => IsNan, "NaN test → bool.";
     isfinite => IsFinite, "Finite test → bool.";
@@ -235,6 +258,8 @@ binary_methods! {
     remainder => Rem, "`np.remainder` (sign of the divisor).";
     floor_divide => FloorDiv, "`self // other`.";
     arctan2 => Arctan2, "`np.arctan2(self, other)`.";
+    hypot => Hypot, "`np.hypot`: `sqrt(self² + other²)` without undue overflow (integers → float64).";
+    fmod => Fmod, "`np.fmod`: C's remainder, the sign of the dividend (integer `fmod(x, 0)` is 0).";
     equal => Eq, "`==` → bool.";
     not_equal => Ne, "`!=` → bool.";
     less => Lt, "`<` → bool.";

@@ -31,10 +31,34 @@ pub enum UnaryOp {
     Cos,
     Tan,
     Arctan,
+    Arcsin,
+    Arccos,
+    Sinh,
+    Cosh,
+    Tanh,
+    Arcsinh,
+    Arccosh,
+    Arctanh,
+    /// Base-2 logarithm.
+    Log2,
+    /// Base-10 logarithm.
+    Log10,
+    /// `2**x`.
+    Exp2,
+    /// Cube root.
+    Cbrt,
+    /// Degrees to radians.
+    Deg2rad,
+    /// Radians to degrees.
+    Rad2deg,
     Floor,
     Ceil,
     /// Round half to even (`np.round`).
     Round,
+    /// Toward zero (integers unchanged, as NumPy 2).
+    Trunc,
+    /// -1, 0 or 1 (NaN for NaN; refused for bool, as NumPy).
+    Sign,
     /// Logical not (truthiness, NaN is true) → bool.
     Not,
     /// → bool.
@@ -45,11 +69,12 @@ pub enum UnaryOp {
 
 impl UnaryOp {
     /// Every op.
-    pub const ALL: [UnaryOp; 18] = {
+    pub const ALL: [UnaryOp; 34] = {
         use UnaryOp::*;
         [
-            Neg, Abs, Square, Sqrt, Exp, Log, Log1p, Expm1, Sin, Cos, Tan, Arctan, Floor, Ceil, Round, Not, IsNan,
-            IsFinite,
+            Neg, Abs, Square, Sqrt, Exp, Log, Log1p, Expm1, Sin, Cos, Tan, Arctan, Arcsin, Arccos, Sinh, Cosh, Tanh,
+            Arcsinh, Arccosh, Arctanh, Log2, Log10, Exp2, Cbrt, Deg2rad, Rad2deg, Floor, Ceil, Round, Trunc, Sign, Not,
+            IsNan, IsFinite,
         ]
     };
 
@@ -70,9 +95,25 @@ impl UnaryOp {
             Cos => "cos",
             Tan => "tan",
             Arctan => "arctan",
+            Arcsin => "arcsin",
+            Arccos => "arccos",
+            Sinh => "sinh",
+            Cosh => "cosh",
+            Tanh => "tanh",
+            Arcsinh => "arcsinh",
+            Arccosh => "arccosh",
+            Arctanh => "arctanh",
+            Log2 => "log2",
+            Log10 => "log10",
+            Exp2 => "exp2",
+            Cbrt => "cbrt",
+            Deg2rad => "deg2rad",
+            Rad2deg => "rad2deg",
             Floor => "floor",
             Ceil => "ceil",
             Round => "round",
+            Trunc => "trunc",
+            Sign => "sign",
             Not => "logical_not",
             IsNan => "isnan",
             IsFinite => "isfinite",
@@ -83,13 +124,37 @@ impl UnaryOp {
     #[must_use]
     pub fn needs_float(self) -> bool {
         use UnaryOp::*;
-        matches!(self, Sqrt | Exp | Log | Log1p | Expm1 | Sin | Cos | Tan | Arctan)
+        matches!(
+            self,
+            Sqrt | Exp
+                | Log
+                | Log1p
+                | Expm1
+                | Sin
+                | Cos
+                | Tan
+                | Arctan
+                | Arcsin
+                | Arccos
+                | Sinh
+                | Cosh
+                | Tanh
+                | Arcsinh
+                | Arccosh
+                | Arctanh
+                | Log2
+                | Log10
+                | Exp2
+                | Cbrt
+                | Deg2rad
+                | Rad2deg
+        )
     }
 
     /// `(dtype the kernel sees, dtype it returns)` for an input dtype.
     ///
     /// # Errors
-    /// [`Error::Unsupported`] for `neg` of bool (NumPy refuses it too).
+    /// [`Error::Unsupported`] for `neg` and `sign` of bool (NumPy refuses them too).
     pub fn signature(self, input: DType) -> Result<(DType, DType)> {
         use UnaryOp::*;
         Ok(match self {
@@ -101,7 +166,10 @@ impl UnaryOp {
             Neg if input == DType::Bool => {
                 return Err(Error::Unsupported("negative of a bool array (use logical_not)".into()));
             }
-            Abs | Floor | Ceil | Round if input == DType::Bool => (DType::Bool, DType::Bool),
+            Sign if input == DType::Bool => {
+                return Err(Error::Unsupported("sign of a bool array".into()));
+            }
+            Abs | Floor | Ceil | Round | Trunc if input == DType::Bool => (DType::Bool, DType::Bool),
             Square if input == DType::Bool => (DType::I8, DType::I8),
             _ => (input, input),
         })
@@ -127,6 +195,10 @@ pub enum BinaryOp {
     /// `np.maximum` (propagates NaN).
     Maximum,
     Arctan2,
+    /// `sqrt(a² + b²)` without undue overflow (`np.hypot`).
+    Hypot,
+    /// C's remainder: the sign of the dividend (`np.fmod`); integer `fmod(x, 0)` is 0.
+    Fmod,
     Eq,
     Ne,
     Lt,
@@ -140,10 +212,11 @@ pub enum BinaryOp {
 
 impl BinaryOp {
     /// Every op.
-    pub const ALL: [BinaryOp; 19] = {
+    pub const ALL: [BinaryOp; 21] = {
         use BinaryOp::*;
         [
-            Add, Sub, Mul, Div, FloorDiv, Rem, Pow, Minimum, Maximum, Arctan2, Eq, Ne, Lt, Le, Gt, Ge, And, Or, Xor,
+            Add, Sub, Mul, Div, FloorDiv, Rem, Pow, Minimum, Maximum, Arctan2, Hypot, Fmod, Eq, Ne, Lt, Le, Gt, Ge,
+            And, Or, Xor,
         ]
     };
 
@@ -162,6 +235,8 @@ impl BinaryOp {
             Minimum => "minimum",
             Maximum => "maximum",
             Arctan2 => "arctan2",
+            Hypot => "hypot",
+            Fmod => "fmod",
             Eq => "equal",
             Ne => "not_equal",
             Lt => "less",
@@ -210,12 +285,12 @@ impl BinaryOp {
                         "subtract of two bool arrays (use logical_xor)".into(),
                     ));
                 }
-                Div | Arctan2 => (self, DType::F64, DType::F64),
+                Div | Arctan2 | Hypot => (self, DType::F64, DType::F64),
                 _ => (self, DType::I8, DType::I8),
             });
         }
         Ok(match self {
-            Div | Arctan2 if common.kind() != Kind::Float => (self, DType::F64, DType::F64),
+            Div | Arctan2 | Hypot if common.kind() != Kind::Float => (self, DType::F64, DType::F64),
             _ => (self, common, common),
         })
     }

@@ -486,6 +486,20 @@ fn float_unary<T: Float>(
         Expm1 => map_into(v, out, T::exp_m1),
         Tan => map_into(v, out, T::tan),
         Arctan => map_into(v, out, T::atan),
+        Arcsin => map_into(v, out, T::asin),
+        Arccos => map_into(v, out, T::acos),
+        Sinh => map_into(v, out, T::sinh),
+        Cosh => map_into(v, out, T::cosh),
+        Tanh => map_into(v, out, T::tanh),
+        Arcsinh => map_into(v, out, T::asinh),
+        Arccosh => map_into(v, out, T::acosh),
+        Arctanh => map_into(v, out, T::atanh),
+        Log2 => map_into(v, out, T::log2),
+        Log10 => map_into(v, out, T::log10),
+        Exp2 => map_into(v, out, T::exp2),
+        Cbrt => map_into(v, out, T::cbrt),
+        Deg2rad => map_into(v, out, T::to_radians),
+        Rad2deg => map_into(v, out, T::to_degrees),
         _ => return Err(Error::Unsupported(format!("{} is not a float op", op.name()))),
     })
 }
@@ -522,6 +536,8 @@ fn unary(
                 Floor => map_into(v, out, <T as Num>::floor),
                 Ceil => map_into(v, out, <T as Num>::ceil),
                 Round => map_into(v, out, <T as Num>::round),
+                Trunc => map_into(v, out, <T as Num>::trunc),
+                Sign => map_into(v, out, <T as Num>::sign),
                 _ => return Err(Error::Unsupported(op.name().into())),
             }
         }, bool => {
@@ -586,6 +602,8 @@ fn binary(op: BinaryOp, a: &Buffer, b: &Buffer, out: Buffer) -> Result<Buffer> {
             Minimum => zip_into(av, bv, out, <T as Num>::minimum),
             Maximum => zip_into(av, bv, out, <T as Num>::maximum),
             Arctan2 => zip_into(av, bv, out, |x, y| T::from_f64(x.to_f64().atan2(y.to_f64()))),
+            Hypot => zip_into(av, bv, out, |x, y| T::from_f64(x.to_f64().hypot(y.to_f64()))),
+            Fmod => zip_into(av, bv, out, <T as Num>::fmod),
             _ => return Err(Error::Unsupported(op.name().into())),
         }
     }, bool => return Err(Error::Unsupported(format!("{} of bool arrays", op.name())))))

@@ -41,6 +41,12 @@ pub trait Num: Element {
     fn ceil(a: Self) -> Self;
     /// round half to even (identity for integers).
     fn round(a: Self) -> Self;
+    /// toward zero (identity for integers).
+    fn trunc(a: Self) -> Self;
+    /// -1, 0 or 1 (NaN for NaN; 0 for either zero).
+    fn sign(a: Self) -> Self;
+    /// C's remainder, the sign of the dividend (`np.fmod`); 0 for an integer 0 divisor.
+    fn fmod(a: Self, b: Self) -> Self;
     /// Not NaN and not infinite.
     fn is_finite(a: Self) -> bool;
     /// `np.minimum`.
@@ -108,6 +114,17 @@ macro_rules! num_int {
             #[inline(always)] fn floor(a: Self) -> Self { a }
             #[inline(always)] fn ceil(a: Self) -> Self { a }
             #[inline(always)] fn round(a: Self) -> Self { a }
+            #[inline(always)] fn trunc(a: Self) -> Self { a }
+            #[inline(always)]
+            fn sign(a: Self) -> Self {
+                #[allow(unused_comparisons)]
+                if a < 0 { (0 as $t).wrapping_sub(1) } else if a > 0 { 1 } else { 0 }
+            }
+            #[inline(always)]
+            fn fmod(a: Self, b: Self) -> Self {
+                // MIN % -1 is 0 (and would trap), as NumPy's.
+                if b == 0 { 0 } else { a.wrapping_rem(b) }
+            }
             #[inline(always)] fn is_finite(_: Self) -> bool { true }
         }
     )*};
@@ -147,6 +164,12 @@ macro_rules! num_float {
             #[inline(always)] fn floor(a: Self) -> Self { a.floor() }
             #[inline(always)] fn ceil(a: Self) -> Self { a.ceil() }
             #[inline(always)] fn round(a: Self) -> Self { a.round_ties_even() }
+            #[inline(always)] fn trunc(a: Self) -> Self { a.trunc() }
+            #[inline(always)]
+            fn sign(a: Self) -> Self {
+                if a > 0.0 { 1.0 } else if a < 0.0 { -1.0 } else if a == 0.0 { 0.0 } else { a }
+            }
+            #[inline(always)] fn fmod(a: Self, b: Self) -> Self { a % b }
             #[inline(always)] fn is_finite(a: Self) -> bool { a.is_finite() }
         }
     )*};
@@ -171,6 +194,34 @@ pub trait Float: Num {
     fn atan(a: Self) -> Self;
     /// arctan2(a, b).
     fn atan2(a: Self, b: Self) -> Self;
+    /// arcsin.
+    fn asin(a: Self) -> Self;
+    /// arccos.
+    fn acos(a: Self) -> Self;
+    /// sinh.
+    fn sinh(a: Self) -> Self;
+    /// cosh.
+    fn cosh(a: Self) -> Self;
+    /// tanh.
+    fn tanh(a: Self) -> Self;
+    /// arcsinh.
+    fn asinh(a: Self) -> Self;
+    /// arccosh.
+    fn acosh(a: Self) -> Self;
+    /// arctanh.
+    fn atanh(a: Self) -> Self;
+    /// log2.
+    fn log2(a: Self) -> Self;
+    /// log10.
+    fn log10(a: Self) -> Self;
+    /// 2^a.
+    fn exp2(a: Self) -> Self;
+    /// cube root.
+    fn cbrt(a: Self) -> Self;
+    /// degrees → radians (`a · π/180`, as NumPy).
+    fn to_radians(a: Self) -> Self;
+    /// radians → degrees (`a · 180/π`, as NumPy).
+    fn to_degrees(a: Self) -> Self;
     /// To f64.
     fn widen(a: Self) -> f64;
     /// From f64 (rounding).
@@ -190,6 +241,20 @@ macro_rules! float_impl {
             #[inline(always)] fn tan(a: Self) -> Self { a.tan() }
             #[inline(always)] fn atan(a: Self) -> Self { a.atan() }
             #[inline(always)] fn atan2(a: Self, b: Self) -> Self { a.atan2(b) }
+            #[inline(always)] fn asin(a: Self) -> Self { a.asin() }
+            #[inline(always)] fn acos(a: Self) -> Self { a.acos() }
+            #[inline(always)] fn sinh(a: Self) -> Self { a.sinh() }
+            #[inline(always)] fn cosh(a: Self) -> Self { a.cosh() }
+            #[inline(always)] fn tanh(a: Self) -> Self { a.tanh() }
+            #[inline(always)] fn asinh(a: Self) -> Self { a.asinh() }
+            #[inline(always)] fn acosh(a: Self) -> Self { a.acosh() }
+            #[inline(always)] fn atanh(a: Self) -> Self { a.atanh() }
+            #[inline(always)] fn log2(a: Self) -> Self { a.log2() }
+            #[inline(always)] fn log10(a: Self) -> Self { a.log10() }
+            #[inline(always)] fn exp2(a: Self) -> Self { a.exp2() }
+            #[inline(always)] fn cbrt(a: Self) -> Self { a.cbrt() }
+            #[inline(always)] fn to_radians(a: Self) -> Self { a.to_radians() }
+            #[inline(always)] fn to_degrees(a: Self) -> Self { a.to_degrees() }
             #[inline(always)] fn widen(a: Self) -> f64 { a as f64 }
             #[inline(always)] fn narrow(a: f64) -> Self { a as $t }
             fn as_f64s(v: &[Self]) -> Option<&[f64]> { bytemuck::try_cast_slice(v).ok().filter(|_| std::mem::size_of::<$t>() == 8) }
