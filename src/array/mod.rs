@@ -15,6 +15,7 @@
 //! [`runtime`]: crate::runtime
 
 mod broadcast;
+mod coarsen;
 mod creation;
 mod elementwise;
 mod gather;
@@ -33,6 +34,7 @@ mod rechunk;
 mod reduce;
 mod scan;
 mod shape;
+mod weighted;
 
 pub use broadcast::broadcast_shapes;
 pub use groupby::GroupByOptions;
@@ -42,6 +44,7 @@ pub use map_blocks::{BlockInfo, Boundary};
 pub use quantile::QuantileOptions;
 pub use reduce::{Axes, ReduceOptions};
 pub use scan::ScanKind;
+pub use weighted::Weighted;
 
 use crate::dtype::DType;
 use crate::expr::{Expr, ExprKind};
