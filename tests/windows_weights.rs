@@ -264,6 +264,20 @@ fn average_follows_numpy() {
             .map_collect(|r| r.iter().zip(&w1).map(|(a, b)| a * b).sum::<f64>() / w1.sum())
             .into_dyn();
         assert_close(&along.compute_chunk().unwrap(), &want, 1e-13, "average, 1-D weights");
+        // Weights broadcast along a reduced axis (constant down axis 0), on data
+        // without NaN (which would make both sides NaN).
+        let full = xs.mapv(|v| if v.is_nan() { 1.5 } else { v });
+        let all = array(&full, DType::F64, &chunks)
+            .average(None, Some(&array(&w1, DType::F64, &[3])))
+            .unwrap();
+        let wb = w1.broadcast(xs.raw_dim()).unwrap();
+        let want = full.iter().zip(wb.iter()).map(|(a, b)| a * b).sum::<f64>() / wb.sum();
+        assert_close(
+            &all.compute_chunk().unwrap(),
+            &ndarray::arr0(want).into_dyn(),
+            1e-13,
+            "average, broadcast weights",
+        );
     }
     let f32a = array(&xs, DType::F32, &[3, 5]);
     assert_eq!(

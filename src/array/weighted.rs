@@ -15,10 +15,13 @@
 //! `average` is NumPy's instead: NaN propagates, and `weights` may be 1-D along the one
 //! reduced axis.
 //!
-//! Everything is built from lazy elementwise ops and sums, so the masks and products
-//! fuse into the reading pass, and the sums accumulate in f64 (float inputs are widened
-//! in the fused pass and the result rounded once to NumPy's dtype). A NaN weight gives
-//! NaN wherever it counts; xarray refuses such weights eagerly, which a lazy engine
+//! Everything is built from lazy reductions and elementwise ops. Along the reduced
+//! axes where the weights are constant (longitude, for `cos(lat)`) the data are first
+//! reduced plainly — a count and an f64 mean, one pass at decode speed with no
+//! weight-sized temporaries — and the weights applied to those partial results; where
+//! the weights vary, the masked products are fused into the reading pass. Sums
+//! accumulate in f64 and the result is rounded once to NumPy's dtype. A NaN weight makes
+//! NaN every result it enters; xarray refuses such weights eagerly, which a lazy engine
 //! cannot do without reading them first.
 
 use super::Array;
@@ -119,12 +122,39 @@ impl Array {
             )));
         }
         let out = result_float(self.dtype(), w.dtype());
-        let x = self.astype(DType::F64);
         let wf = w.astype(DType::F64);
-        let num = (&x * &wf).sum(axes.clone())?;
-        let den = wf.broadcast_to(&self.shape())?.sum(axes)?;
+        let reduced = match &axes {
+            Axes::All => (0..nd).collect(),
+            Axes::List(l) => normalize_axes(l, nd)?,
+        };
+        let plain = plain_axes(&reduced, nd, &wf);
+        // Along `plain` the weight is constant: Σ w·x = Σ_rest w · (n_plain · mean_plain x).
+        let (x, n_plain) = if plain.is_empty() {
+            (self.astype(DType::F64), 1.0)
+        } else {
+            let wide = ReduceOptions {
+                keepdims: true,
+                dtype: Some(DType::F64),
+                ..ReduceOptions::default()
+            };
+            let n: usize = plain.iter().map(|&a| self.shape()[a as usize]).product();
+            (self.reduce(ReduceOp::Mean, plain, &wide)?, n as f64)
+        };
+        let num = (&(&x * &wf) * n_plain).sum(axes.clone())?;
+        let den = (&wf.broadcast_to(&x.shape())?.sum(axes)? * n_plain).astype(DType::F64);
         Ok((&num / &den).astype(out))
     }
+}
+
+/// The reduced axes along which `weights` (broadcast to `nd` axes) is constant:
+/// absent or of length 1.
+fn plain_axes(reduced: &[usize], nd: usize, weights: &Array) -> Vec<isize> {
+    let lead = nd - weights.ndim();
+    reduced
+        .iter()
+        .filter(|&&a| a < lead || weights.shape()[a - lead] == 1)
+        .map(|&a| a as isize)
+        .collect()
 }
 
 /// The float type of a weighted mean: float64 for integer or bool data (NumPy's
@@ -205,20 +235,56 @@ impl Weighted {
 
     /// `(Σ w, Σ w·x)` over `axes` in float64, missing data dropped from both; the
     /// weighted sum only when `with_sum`.
+    ///
+    /// Weights are usually constant along most reduced axes (`cos(lat)` along
+    /// longitude). Along those axes (`plain`) `w` factors out of the sums, so they are
+    /// taken first by plain reductions of the data, which read it at decode speed with
+    /// no weight-sized temporaries: `Σ w·x = Σ_rest w · (mean_plain(x) · count_plain(x))`
+    /// and `Σ w = Σ_rest w · count_plain(x)`, the mean in f64 (exact to rounding) and
+    /// both from one pass over the data.
     fn sums(&self, axes: Axes, with_sum: bool, keepdims: bool) -> Result<(Array, Array)> {
         let opts = ReduceOptions {
             keepdims,
             ..ReduceOptions::default()
         };
-        let missing = self.data.isnan();
-        let w = self.weights.astype(DType::F64);
-        let sow = where_(&missing, 0.0, &w)?.reduce(ReduceOp::Sum, axes.clone(), &opts)?;
-        let wsum = if with_sum {
-            let x = where_(&missing, 0.0, &self.data.astype(DType::F64))?;
-            (&x * &w).reduce(ReduceOp::Sum, axes, &opts)?
-        } else {
-            sow.clone()
+        let nd = self.data.ndim();
+        let reduced = match &axes {
+            Axes::All => (0..nd).collect(),
+            Axes::List(l) => normalize_axes(l, nd)?,
         };
+        let plain = plain_axes(&reduced, nd, &self.weights);
+        let w = self.weights.astype(DType::F64);
+        if plain.is_empty() {
+            let missing = self.data.isnan();
+            let sow = where_(&missing, 0.0, &w)?.reduce(ReduceOp::Sum, axes.clone(), &opts)?;
+            let wsum = if with_sum {
+                let x = where_(&missing, 0.0, &self.data.astype(DType::F64))?;
+                (&x * &w).reduce(ReduceOp::Sum, axes, &opts)?
+            } else {
+                sow.clone()
+            };
+            return Ok((sow, wsum));
+        }
+        let keep = ReduceOptions {
+            keepdims: true,
+            ..ReduceOptions::default()
+        };
+        let count = self
+            .data
+            .reduce(ReduceOp::Count, plain.clone(), &keep)?
+            .astype(DType::F64);
+        let sow = (&count * &w).reduce(ReduceOp::Sum, axes.clone(), &opts)?;
+        if !with_sum {
+            return Ok((sow.clone(), sow));
+        }
+        let wide = ReduceOptions {
+            dtype: Some(DType::F64),
+            ..keep
+        };
+        let mean = self.data.reduce(ReduceOp::NanMean, plain, &wide)?;
+        // An all-missing lane: mean NaN, count 0, sum 0.
+        let sum = where_(&count.equal(0.0)?, 0.0, &(&mean * &count))?;
+        let wsum = (&sum * &w).reduce(ReduceOp::Sum, axes, &opts)?;
         Ok((sow, wsum))
     }
 
