@@ -224,6 +224,30 @@ fn visit(p: &Plan, mut f: impl FnMut(usize, usize, usize, bool) -> Result<()>) -
     Ok(())
 }
 
+/// The longest reduced run [`drive`] folds a tile of at a time (`coarsen` windows).
+const SHORT_FOLD: usize = 32;
+
+/// Calls `f(in_offset, out_offset)` for every index of the first `n` groups of `p`
+/// (C order).
+fn each_outer(p: &Plan, n: usize, mut f: impl FnMut(usize, usize) -> Result<()>) -> Result<()> {
+    let lens: Vec<usize> = p.groups[..n].iter().map(|g| g.0).collect();
+    let count: usize = lens.iter().product();
+    let mut idx = vec![0usize; n];
+    for _ in 0..count {
+        let io: usize = idx.iter().zip(&p.in_strides).map(|(i, s)| i * s).sum();
+        let oo: usize = idx.iter().zip(&p.out_strides).map(|(i, s)| i * s).sum();
+        f(io, oo)?;
+        for a in (0..n).rev() {
+            idx[a] += 1;
+            if idx[a] < lens[a] {
+                break;
+            }
+            idx[a] = 0;
+        }
+    }
+    Ok(())
+}
+
 /// Accumulator types of sums and products.
 trait Acc: Element + Num {
     fn of<T: Element>(x: T) -> Self;
@@ -253,6 +277,14 @@ trait Bank<T> {
     fn row(&mut self, out: usize, xs: &[T]);
     /// `acc[out] ⊕= fold(xs)`.
     fn fold(&mut self, out: usize, xs: &[T]);
+    /// `acc[out + j] ⊕= fold(xs[j·width .. (j+1)·width])`: many short folds into
+    /// consecutive accumulators (windows of `coarsen`), with one call's overhead.
+    #[inline]
+    fn folds(&mut self, out: usize, xs: &[T], width: usize) {
+        for (j, c) in xs.chunks_exact(width).enumerate() {
+            self.fold(out + j, c);
+        }
+    }
     /// `acc[out + j] ⊕= rows[0][j] ⊕ rows[1][j] ⊕ …`: several rows into the same
     /// accumulators. Banks that can keep partial results in registers across the rows
     /// override it, so the accumulators are read and written once per group of rows
@@ -860,6 +892,24 @@ fn drive<T: Element>(p: &Plan, src: &mut Rows<'_, '_>, bank: &mut impl Bank<T>) 
         });
     }
     bank.make();
+    // Short reduced runs after a kept axis (a (…, n/f, f) window split): fold them a
+    // tile at a time rather than one `f`-element call each.
+    if let [outer @ .., (k, false), (f, true)] = p.groups.as_slice()
+        && *f <= SHORT_FOLD
+        && !p.empty
+    {
+        let (k, f) = (*k, *f);
+        let per = (TILE / f).max(1);
+        return each_outer(p, outer.len(), |io, oo| {
+            let mut j = 0;
+            while j < k {
+                let m = per.min(k - j);
+                bank.folds(oo + j, src.get::<T>(io + j * f, m * f)?, f);
+                j += m;
+            }
+            Ok(())
+        });
+    }
     visit(p, |io, len, oo, red| {
         let xs = src.get::<T>(io, len)?;
         if red {
