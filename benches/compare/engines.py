@@ -86,6 +86,23 @@ def nanmedian0(xp, x):
     return xp.nanmedian(x, axis=0)
 
 
+def wmean12(xp, x):
+    """The area-weighted mean over (lat, lon) per time step, a missing value's weight
+    left out of the denominator (what xarray's `weighted(coslat).mean(...)` computes)."""
+    w = np.cos(np.deg2rad(np.linspace(90.0, -90.0, x.shape[1])))[:, None]
+    valid = ~xp.isnan(x)
+    return (xp.where(valid, x, 0) * w).sum(axis=(1, 2)) / (valid * w).sum(axis=(1, 2))
+
+
+def coarsen4(xp, x):
+    """4x4 box nanmeans over (lat, lon), the remainder trimmed (dask's coarsen)."""
+    if xp is np:
+        t, n, m = x.shape
+        x = x[:, : n // 4 * 4, : m // 4 * 4]
+        return np.nanmean(x.reshape(t, n // 4, 4, m // 4, 4), axis=(2, 4))
+    return xp.coarsen(np.nanmean, x, {1: 4, 2: 4}, trim_excess=True)
+
+
 def anomaly(xp, x):
     return xp.nanstd(x - xp.nanmean(x, axis=0), axis=(1, 2))
 
@@ -98,6 +115,8 @@ REDUCTIONS = {
     "nanmedian-zarr3": ("zarr3", nanmedian0),
     "nansum-zarr3": ("zarr3", nansum_all),
     "anomaly-zarr3": ("zarr3", anomaly),
+    "wmean-zarr3": ("zarr3", wmean12),
+    "coarsen-zarr3": ("zarr3", coarsen4),
     "nanmean-source": ("source", nanmean0),
     "nanstd-source": ("source", nanstd0),
     "anomaly-source": ("source", anomaly),

@@ -22,6 +22,8 @@ pub fn supports(engine: &str, workload: &str) -> bool {
     let reductions = workload.starts_with("nanmean-") && workload != "nanmean-memory"
         || workload.starts_with("nanstd-")
         || workload.starts_with("nanmedian-")
+        || workload.starts_with("wmean-")
+        || workload.starts_with("coarsen-")
         || workload.starts_with("nansum-")
         || workload.starts_with("anomaly-")
         || workload == "fused-sincos";

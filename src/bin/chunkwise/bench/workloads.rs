@@ -9,7 +9,7 @@
 //! f64), which `--compare` checks against the other engine's before printing a ratio.
 
 use super::data::{self, Size, Stores};
-use chunkwise::{Array, ChunkSpec, DType, Result};
+use chunkwise::{Array, ChunkSpec, DType, ReduceOp, Result};
 
 /// What a workload is built from.
 pub struct Ctx {
@@ -270,6 +270,32 @@ pub const WORKLOADS: &[Workload] = &[
         build: |ctx| {
             let x = zarr3(ctx)?;
             Ok((Job::Arrays(vec![x.nanmedian(0)?]), x.nbytes() as f64))
+        },
+    },
+    Workload {
+        name: "wmean-zarr3",
+        about: "area-weighted (cos latitude) mean over (lat, lon) per time step, missing values dropped from the weights (xarray's weighted mean)",
+        needs: &["zarr3"],
+        rtol: 1e-9,
+        build: |ctx| {
+            let x = zarr3(ctx)?;
+            let n = x.shape()[1];
+            let coslat = Array::linspace(90.0, -90.0, n, [n])?
+                .deg2rad()
+                .cos()
+                .reshape(&[n as isize, 1])?;
+            Ok((Job::Arrays(vec![x.weighted(&coslat)?.mean([1, 2])?]), x.nbytes() as f64))
+        },
+    },
+    Workload {
+        name: "coarsen-zarr3",
+        about: "4×4 nanmean box average of the Zarr v3 field over (lat, lon), the odd latitude trimmed (0.25° → 1°)",
+        needs: &["zarr3"],
+        rtol: 1e-5,
+        build: |ctx| {
+            let x = zarr3(ctx)?;
+            let y = x.coarsen(ReduceOp::NanMean, &[(1, 4), (2, 4)], true)?;
+            Ok((Job::Arrays(vec![y]), x.nbytes() as f64))
         },
     },
     Workload {
