@@ -57,6 +57,7 @@ pub use array::{Array, Axes, BlockInfo, Boundary, GroupByOptions, Index, Quantil
 pub use chunk::{Chunk, Value};
 pub use delayed::{Delayed, delayed, gather};
 pub use device::cpu::alloc::HugePageAlloc;
+pub use device::cpu::quantile::QuantileMethod;
 pub use dtype::{Buffer, DType, Element, Scalar};
 pub use error::{Error, Result};
 pub use grid::{AxisChunks, ChunkGrid, ChunkSpec};

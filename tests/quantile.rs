@@ -5,7 +5,7 @@
 
 mod common;
 
-use chunkwise::{Array, Axes, DType, QuantileOptions};
+use chunkwise::{Array, Axes, DType, QuantileMethod, QuantileOptions};
 use common::*;
 use ndarray::{ArrayD, IxDyn};
 
@@ -81,7 +81,7 @@ fn float32_values_are_numpys() {
             0,
             &QuantileOptions {
                 skip_nan: true,
-                keepdims: false,
+                ..QuantileOptions::default()
             },
         )
         .unwrap();
@@ -291,7 +291,7 @@ fn every_shape_axis_chunking_and_dtype_matches_the_reference() {
                                 ax.clone(),
                                 &QuantileOptions {
                                     skip_nan: true,
-                                    keepdims: false,
+                                    ..QuantileOptions::default()
                                 },
                             )
                             .unwrap();
@@ -351,6 +351,7 @@ fn keepdims_keeps_the_reduced_axes_as_ones() {
     let opts = QuantileOptions {
         skip_nan: true,
         keepdims: true,
+        ..QuantileOptions::default()
     };
     let y = x.quantiles(&[0.5], 1, &opts).unwrap();
     assert_eq!(y.shape(), vec![1, 4, 1]);
@@ -380,4 +381,611 @@ fn the_rechunk_keeps_blocks_near_the_chunk_size() {
     // a small array keeps its chunks along the kept axes
     let y = Array::zeros(&[40, 30], DType::F32, [10, 7]).unwrap();
     assert_eq!(y.median(0).unwrap().chunks()[0], vec![7, 7, 7, 7, 2]);
+}
+
+// ---- every NumPy method (`method=`): values NumPy 2.4.6 printed for the arrays and
+// calls named in each table's comment, compared bit for bit.
+// np.quantile / np.nanquantile(A, QS, axis=0, method=m), shape (6, 3), row-major
+const QS: [f64; 6] = [0.0, 0.05, 0.3, 0.5, 0.77, 1.0];
+const METHOD_TABLE: [(&str, [f64; 18], [f64; 18]); 13] = [
+    (
+        "inverted_cdf",
+        [
+            -2.0,
+            -4.5,
+            f64::NAN,
+            -2.0,
+            -4.5,
+            f64::NAN,
+            1.5,
+            0.0,
+            f64::NAN,
+            2.0,
+            2.5,
+            f64::NAN,
+            5.0,
+            4.0,
+            f64::NAN,
+            7.0,
+            9.0,
+            f64::NAN,
+        ],
+        [
+            -2.0, -4.5, -3.0, -2.0, -4.5, -3.0, 1.5, 0.0, 0.5, 2.0, 2.5, 1.0, 5.0, 4.0, 6.0, 7.0, 9.0, 8.0,
+        ],
+    ),
+    (
+        "averaged_inverted_cdf",
+        [
+            -2.0,
+            -4.5,
+            f64::NAN,
+            -2.0,
+            -4.5,
+            f64::NAN,
+            1.5,
+            0.0,
+            f64::NAN,
+            2.0,
+            2.5,
+            f64::NAN,
+            5.0,
+            4.0,
+            f64::NAN,
+            7.0,
+            9.0,
+            f64::NAN,
+        ],
+        [
+            -2.0, -4.5, -3.0, -2.0, -4.5, -3.0, 1.5, 0.0, 0.5, 2.0, 2.5, 1.5, 5.0, 4.0, 6.0, 7.0, 9.0, 8.0,
+        ],
+    ),
+    (
+        "closest_observation",
+        [
+            -2.0,
+            -4.5,
+            f64::NAN,
+            -2.0,
+            -4.5,
+            f64::NAN,
+            0.25,
+            -1.0,
+            f64::NAN,
+            2.0,
+            2.5,
+            f64::NAN,
+            3.5,
+            2.5,
+            f64::NAN,
+            7.0,
+            9.0,
+            f64::NAN,
+        ],
+        [
+            -2.0, -4.5, -3.0, -2.0, -4.5, -3.0, 0.25, -1.0, 0.5, 2.0, 2.5, 1.0, 3.5, 2.5, 6.0, 7.0, 9.0, 8.0,
+        ],
+    ),
+    (
+        "interpolated_inverted_cdf",
+        [
+            -2.0,
+            -4.5,
+            f64::NAN,
+            -2.0,
+            -4.5,
+            f64::NAN,
+            0.3750000000000001,
+            -0.8999999999999999,
+            f64::NAN,
+            1.75,
+            1.25,
+            f64::NAN,
+            4.085000000000001,
+            3.085000000000001,
+            f64::NAN,
+            7.0,
+            9.0,
+            f64::NAN,
+        ],
+        [
+            -2.0,
+            -4.5,
+            -3.0,
+            -2.0,
+            -4.5,
+            -3.0,
+            0.3750000000000001,
+            -0.8999999999999999,
+            -0.20000000000000062,
+            1.75,
+            1.25,
+            1.0,
+            4.085000000000001,
+            3.085000000000001,
+            4.48,
+            7.0,
+            9.0,
+            8.0,
+        ],
+    ),
+    (
+        "hazen",
+        [
+            -2.0,
+            -4.5,
+            f64::NAN,
+            -2.0,
+            -4.5,
+            f64::NAN,
+            1.0,
+            -0.3999999999999999,
+            f64::NAN,
+            2.0,
+            2.5,
+            f64::NAN,
+            4.835000000000001,
+            3.835000000000001,
+            f64::NAN,
+            7.0,
+            9.0,
+            f64::NAN,
+        ],
+        [
+            -2.0,
+            -4.5,
+            -3.0,
+            -2.0,
+            -4.5,
+            -3.0,
+            1.0,
+            -0.3999999999999999,
+            0.6499999999999999,
+            2.0,
+            2.5,
+            1.5,
+            4.835000000000001,
+            3.835000000000001,
+            6.24,
+            7.0,
+            9.0,
+            8.0,
+        ],
+    ),
+    (
+        "weibull",
+        [
+            -2.0,
+            -4.5,
+            f64::NAN,
+            -2.0,
+            -4.5,
+            f64::NAN,
+            0.7499999999999999,
+            -0.6000000000000001,
+            f64::NAN,
+            2.0,
+            2.5,
+            f64::NAN,
+            5.32,
+            4.800000000000001,
+            f64::NAN,
+            7.0,
+            9.0,
+            f64::NAN,
+        ],
+        [
+            -2.0,
+            -4.5,
+            -3.0,
+            -2.0,
+            -4.5,
+            -3.0,
+            0.7499999999999999,
+            -0.6000000000000001,
+            0.5499999999999998,
+            2.0,
+            2.5,
+            1.5,
+            5.32,
+            4.800000000000001,
+            6.780000000000001,
+            7.0,
+            9.0,
+            8.0,
+        ],
+    ),
+    (
+        "linear",
+        [
+            -2.0,
+            -4.5,
+            f64::NAN,
+            -1.325,
+            -3.4499999999999997,
+            f64::NAN,
+            1.2499999999999998,
+            -0.20000000000000018,
+            f64::NAN,
+            2.0,
+            2.5,
+            f64::NAN,
+            4.43,
+            3.43,
+            f64::NAN,
+            7.0,
+            9.0,
+            f64::NAN,
+        ],
+        [
+            -2.0,
+            -4.5,
+            -3.0,
+            -1.325,
+            -3.4499999999999997,
+            -2.125,
+            1.2499999999999998,
+            -0.20000000000000018,
+            0.75,
+            2.0,
+            2.5,
+            1.5,
+            4.43,
+            3.43,
+            5.4,
+            7.0,
+            9.0,
+            8.0,
+        ],
+    ),
+    (
+        "median_unbiased",
+        [
+            -2.0,
+            -4.5,
+            f64::NAN,
+            -2.0,
+            -4.5,
+            f64::NAN,
+            0.9166666666666665,
+            -0.4666666666666668,
+            f64::NAN,
+            2.0,
+            2.5,
+            f64::NAN,
+            4.970000000000001,
+            3.9700000000000006,
+            f64::NAN,
+            7.0,
+            9.0,
+            f64::NAN,
+        ],
+        [
+            -2.0,
+            -4.5,
+            -3.0,
+            -2.0,
+            -4.5,
+            -3.0,
+            0.9166666666666665,
+            -0.4666666666666668,
+            0.6166666666666667,
+            2.0,
+            2.5,
+            1.5,
+            4.970000000000001,
+            3.9700000000000006,
+            6.42,
+            7.0,
+            9.0,
+            8.0,
+        ],
+    ),
+    (
+        "normal_unbiased",
+        [
+            -2.0,
+            -4.5,
+            f64::NAN,
+            -2.0,
+            -4.5,
+            f64::NAN,
+            0.9375000000000003,
+            -0.44999999999999973,
+            f64::NAN,
+            2.0,
+            2.5,
+            f64::NAN,
+            4.936250000000001,
+            3.9362500000000007,
+            f64::NAN,
+            7.0,
+            9.0,
+            f64::NAN,
+        ],
+        [
+            -2.0,
+            -4.5,
+            -3.0,
+            -2.0,
+            -4.5,
+            -3.0,
+            0.9375000000000003,
+            -0.44999999999999973,
+            0.625,
+            2.0,
+            2.5,
+            1.5,
+            4.936250000000001,
+            3.9362500000000007,
+            6.375,
+            7.0,
+            9.0,
+            8.0,
+        ],
+    ),
+    (
+        "lower",
+        [
+            -2.0,
+            -4.5,
+            f64::NAN,
+            -2.0,
+            -4.5,
+            f64::NAN,
+            0.25,
+            -1.0,
+            f64::NAN,
+            2.0,
+            2.5,
+            f64::NAN,
+            3.5,
+            2.5,
+            f64::NAN,
+            7.0,
+            9.0,
+            f64::NAN,
+        ],
+        [
+            -2.0, -4.5, -3.0, -2.0, -4.5, -3.0, 0.25, -1.0, 0.5, 2.0, 2.5, 1.0, 3.5, 2.5, 2.0, 7.0, 9.0, 8.0,
+        ],
+    ),
+    (
+        "higher",
+        [
+            -2.0,
+            -4.5,
+            f64::NAN,
+            0.25,
+            -1.0,
+            f64::NAN,
+            1.5,
+            0.0,
+            f64::NAN,
+            2.0,
+            2.5,
+            f64::NAN,
+            5.0,
+            4.0,
+            f64::NAN,
+            7.0,
+            9.0,
+            f64::NAN,
+        ],
+        [
+            -2.0, -4.5, -3.0, 0.25, -1.0, 0.5, 1.5, 0.0, 1.0, 2.0, 2.5, 2.0, 5.0, 4.0, 6.0, 7.0, 9.0, 8.0,
+        ],
+    ),
+    (
+        "midpoint",
+        [
+            -2.0,
+            -4.5,
+            f64::NAN,
+            -0.875,
+            -2.75,
+            f64::NAN,
+            0.875,
+            -0.5,
+            f64::NAN,
+            2.0,
+            2.5,
+            f64::NAN,
+            4.25,
+            3.25,
+            f64::NAN,
+            7.0,
+            9.0,
+            f64::NAN,
+        ],
+        [
+            -2.0, -4.5, -3.0, -0.875, -2.75, -1.25, 0.875, -0.5, 0.75, 2.0, 2.5, 1.5, 4.25, 3.25, 4.0, 7.0, 9.0, 8.0,
+        ],
+    ),
+    (
+        "nearest",
+        [
+            -2.0,
+            -4.5,
+            f64::NAN,
+            -2.0,
+            -4.5,
+            f64::NAN,
+            1.5,
+            0.0,
+            f64::NAN,
+            2.0,
+            2.5,
+            f64::NAN,
+            5.0,
+            4.0,
+            f64::NAN,
+            7.0,
+            9.0,
+            f64::NAN,
+        ],
+        [
+            -2.0, -4.5, -3.0, -2.0, -4.5, -3.0, 1.5, 0.0, 1.0, 2.0, 2.5, 1.0, 5.0, 4.0, 6.0, 7.0, 9.0, 8.0,
+        ],
+    ),
+];
+// np.quantile(B int16, 0.3, method=m): (dtype, value)
+const INT_TABLE: [(&str, &str, f64); 13] = [
+    ("inverted_cdf", "int16", 2.0),
+    ("averaged_inverted_cdf", "float64", 2.0),
+    ("closest_observation", "int16", 1.0),
+    ("interpolated_inverted_cdf", "float64", 1.1),
+    ("hazen", "float64", 1.6),
+    ("weibull", "float64", 1.4),
+    ("linear", "float64", 1.7999999999999998),
+    ("median_unbiased", "float64", 1.5333333333333332),
+    ("normal_unbiased", "float64", 1.5500000000000003),
+    ("lower", "int16", 1.0),
+    ("higher", "int16", 2.0),
+    ("midpoint", "float64", 1.5),
+    ("nearest", "int16", 2.0),
+];
+// np.quantile(C float32, 0.42, method=m): float32 bits
+const F32_TABLE: [(&str, u32); 13] = [
+    ("inverted_cdf", 0x3ecccccd),
+    ("averaged_inverted_cdf", 0x3ecccccd),
+    ("closest_observation", 0x3e4ccccd),
+    ("interpolated_inverted_cdf", 0x3e6147ae),
+    ("hazen", 0x3ea3d70a),
+    ("weibull", 0x3e9ba5e4),
+    ("linear", 0x3eac0831),
+    ("median_unbiased", 0x3ea11bfd),
+    ("normal_unbiased", 0x3ea1cac1),
+    ("lower", 0x3e4ccccd),
+    ("higher", 0x3ecccccd),
+    ("midpoint", 0x3e99999a),
+    ("nearest", 0x3ecccccd),
+];
+
+fn method_opts(method: QuantileMethod, skip_nan: bool) -> QuantileOptions {
+    QuantileOptions {
+        skip_nan,
+        method,
+        ..QuantileOptions::default()
+    }
+}
+
+/// The (7, 3) float64 array of METHOD_TABLE, a NaN in its last column.
+fn table_a() -> ndarray::ArrayD<f64> {
+    ndarray::arr2(&[
+        [3.5, -1.0, 2.0],
+        [0.25, 4.0, f64::NAN],
+        [7.0, 2.5, -3.0],
+        [-2.0, 2.5, 1.0],
+        [1.5, 9.0, 6.0],
+        [5.0, -4.5, 0.5],
+        [2.0, 0.0, 8.0],
+    ])
+    .into_dyn()
+}
+
+#[test]
+fn every_method_matches_numpy() {
+    let a = table_a();
+    for (name, want, want_nan) in METHOD_TABLE {
+        let method = QuantileMethod::parse(name).unwrap();
+        assert_eq!(method.name(), name);
+        for chunks in [[7, 3], [2, 1], [3, 2]] {
+            let x = Array::from_ndarray(a.clone(), chunks).unwrap();
+            for (skip, want) in [(false, want), (true, want_nan)] {
+                let got = x.quantiles(&QS, 0, &method_opts(method, skip)).unwrap();
+                assert_eq!(
+                    got.dtype(),
+                    DType::F64,
+                    "{name}: an array q gives float64 (as the input)"
+                );
+                let got = got.compute::<f64>().unwrap();
+                for (i, (&g, &w)) in got.iter().zip(&want).enumerate() {
+                    assert!(
+                        g.to_bits() == w.to_bits() || (g.is_nan() && w.is_nan()),
+                        "{name} skip_nan={skip} [{i}]: {g} vs NumPy {w}"
+                    );
+                }
+            }
+        }
+    }
+    assert!(QuantileMethod::parse("linear_interp").is_err());
+}
+
+#[test]
+fn methods_keep_numpy_dtypes_for_one_q() {
+    let b = Array::from_ndarray(ndarray::arr1(&[5i16, 1, 9, 3, 7, 2, -4]).into_dyn(), [3]).unwrap();
+    for (name, dtype, want) in INT_TABLE {
+        let method = QuantileMethod::parse(name).unwrap();
+        let got = b.quantile_with(0.3, None, &method_opts(method, false)).unwrap();
+        let (want_dt, got_v) = match dtype {
+            "int16" => (DType::I16, f64::from(got.compute_scalar::<i16>().unwrap())),
+            _ => (DType::F64, got.compute_scalar::<f64>().unwrap()),
+        };
+        assert_eq!((got.dtype(), got_v), (want_dt, want), "{name}");
+    }
+    let c = Array::from_ndarray(ndarray::arr1(&[0.1f32, 0.7, 0.2, 0.9, 0.4]).into_dyn(), [2]).unwrap();
+    for (name, bits) in F32_TABLE {
+        let got = c
+            .quantile_with(0.42, 0, &method_opts(QuantileMethod::parse(name).unwrap(), false))
+            .unwrap();
+        assert_eq!(got.dtype(), DType::F32, "{name}");
+        assert_eq!(got.compute_scalar::<f32>().unwrap().to_bits(), bits, "{name}");
+    }
+    // np.percentile(C, 42.0) == float32(0.336), the linear quantile at 0.42;
+    // np.nanpercentile(A, 77.0, axis=0) == [4.43, 3.43, 5.4].
+    assert_eq!(
+        c.percentile(42.0, None)
+            .unwrap()
+            .compute_scalar::<f32>()
+            .unwrap()
+            .to_bits(),
+        F32_TABLE[6].1
+    );
+    let a = Array::from_ndarray(table_a(), [3, 3]).unwrap();
+    let p = a.nanpercentile(77.0, 0).unwrap().compute::<f64>().unwrap();
+    assert_eq!(p.as_slice().unwrap(), &[4.43, 3.43, 5.4]);
+    assert!(a.percentile(100.5, 0).is_err());
+    // Discrete methods on bool data (np.quantile(D, [0.1, 0.5, 0.9], method=m)).
+    let d = Array::from_ndarray(ndarray::arr1(&[true, false, true, true, false]).into_dyn(), [2]).unwrap();
+    for (name, want) in [
+        ("inverted_cdf", [false, true, true]),
+        ("closest_observation", [false, false, true]),
+        ("lower", [false, true, true]),
+        ("higher", [false, true, true]),
+        ("nearest", [false, true, true]),
+    ] {
+        let got = d
+            .quantiles(
+                &[0.1, 0.5, 0.9],
+                0,
+                &method_opts(QuantileMethod::parse(name).unwrap(), false),
+            )
+            .unwrap();
+        assert_eq!(got.dtype(), DType::Bool);
+        assert_eq!(got.compute::<bool>().unwrap().as_slice().unwrap(), &want, "{name}");
+    }
+    assert!(
+        d.quantile_with(0.5, 0, &method_opts(QuantileMethod::Hazen, false))
+            .is_err()
+    );
+    // An empty array: a discrete method on integers has no NaN of its own to give;
+    // np.nanquantile answers with np.nanmean (float64 NaN), np.quantile raises.
+    let e = Array::zeros(&[0, 3], DType::I16, [1, 3]).unwrap();
+    let n = e
+        .quantile_with(0.5, 0, &method_opts(QuantileMethod::Lower, true))
+        .unwrap();
+    assert_eq!(n.dtype(), DType::F64);
+    assert!(n.compute::<f64>().unwrap().iter().all(|v| v.is_nan()));
+    assert!(
+        e.quantile_with(0.5, 0, &method_opts(QuantileMethod::Lower, false))
+            .is_err()
+    );
+    let ef = Array::zeros(&[0, 3], DType::F32, [1, 3]).unwrap();
+    let n = ef
+        .quantile_with(0.5, 0, &method_opts(QuantileMethod::Lower, true))
+        .unwrap()
+        .compute::<f32>()
+        .unwrap();
+    assert!(n.iter().all(|v| v.is_nan()));
 }

@@ -184,6 +184,29 @@ fn bad_input_gives_one_line_errors_and_no_output_file() {
             "--groupby takes the tree reductions, not median",
         ),
         (
+            args("v3_bool.zarr", &["--op", "nanquantile"]),
+            "--op nanquantile needs --q",
+        ),
+        (
+            args("v3_bool.zarr", &["--op", "sum", "--q", "0.5"]),
+            "--q and --method go with --op quantile",
+        ),
+        (
+            args("v3_bool.zarr", &["--op", "quantile", "--q", "1.5"]),
+            "must be in [0, 1]",
+        ),
+        (
+            args(
+                "v3_bool.zarr",
+                &["--op", "percentile", "--q", "50", "--method", "cubic"],
+            ),
+            "unknown quantile method \"cubic\"",
+        ),
+        (
+            args("v3_bool.zarr", &["--op", "quantile", "--q", "0.5"]),
+            "bool data has no linear quantiles",
+        ),
+        (
             args("v3_bool.zarr", &["--op", "sum", "--axis", "2"]),
             "axis 2 is out of range",
         ),

@@ -1,5 +1,6 @@
-//! Quantiles and medians over axes: `quantile`, `nanquantile`, `quantiles`, `median`,
-//! `nanmedian` (NumPy's functions of those names, method `"linear"`).
+//! Quantiles and medians over axes: `quantile`, `nanquantile`, `quantile_with` (any of
+//! NumPy's 13 methods), `quantiles`, `percentile`, `nanpercentile`, `median`,
+//! `nanmedian` (NumPy's functions of those names).
 //!
 //! An order statistic has no small mergeable partial, so unlike the tree reductions
 //! these need every value of an output position in one block: the reduced axes are
@@ -12,23 +13,28 @@
 //!
 //! Result dtypes are NumPy's: one quantile (or a median) of float32 is float32, of
 //! float64 float64, of integers and bool float64; several quantiles (`quantiles`, an
-//! array `q` in NumPy) are float64 and lead the result's axes.
+//! array `q` in NumPy) are float64 and lead the result's axes. The discrete methods
+//! (`lower`, `higher`, `nearest`, `inverted_cdf`, `closest_observation`) return
+//! elements of the input, in its dtype, bool included.
 
 use super::Array;
 use super::reduce::Axes;
-use crate::device::cpu::quantile::{OutFloat, Ranked, Statistic, lanes};
-use crate::dtype::DType;
+use crate::device::cpu::quantile::{QuantileMethod, Ranked, Statistic, lane, lane_picks, lanes};
+use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
 use crate::grid::{AxisChunks, ChunkSpec, DEFAULT_CHUNK_BYTES, normalize_axes};
 use ndarray::{ArrayD, ArrayViewD, IxDyn};
 
-/// Options of [`Array::quantiles`].
+/// Options of [`Array::quantiles`] and [`Array::quantile_with`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct QuantileOptions {
     /// Drop NaN before ranking (`nanquantile`); otherwise a NaN gives NaN.
     pub skip_nan: bool,
     /// Keep reduced axes with length 1.
     pub keepdims: bool,
+    /// How a quantile between two order statistics is chosen (NumPy's `method=`;
+    /// default `linear`).
+    pub method: QuantileMethod,
 }
 
 impl Array {
@@ -48,11 +54,59 @@ impl Array {
     pub fn quantile(&self, q: f64, axes: impl Into<Axes>) -> Result<Array> {
         self.order_statistic(
             "quantile",
-            Statistic::Quantiles(vec![q]),
+            Statistic::Quantiles(vec![q], QuantileMethod::Linear),
             axes.into(),
             QuantileOptions::default(),
             true,
         )
+    }
+
+    /// One quantile with options: NumPy's `np.quantile(x, q, axis, method=…, keepdims=…)`,
+    /// or `np.nanquantile` with `skip_nan`. A float32 input stays float32 (NumPy's weak
+    /// `q`), a discrete method keeps the input's dtype.
+    ///
+    /// ```
+    /// # use chunkwise::{Array, QuantileMethod, QuantileOptions};
+    /// let x = Array::from_ndarray(ndarray::array![5i16, 1, 9, 3, 7, 2].into_dyn(), [4])?;
+    /// let opts = |method| QuantileOptions { method, ..QuantileOptions::default() };
+    /// // np.quantile(x, 0.3, method="lower") == 2 (int16); "hazen" == 2.3
+    /// assert_eq!(x.quantile_with(0.3, None, &opts(QuantileMethod::Lower))?.compute_scalar::<i16>()?, 2);
+    /// assert_eq!(x.quantile_with(0.3, None, &opts(QuantileMethod::Hazen))?.compute_scalar::<f64>()?, 2.3);
+    /// # Ok::<(), chunkwise::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Array::quantile`] (bool data is accepted by the discrete methods).
+    pub fn quantile_with(&self, q: f64, axes: impl Into<Axes>, opts: &QuantileOptions) -> Result<Array> {
+        let name = if opts.skip_nan { "nanquantile" } else { "quantile" };
+        self.order_statistic(
+            name,
+            Statistic::Quantiles(vec![q], opts.method),
+            axes.into(),
+            *opts,
+            true,
+        )
+    }
+
+    /// The `p`-th percentile (`0 ≤ p ≤ 100`): `np.percentile(x, p, axis)`, the quantile
+    /// at `p / 100` with the linear method.
+    ///
+    /// # Errors
+    /// As [`Array::quantile`], for `p` outside [0, 100].
+    pub fn percentile(&self, p: f64, axes: impl Into<Axes>) -> Result<Array> {
+        self.quantile_with(percent(p)?, axes, &QuantileOptions::default())
+    }
+
+    /// The `p`-th percentile skipping NaN (`np.nanpercentile`).
+    ///
+    /// # Errors
+    /// As [`Array::nanquantile`], for `p` outside [0, 100].
+    pub fn nanpercentile(&self, p: f64, axes: impl Into<Axes>) -> Result<Array> {
+        let opts = QuantileOptions {
+            skip_nan: true,
+            ..QuantileOptions::default()
+        };
+        self.quantile_with(percent(p)?, axes, &opts)
     }
 
     /// The `q`-th quantile skipping NaN (`np.nanquantile`); a slice with no number gives
@@ -65,7 +119,13 @@ impl Array {
             skip_nan: true,
             ..QuantileOptions::default()
         };
-        self.order_statistic("nanquantile", Statistic::Quantiles(vec![q]), axes.into(), opts, true)
+        self.order_statistic(
+            "nanquantile",
+            Statistic::Quantiles(vec![q], QuantileMethod::Linear),
+            axes.into(),
+            opts,
+            true,
+        )
     }
 
     /// Several quantiles at once (`np.quantile(x, [q0, q1, …], axis)`): a leading axis of
@@ -79,7 +139,13 @@ impl Array {
             return Err(Error::InvalidArgument("quantiles: no quantiles given".into()));
         }
         let name = if opts.skip_nan { "nanquantile" } else { "quantile" };
-        self.order_statistic(name, Statistic::Quantiles(qs.to_vec()), axes.into(), *opts, false)
+        self.order_statistic(
+            name,
+            Statistic::Quantiles(qs.to_vec(), opts.method),
+            axes.into(),
+            *opts,
+            false,
+        )
     }
 
     /// The median over `axes` (`np.median`): the middle value, or the mean of the two
@@ -125,19 +191,36 @@ impl Array {
             Axes::List(l) => normalize_axes(&l, nd)?,
         };
         drop.sort_unstable();
-        if let Statistic::Quantiles(qs) = &stat {
+        let discrete = matches!(&stat, Statistic::Quantiles(_, m) if m.is_discrete());
+        if let Statistic::Quantiles(qs, method) = &stat {
             if let Some(q) = qs.iter().find(|q| !(0.0..=1.0).contains(*q)) {
                 return Err(Error::InvalidArgument(format!("{name}: quantile {q} is not in [0, 1]")));
             }
-            if self.dtype() == DType::Bool {
+            if self.dtype() == DType::Bool && !discrete {
                 return Err(Error::InvalidArgument(format!(
-                    "{name}: bool data has no quantiles (NumPy refuses them too); use astype first"
+                    "{name}: bool data has no {} quantiles (NumPy refuses them too); use astype or a discrete method",
+                    method.name()
                 )));
             }
         }
         let lane_len: usize = drop.iter().map(|&a| shape[a]).product();
         let kept_len: usize = (0..nd).filter(|a| !drop.contains(a)).map(|a| shape[a]).product();
-        if lane_len == 0 && kept_len > 0 && name == "quantile" {
+        // An empty slice: NumPy's quantile raises; so does nanquantile where the
+        // answer's dtype cannot hold NaN (a discrete method on integers).
+        let no_nan = discrete && self.dtype().kind() != crate::dtype::Kind::Float;
+        if lane_len == 0 && kept_len > 0 && no_nan && opts.skip_nan && one {
+            // NumPy's nan-variants answer an empty array with its nanmean: float64 NaN.
+            let mean = super::reduce::ReduceOptions {
+                keepdims: opts.keepdims,
+                ..Default::default()
+            };
+            return self.reduce(
+                crate::ops::ReduceOp::NanMean,
+                Axes::List(drop.iter().map(|&a| a as isize).collect()),
+                &mean,
+            );
+        }
+        if lane_len == 0 && kept_len > 0 && (name == "quantile" || no_nan) {
             return Err(Error::InvalidArgument(format!(
                 "{name}: the reduced axes {drop:?} of shape {shape:?} are empty"
             )));
@@ -148,13 +231,21 @@ impl Array {
         let drop_axis: Vec<isize> = drop.iter().map(|&a| a as isize).collect();
         let skip = opts.skip_nan;
         let reduced = drop.clone();
-        let out = if one && self.dtype() == DType::F32 {
+        let out = if let Statistic::Quantiles(qs, method) = stat.clone()
+            && discrete
+        {
+            crate::dispatch_dtype!(self.dtype(), T => x.map_blocks_axes_named(name, &drop_axis, &new_axis, move |b: ArrayViewD<'_, T>, _| {
+                block::<T, T>(&b, &reduced, qs.len(), one, T::from_f64(f64::NAN), |l, o| lane_picks(l, &qs, method, skip, o))
+            })?)
+        } else if one && self.dtype() == DType::F32 {
             x.map_blocks_axes_named(name, &drop_axis, &new_axis, move |b: ArrayViewD<'_, f32>, _| {
-                block::<f32, f32>(&b, &reduced, &stat, skip, one)
+                block::<f32, f32>(&b, &reduced, stat.count(), one, f32::NAN, |l, o| {
+                    lane(l, &stat, skip, o)
+                })
             })?
         } else {
             crate::dispatch_dtype!(self.dtype(), T => x.map_blocks_axes_named(name, &drop_axis, &new_axis, move |b: ArrayViewD<'_, T>, _| {
-                block::<T, f64>(&b, &reduced, &stat, skip, one)
+                block::<T, f64>(&b, &reduced, stat.count(), one, f64::NAN, |l, o| lane::<T, f64>(l, &stat, skip, o))
             })?)
         };
         if !opts.keepdims {
@@ -207,12 +298,13 @@ impl Array {
 /// One block: each kept position's lane is gathered in place through the block's
 /// strides (the kept axes' positions in C order, the reduced axes' elements in C order).
 /// The result has the kept axes in order, led by the statistic axis unless `one`.
-fn block<T: Ranked, O: OutFloat>(
+fn block<T: Ranked, O: Copy>(
     b: &ArrayViewD<'_, T>,
     drop: &[usize],
-    stat: &Statistic,
-    skip: bool,
+    nstat: usize,
     one: bool,
+    fill: O,
+    reduce: impl FnMut(&mut Vec<T>, &mut [O]),
 ) -> ArrayD<O> {
     let standard = b.as_standard_layout();
     let data = standard.as_slice().unwrap_or(&[]);
@@ -235,9 +327,17 @@ fn block<T: Ranked, O: OutFloat>(
     let offsets = offsets_of(drop);
     let mut out_shape: Vec<usize> = kept.iter().map(|&a| shape[a]).collect();
     if !one {
-        out_shape.insert(0, stat.count());
+        out_shape.insert(0, nstat);
     }
-    let mut out = vec![O::NAN; out_shape.iter().product()];
-    lanes(data, &bases, &offsets, stat, skip, &mut out);
+    let mut out = vec![fill; out_shape.iter().product()];
+    lanes(data, &bases, &offsets, nstat, fill, reduce, &mut out);
     ArrayD::from_shape_vec(IxDyn(&out_shape), out).expect("the output holds its shape's product of values")
+}
+
+/// A percentile as a quantile (NumPy: `q = p / 100`).
+fn percent(p: f64) -> Result<f64> {
+    if !(0.0..=100.0).contains(&p) {
+        return Err(Error::InvalidArgument(format!("percentile {p} is not in [0, 100]")));
+    }
+    Ok(p / 100.0)
 }

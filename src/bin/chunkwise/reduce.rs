@@ -17,10 +17,22 @@ pub struct ReduceArgs {
     /// The array: `store.zarr`, `store.zarr/group/array` (Zarr v2/v3), or `file.h5:/dataset`.
     source: String,
     /// The reduction: sum, mean, min, max, prod, std, var, nansum, nanmean, nanmin, nanmax,
-    /// nanstd, nanvar, argmin, argmax, count, any, all; or the order statistics median and
-    /// nanmedian (NumPy's dtypes: float32 stays float32, integers give float64).
+    /// nanstd, nanvar, argmin, argmax, count, any, all; or the order statistics median,
+    /// nanmedian, quantile, nanquantile, percentile and nanpercentile (with --q; NumPy's
+    /// dtypes: float32 stays float32, integers give float64).
     #[arg(long)]
     op: String,
+    /// The quantile (0–1) of --op quantile/nanquantile, or the percentile (0–100) of
+    /// --op percentile/nanpercentile.
+    #[arg(long)]
+    q: Option<f64>,
+    /// How a quantile between two values is chosen, NumPy's `method=`: linear (default),
+    /// lower, higher, nearest, midpoint, inverted_cdf, averaged_inverted_cdf,
+    /// closest_observation, interpolated_inverted_cdf, hazen, weibull, median_unbiased,
+    /// normal_unbiased. The discrete ones (lower, higher, nearest, inverted_cdf,
+    /// closest_observation) keep the data's dtype.
+    #[arg(long)]
+    method: Option<String>,
     /// Axes to reduce, comma-separated (negative counts from the end); all when omitted.
     #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
     axis: Option<Vec<isize>>,
@@ -78,24 +90,46 @@ fn float(x: f64) -> String {
     if x.is_finite() { format!("{x:?}") } else { "null".into() }
 }
 
-/// What `--op` names: a tree reduction, or a median (an order statistic, computed over
-/// the axes rechunked whole, `Array::median`).
+/// What `--op` names: a tree reduction, or an order statistic (computed over the axes
+/// rechunked whole, `Array::median`, `Array::quantile_with`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Op {
     Tree(ReduceOp),
-    Median { skip_nan: bool },
+    Median {
+        skip_nan: bool,
+    },
+    /// `percent`: --q is a percentile (0–100).
+    Quantile {
+        skip_nan: bool,
+        percent: bool,
+    },
 }
+
+/// The order statistics `--op` takes besides the tree reductions.
+const ORDER_OPS: [&str; 6] = [
+    "median",
+    "nanmedian",
+    "quantile",
+    "nanquantile",
+    "percentile",
+    "nanpercentile",
+];
 
 impl Op {
     fn parse(s: &str) -> chunkwise::Result<Op> {
         match s {
             "median" => Ok(Op::Median { skip_nan: false }),
             "nanmedian" => Ok(Op::Median { skip_nan: true }),
+            "quantile" | "nanquantile" | "percentile" | "nanpercentile" => Ok(Op::Quantile {
+                skip_nan: s.starts_with("nan"),
+                percent: s.ends_with("percentile"),
+            }),
             _ => ReduceOp::parse(s).map(Op::Tree).map_err(|_| {
                 let names: Vec<&str> = ReduceOp::ALL.iter().map(|o| o.name()).collect();
                 chunkwise::Error::InvalidArgument(format!(
-                    "unknown op '{s}' (expected one of: {}, median, nanmedian)",
-                    names.join(", ")
+                    "unknown op '{s}' (expected one of: {}, {})",
+                    names.join(", "),
+                    ORDER_OPS.join(", ")
                 ))
             }),
         }
@@ -106,8 +140,51 @@ impl Op {
             Op::Tree(op) => op.name(),
             Op::Median { skip_nan: false } => "median",
             Op::Median { skip_nan: true } => "nanmedian",
+            Op::Quantile { skip_nan, percent } => match (skip_nan, percent) {
+                (false, false) => "quantile",
+                (true, false) => "nanquantile",
+                (false, true) => "percentile",
+                (true, true) => "nanpercentile",
+            },
         }
     }
+}
+
+/// The quantile options of `--op quantile` and its kin: `(q in [0, 1], options)`;
+/// `--q`/`--method` given with any other op are refused.
+fn quantile_args(op: Op, args: &ReduceArgs) -> chunkwise::Result<Option<(f64, chunkwise::QuantileOptions)>> {
+    let Op::Quantile { skip_nan, percent } = op else {
+        if args.q.is_some() || args.method.is_some() {
+            return Err(chunkwise::Error::InvalidArgument(format!(
+                "--q and --method go with --op quantile, nanquantile, percentile or nanpercentile, not {}",
+                op.name()
+            )));
+        }
+        return Ok(None);
+    };
+    let (range, what) = if percent {
+        (100.0, "percentile")
+    } else {
+        (1.0, "quantile")
+    };
+    let q = args.q.ok_or_else(|| {
+        chunkwise::Error::InvalidArgument(format!("--op {} needs --q (a {what} in [0, {range}])", op.name()))
+    })?;
+    if !(0.0..=range).contains(&q) {
+        return Err(chunkwise::Error::InvalidArgument(format!(
+            "--q {q}: a {what} must be in [0, {range}]"
+        )));
+    }
+    let method = match &args.method {
+        Some(m) => chunkwise::QuantileMethod::parse(m)?,
+        None => chunkwise::QuantileMethod::default(),
+    };
+    let opts = chunkwise::QuantileOptions {
+        skip_nan,
+        method,
+        ..chunkwise::QuantileOptions::default()
+    };
+    Ok(Some((if percent { q / 100.0 } else { q }, opts)))
 }
 
 /// Runs the command.
@@ -116,6 +193,7 @@ impl Op {
 /// Bad input (source, op, axis, empty selection) or a failing read.
 pub fn run(args: &ReduceArgs) -> chunkwise::Result<()> {
     let op = Op::parse(&args.op)?;
+    let quantile = quantile_args(op, args)?;
     // A bad or unavailable --device is reported before any data is touched.
     chunkwise::device::DeviceKind::parse(&args.run.device)
         .and_then(chunkwise::device::DeviceKind::resolve)
@@ -193,6 +271,15 @@ pub fn run(args: &ReduceArgs) -> chunkwise::Result<()> {
             Op::Tree(op) => x.reduce(op, axes, &opts)?,
             Op::Median { skip_nan: false } => x.median(axes)?,
             Op::Median { skip_nan: true } => x.nanmedian(axes)?,
+            Op::Quantile { .. } => {
+                let Some((q, qopts)) = quantile else {
+                    return Err(chunkwise::Error::InvalidArgument(format!(
+                        "--op {} needs --q",
+                        op.name()
+                    )));
+                };
+                x.quantile_with(q, axes, &qopts)?
+            }
         }
     };
     let (rt, bar) = args.run.runtime(args.format == Format::Json)?;

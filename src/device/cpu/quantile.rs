@@ -1,5 +1,5 @@
-//! Quantiles and medians of lanes: NumPy's `quantile(method="linear")`, `median` and
-//! their nan-variants, value for value.
+//! Quantiles and medians of lanes: NumPy's `quantile` with each of its 13 methods,
+//! `median` and their nan-variants, value for value.
 //!
 //! A lane is every element of one output position (the reduced axes gathered into a
 //! scratch vector). Its order statistics come from `select_nth_unstable` (expected
@@ -9,9 +9,14 @@
 //! The arithmetic follows NumPy's step by step, because a quantile is an interpolation
 //! whose rounding depends on the order of operations and the type it runs in:
 //!
-//! * the virtual index is `(n - 1) * q` in f64; past the last value both neighbours are
-//!   the last value and `gamma = index + 1` (NumPy's `-1` index), otherwise the
-//!   neighbours are `floor(index)` and the next, `gamma = index - floor(index)`;
+//! * the virtual index is the method's (`(n - 1) * q` for `linear`, `n·q + α + q(1 − α −
+//!   β) − 1` for Hyndman & Fan's continuous methods) in f64; past the last value both
+//!   neighbours are the last value and `gamma = index + 1` (NumPy's `-1` index), before
+//!   the first both are the first and `gamma = index`, otherwise the neighbours are
+//!   `floor(index)` and the next, `gamma = index - floor(index)`; then the method's
+//!   gamma rule (`averaged_inverted_cdf`, `midpoint`);
+//! * the discrete methods (`lower`, `higher`, `nearest`, `inverted_cdf`,
+//!   `closest_observation`) pick one element, in the input's own dtype (bool included);
 //! * `lerp(a, b, t) = a + (b - a) * t`, or `b - (b - a) * (1 - t)` when `t ≥ 0.5`, with
 //!   `b - a` in the input type (wrapping for integers, as NumPy's subtract) and the rest
 //!   in the output type: f32 for f32 data and one quantile (NumPy's weak Python-float
@@ -24,13 +29,175 @@
 use crate::dtype::Element;
 use std::ops::{Add, Div, Mul, Sub};
 
+/// NumPy's quantile methods (`np.quantile(..., method=...)`): the nine of Hyndman and
+/// Fan (1996) and NumPy's four others. `Linear` is the default of NumPy, dask and
+/// xarray.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum QuantileMethod {
+    /// H&F 1: the smallest value whose empirical CDF reaches `q` (discrete).
+    InvertedCdf,
+    /// H&F 2: as `InvertedCdf`, averaging at discontinuities.
+    AveragedInvertedCdf,
+    /// H&F 3: the nearest order statistic, ties to the even one (discrete).
+    ClosestObservation,
+    /// H&F 4: linear interpolation of the empirical CDF (α = 0, β = 1).
+    InterpolatedInvertedCdf,
+    /// H&F 5: α = β = 1/2.
+    Hazen,
+    /// H&F 6: α = β = 0.
+    Weibull,
+    /// H&F 7 (the default): α = β = 1, index `(n - 1)·q`.
+    #[default]
+    Linear,
+    /// H&F 8: α = β = 1/3, median-unbiased whatever the distribution.
+    MedianUnbiased,
+    /// H&F 9: α = β = 3/8, unbiased for normally distributed data.
+    NormalUnbiased,
+    /// The order statistic below the linear index (discrete).
+    Lower,
+    /// The order statistic above the linear index (discrete).
+    Higher,
+    /// The mean of `Lower` and `Higher`.
+    Midpoint,
+    /// The order statistic nearest the linear index, halves to even (discrete).
+    Nearest,
+}
+
+impl QuantileMethod {
+    /// Every method, in NumPy's order.
+    pub const ALL: [QuantileMethod; 13] = {
+        use QuantileMethod::*;
+        [
+            InvertedCdf,
+            AveragedInvertedCdf,
+            ClosestObservation,
+            InterpolatedInvertedCdf,
+            Hazen,
+            Weibull,
+            Linear,
+            MedianUnbiased,
+            NormalUnbiased,
+            Lower,
+            Higher,
+            Midpoint,
+            Nearest,
+        ]
+    };
+
+    /// NumPy's name for the method.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        use QuantileMethod::*;
+        match self {
+            InvertedCdf => "inverted_cdf",
+            AveragedInvertedCdf => "averaged_inverted_cdf",
+            ClosestObservation => "closest_observation",
+            InterpolatedInvertedCdf => "interpolated_inverted_cdf",
+            Hazen => "hazen",
+            Weibull => "weibull",
+            Linear => "linear",
+            MedianUnbiased => "median_unbiased",
+            NormalUnbiased => "normal_unbiased",
+            Lower => "lower",
+            Higher => "higher",
+            Midpoint => "midpoint",
+            Nearest => "nearest",
+        }
+    }
+
+    /// The method NumPy calls `name`.
+    ///
+    /// # Errors
+    /// A name NumPy does not have, listing those it has.
+    pub fn parse(name: &str) -> crate::error::Result<Self> {
+        Self::ALL.into_iter().find(|m| m.name() == name).ok_or_else(|| {
+            let all: Vec<&str> = Self::ALL.iter().map(|m| m.name()).collect();
+            crate::error::Error::InvalidArgument(format!(
+                "unknown quantile method {name:?} (one of {})",
+                all.join(", ")
+            ))
+        })
+    }
+
+    /// Whether the method picks one element (result in the input's dtype) rather than
+    /// interpolating.
+    #[must_use]
+    pub fn is_discrete(self) -> bool {
+        use QuantileMethod::*;
+        matches!(self, InvertedCdf | ClosestObservation | Lower | Higher | Nearest)
+    }
+
+    /// The continuous methods' virtual index, as NumPy computes it.
+    fn virtual_index(self, n: usize, q: f64) -> f64 {
+        use QuantileMethod::*;
+        let nf = n as f64;
+        let hf = |alpha: f64, beta: f64| nf * q + (alpha + q * (1.0 - alpha - beta)) - 1.0;
+        match self {
+            AveragedInvertedCdf => nf * q - 1.0,
+            InterpolatedInvertedCdf => hf(0.0, 1.0),
+            Hazen => hf(0.5, 0.5),
+            Weibull => hf(0.0, 0.0),
+            MedianUnbiased => hf(1.0 / 3.0, 1.0 / 3.0),
+            NormalUnbiased => hf(3.0 / 8.0, 3.0 / 8.0),
+            Midpoint => 0.5 * (((nf - 1.0) * q).floor() + ((nf - 1.0) * q).ceil()),
+            _ => (nf - 1.0) * q,
+        }
+    }
+
+    /// The method's rule for gamma (the fraction past the lower neighbour).
+    fn fix_gamma(self, gamma: f64, index: f64) -> f64 {
+        match self {
+            QuantileMethod::AveragedInvertedCdf => {
+                if gamma == 0.0 {
+                    0.5
+                } else {
+                    1.0
+                }
+            }
+            QuantileMethod::Midpoint => {
+                if index % 1.0 == 0.0 {
+                    0.0
+                } else {
+                    0.5
+                }
+            }
+            _ => gamma,
+        }
+    }
+
+    /// The discrete methods' 0-based order statistic (in `0..n`).
+    fn pick(self, n: usize, q: f64) -> usize {
+        use QuantileMethod::*;
+        let nf = n as f64;
+        // NumPy's `_discrete_interpolation_to_boundaries`: below the index, or the next
+        // one unless `take_lower` (gamma = 0 and…), never below 0.
+        let bound = |index: f64, take_lower: &dyn Fn(f64, f64) -> bool| {
+            let below = index.floor();
+            let k = if take_lower(index - below, index) {
+                below
+            } else {
+                below + 1.0
+            };
+            k.max(0.0) as usize
+        };
+        let k = match self {
+            Lower => ((nf - 1.0) * q).floor() as usize,
+            Higher => ((nf - 1.0) * q).ceil() as usize,
+            Nearest => ((nf - 1.0) * q).round_ties_even() as usize,
+            InvertedCdf => bound(nf * q - 1.0, &|g, _| g == 0.0),
+            _ => bound(nf * q - 1.0 - 0.5, &|g, i| g == 0.0 && i.floor() % 2.0 == 1.0),
+        };
+        k.min(n - 1)
+    }
+}
+
 /// What each lane is reduced to.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Statistic {
     /// The median (one value per lane).
     Median,
-    /// These quantiles in [0, 1], one value per lane each.
-    Quantiles(Vec<f64>),
+    /// These quantiles in [0, 1] by this method, one value per lane each.
+    Quantiles(Vec<f64>, QuantileMethod),
 }
 
 impl Statistic {
@@ -39,7 +206,7 @@ impl Statistic {
     pub fn count(&self) -> usize {
         match self {
             Statistic::Median => 1,
-            Statistic::Quantiles(q) => q.len(),
+            Statistic::Quantiles(q, _) => q.len(),
         }
     }
 }
@@ -135,19 +302,24 @@ fn pair<T: Ranked>(v: &mut [T], k: usize, sorted: bool) -> (T, T) {
     (lo, hi)
 }
 
-/// One quantile of `v` (no NaN, not empty), NumPy's linear method.
-fn quantile<T: Ranked, O: OutFloat>(v: &mut [T], q: f64, sorted: bool) -> O {
+/// One quantile of `v` (no NaN, not empty) by a continuous method.
+fn quantile<T: Ranked, O: OutFloat>(v: &mut [T], q: f64, method: QuantileMethod, sorted: bool) -> O {
     let n = v.len();
-    let index = (n - 1) as f64 * q;
-    let (a, b, gamma) = if index >= (n - 1) as f64 {
+    let index = method.virtual_index(n, q);
+    let (a, b, below) = if index >= (n - 1) as f64 {
+        // NumPy's `-1` index: both neighbours the last value, gamma measured from -1.
         let last = if sorted { v[n - 1] } else { kth(v, n - 1) };
-        (last, last, index + 1.0)
+        (last, last, -1.0)
+    } else if index < 0.0 {
+        let first = if sorted { v[0] } else { kth(v, 0) };
+        (first, first, 0.0)
     } else {
         let below = index.floor();
         // `below` is in 0..n-1 here, an exact integer.
         let (a, b) = pair(v, below as usize, sorted);
-        (a, b, index - below)
+        (a, b, below)
     };
+    let gamma = method.fix_gamma(index - below, index);
     let diff = O::cast_from(T::minus(b, a));
     let (a, b) = (O::cast_from(a), O::cast_from(b));
     if gamma >= 0.5 {
@@ -169,52 +341,80 @@ fn median<T: Ranked, O: OutFloat>(v: &mut [T]) -> O {
 }
 
 /// Reduces one lane: writes `stat.count()` values to `out`. `lane` is the scratch copy
-/// of the lane's values (reordered, and with `skip_nan` stripped of its NaN).
+/// of the lane's values (reordered, and with `skip_nan` stripped of its NaN). Discrete
+/// methods write the picked element converted to `O`; [`lane_picks`] keeps their dtype.
 pub fn lane<T: Ranked, O: OutFloat>(lane: &mut Vec<T>, stat: &Statistic, skip_nan: bool, out: &mut [O]) {
-    if skip_nan {
-        lane.retain(|x| !x.is_nan());
-    }
-    if lane.is_empty() || (!skip_nan && lane.iter().any(|x| x.is_nan())) {
+    if !clean(lane, skip_nan) {
         out.fill(O::NAN);
         return;
     }
     match stat {
         Statistic::Median => out[0] = median(lane),
-        Statistic::Quantiles(qs) => {
+        Statistic::Quantiles(qs, method) => {
             // Several quantiles share one sort; one needs only a selection.
             let sorted = qs.len() > 2;
             if sorted {
                 lane.sort_unstable_by_key(|x| x.key());
             }
             for (o, &q) in out.iter_mut().zip(qs) {
-                *o = quantile(lane, q, sorted);
+                *o = if method.is_discrete() {
+                    let k = method.pick(lane.len(), q);
+                    O::cast_from(if sorted { lane[k] } else { kth(lane, k) })
+                } else {
+                    quantile(lane, q, *method, sorted)
+                };
             }
         }
     }
 }
 
+/// Drops NaN with `skip_nan`; false when the lane has no answer (empty, or a NaN kept).
+fn clean<T: Ranked>(lane: &mut Vec<T>, skip_nan: bool) -> bool {
+    if skip_nan {
+        lane.retain(|x| !x.is_nan());
+    }
+    !(lane.is_empty() || (!skip_nan && lane.iter().any(|x| x.is_nan())))
+}
+
+/// A discrete method's quantiles of one lane, in the lane's dtype: NaN (float lanes)
+/// where the lane has no answer.
+pub fn lane_picks<T: Ranked>(lane: &mut Vec<T>, qs: &[f64], method: QuantileMethod, skip_nan: bool, out: &mut [T]) {
+    if !clean(lane, skip_nan) {
+        out.fill(T::from_f64(f64::NAN));
+        return;
+    }
+    let sorted = qs.len() > 2;
+    if sorted {
+        lane.sort_unstable_by_key(|x| x.key());
+    }
+    for (o, &q) in out.iter_mut().zip(qs) {
+        let k = method.pick(lane.len(), q);
+        *o = if sorted { lane[k] } else { kth(lane, k) };
+    }
+}
+
 /// Reduces lanes gathered from `data`: lane `i` is `data[bases[i] + offsets[j]]` for
 /// every `j` (a block's reduced axes, read in place with their strides: no transposed
-/// copy of the block). `out` holds `stat.count()` values per lane, statistic `k` of
-/// lane `i` at `out[k * bases.len() + i]` (the quantile axis leads, as in NumPy).
-/// Consecutive lanes are neighbouring elements of the same rows, so a lane's cache
-/// lines serve the next ones too.
-pub fn lanes<T: Ranked, O: OutFloat>(
+/// copy of the block). `out` holds `nstat` values per lane, statistic `k` of lane `i`
+/// at `out[k * bases.len() + i]` (the quantile axis leads, as in NumPy), each lane's
+/// written by `reduce(lane, its nstat values)`. Consecutive lanes are neighbouring
+/// elements of the same rows, so a lane's cache lines serve the next ones too.
+pub fn lanes<T: Ranked, O: Copy>(
     data: &[T],
     bases: &[usize],
     offsets: &[usize],
-    stat: &Statistic,
-    skip_nan: bool,
+    nstat: usize,
+    fill: O,
+    mut reduce: impl FnMut(&mut Vec<T>, &mut [O]),
     out: &mut [O],
 ) {
-    let nstat = stat.count();
     let nlanes = bases.len();
     let mut scratch = Vec::with_capacity(offsets.len());
-    let mut vals = vec![O::NAN; nstat];
+    let mut vals = vec![fill; nstat];
     for (i, &base) in bases.iter().enumerate() {
         scratch.clear();
         scratch.extend(offsets.iter().map(|&o| data[base + o]));
-        lane(&mut scratch, stat, skip_nan, &mut vals);
+        reduce(&mut scratch, &mut vals);
         for (k, &v) in vals.iter().enumerate() {
             out[k * nlanes + i] = v;
         }
@@ -227,7 +427,12 @@ mod tests {
 
     fn q1<T: Ranked, O: OutFloat>(v: &[T], q: f64, skip: bool) -> O {
         let mut out = [O::NAN];
-        lane(&mut v.to_vec(), &Statistic::Quantiles(vec![q]), skip, &mut out);
+        lane(
+            &mut v.to_vec(),
+            &Statistic::Quantiles(vec![q], QuantileMethod::Linear),
+            skip,
+            &mut out,
+        );
         out[0]
     }
 
@@ -273,8 +478,9 @@ mod tests {
         let cols = [1.0f64, 10.0, 2.0, 20.0, 3.0, 30.0];
         for (data, bases, offsets) in [(rows, [0, 3], [0, 1, 2]), (cols, [0, 1], [0, 2, 4])] {
             let mut out = [0.0f64; 6];
-            let stat = Statistic::Quantiles(vec![0.0, 0.5, 1.0]);
-            lanes(&data, &bases, &offsets, &stat, false, &mut out);
+            let stat = Statistic::Quantiles(vec![0.0, 0.5, 1.0], QuantileMethod::Linear);
+            let f = |l: &mut Vec<f64>, o: &mut [f64]| lane(l, &stat, false, o);
+            lanes(&data, &bases, &offsets, 3, f64::NAN, f, &mut out);
             assert_eq!(out, [1.0, 10.0, 2.0, 20.0, 3.0, 30.0]);
         }
     }
