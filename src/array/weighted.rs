@@ -56,14 +56,7 @@ impl Array {
     /// # Errors
     /// Weights that do not broadcast to this array's shape, or bool weights.
     pub fn weighted(&self, weights: &Array) -> Result<Weighted> {
-        let target = super::broadcast_shapes(&[&self.shape(), &weights.shape()])?;
-        if target != self.shape() {
-            return Err(Error::InvalidArgument(format!(
-                "weights of shape {:?} do not broadcast to the data's shape {:?}",
-                weights.shape(),
-                self.shape()
-            )));
-        }
+        self.check_weights(weights)?;
         if weights.dtype() == DType::Bool {
             return Err(Error::InvalidArgument(
                 "bool weights (cast them to a number first: astype)".into(),
@@ -113,14 +106,7 @@ impl Array {
             }
             _ => w.clone(),
         };
-        let target = super::broadcast_shapes(&[&self.shape(), &w.shape()])?;
-        if target != self.shape() {
-            return Err(Error::InvalidArgument(format!(
-                "weights of shape {:?} do not broadcast to the data's shape {:?}",
-                w.shape(),
-                self.shape()
-            )));
-        }
+        self.check_weights(&w)?;
         let out = result_float(self.dtype(), w.dtype());
         let wf = w.astype(DType::F64);
         let reduced = match &axes {
@@ -143,6 +129,21 @@ impl Array {
         let num = (&(&x * &wf) * n_plain).sum(axes.clone())?;
         let den = (&wf.broadcast_to(&x.shape())?.sum(axes)? * n_plain).astype(DType::F64);
         Ok((&num / &den).astype(out))
+    }
+}
+
+impl Array {
+    /// Weights must broadcast to this array's shape without adding or stretching it.
+    fn check_weights(&self, w: &Array) -> Result<()> {
+        let target = super::broadcast_shapes(&[&self.shape(), &w.shape()])?;
+        if target != self.shape() {
+            return Err(Error::InvalidArgument(format!(
+                "weights of shape {:?} do not broadcast to the data's shape {:?}",
+                w.shape(),
+                self.shape()
+            )));
+        }
+        Ok(())
     }
 }
 
