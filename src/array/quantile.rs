@@ -52,13 +52,7 @@ impl Array {
     /// `q` outside [0, 1], an axis out of range, bool data (NumPy refuses it too), or
     /// an empty slice (NumPy raises `IndexError`).
     pub fn quantile(&self, q: f64, axes: impl Into<Axes>) -> Result<Array> {
-        self.order_statistic(
-            "quantile",
-            Statistic::Quantiles(vec![q], QuantileMethod::Linear),
-            axes.into(),
-            QuantileOptions::default(),
-            true,
-        )
+        self.quantile_with(q, axes, &QuantileOptions::default())
     }
 
     /// One quantile with options: NumPy's `np.quantile(x, q, axis, method=…, keepdims=…)`,
@@ -119,13 +113,7 @@ impl Array {
             skip_nan: true,
             ..QuantileOptions::default()
         };
-        self.order_statistic(
-            "nanquantile",
-            Statistic::Quantiles(vec![q], QuantileMethod::Linear),
-            axes.into(),
-            opts,
-            true,
-        )
+        self.quantile_with(q, axes, &opts)
     }
 
     /// Several quantiles at once (`np.quantile(x, [q0, q1, …], axis)`): a leading axis of
