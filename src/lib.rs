@@ -53,7 +53,9 @@ pub mod runtime;
 pub mod store;
 
 pub use array::elementwise_api::{Operand, where_};
-pub use array::{Array, Axes, BlockInfo, Boundary, GroupByOptions, Index, QuantileOptions, ReduceOptions, Weighted};
+pub use array::{
+    Array, Axes, BlockInfo, Boundary, GroupByOptions, Index, QuantileOptions, ReduceOptions, RollingOptions, Weighted,
+};
 pub use chunk::{Chunk, Value};
 pub use delayed::{Delayed, delayed, gather};
 pub use device::cpu::alloc::HugePageAlloc;

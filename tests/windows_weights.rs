@@ -1,9 +1,10 @@
-//! `coarsen` (block downsampling) and weighted reductions (`weighted`, `average`)
-//! against unchunked references over several chunkings, dtypes and NaN placements.
+//! `coarsen` (block downsampling), `rolling` (moving windows) and weighted reductions
+//! (`weighted`, `average`) against unchunked references and values xarray printed,
+//! over several chunkings, dtypes and NaN placements.
 
 mod common;
 
-use chunkwise::{Array, Axes, DType, Error, ReduceOp};
+use chunkwise::{Array, Axes, DType, Error, ReduceOp, RollingOptions};
 use common::*;
 use ndarray::{ArrayD, IxDyn, Slice};
 
@@ -298,4 +299,125 @@ fn average_follows_numpy() {
         xa.average(None, Some(&Array::ones(&[5, 6], DType::F64, [5, 6]).unwrap()))
             .is_err()
     );
+}
+
+/// xarray 2026.9.0: `DataArray(X, dims="t").rolling(t=w, center=c, min_periods=m).<op>()`.
+const X: [f64; 10] = [1.0, 2.0, f64::NAN, 4.0, 5.0, 7.0, f64::NAN, f64::NAN, 3.0, 1.5];
+#[rustfmt::skip]
+const XARRAY_ROLLING: [(usize, bool, Option<usize>, ReduceOp, [f64; 10]); 9] = [
+    (3, false, None, ReduceOp::Mean, [f64::NAN, f64::NAN, f64::NAN, f64::NAN, f64::NAN, 5.333333333333333, f64::NAN, f64::NAN, f64::NAN, f64::NAN]),
+    (3, false, Some(1), ReduceOp::Mean, [1.0, 1.5, 1.5, 3.0, 4.5, 5.333333333333333, 6.0, 7.0, 3.0, 2.25]),
+    (3, true, Some(1), ReduceOp::Mean, [1.5, 1.5, 3.0, 4.5, 5.333333333333333, 6.0, 7.0, 3.0, 2.25, 2.25]),
+    (4, true, Some(1), ReduceOp::Mean, [1.5, 1.5, 2.3333333333333335, 3.6666666666666665, 5.333333333333333, 5.333333333333333, 6.0, 5.0, 2.25, 2.25]),
+    (4, false, Some(1), ReduceOp::Sum, [1.0, 3.0, 3.0, 7.0, 11.0, 16.0, 16.0, 12.0, 10.0, 4.5]),
+    (4, true, Some(2), ReduceOp::Std, [0.5, 0.5, 1.247219128924647, 1.247219128924647, 1.247219128924647, 1.247219128924647, 1.0, 2.0, 0.75, 0.75]),
+    (3, false, Some(2), ReduceOp::Var, [f64::NAN, 0.25, 0.25, 1.0, 0.25, 1.5555555555555554, 1.0, f64::NAN, f64::NAN, 0.5625]),
+    (5, true, Some(1), ReduceOp::Max, [2.0, 4.0, 5.0, 7.0, 7.0, 7.0, 7.0, 7.0, 3.0, 3.0]),
+    (2, false, Some(1), ReduceOp::Min, [1.0, 1.0, 2.0, 4.0, 4.0, 5.0, 7.0, f64::NAN, 3.0, 1.5]),
+];
+
+#[test]
+fn rolling_matches_xarray() {
+    let x = ndarray::arr1(&X).into_dyn();
+    for (w, center, min_periods, op, want) in XARRAY_ROLLING {
+        let opts = RollingOptions { center, min_periods };
+        for chunks in [[10], [1], [3], [4]] {
+            let got = array(&x, DType::F64, &chunks).rolling(0, w, op, &opts).unwrap();
+            let what = format!("{op:?} window {w} center {center} min_periods {min_periods:?} chunks {chunks:?}");
+            assert_close(
+                &got.compute_chunk().unwrap(),
+                &ndarray::arr1(&want).into_dyn(),
+                1e-14,
+                &what,
+            );
+        }
+    }
+}
+
+/// Each element's window along `axis` reduced by the definition, on the whole array.
+fn rolling_reference(x: &ArrayD<f64>, axis: usize, w: usize, center: bool, min: usize, op: ReduceOp) -> ArrayD<f64> {
+    let before = if center { w / 2 } else { w - 1 };
+    let n = x.shape()[axis] as isize;
+    ArrayD::from_shape_fn(x.raw_dim(), |i| {
+        let mut vals = Vec::new();
+        for k in 0..w as isize {
+            let t = i[axis] as isize - before as isize + k;
+            if (0..n).contains(&t) {
+                let mut j = i.clone();
+                j[axis] = t as usize;
+                if !x[&j].is_nan() {
+                    vals.push(x[&j]);
+                }
+            }
+        }
+        if vals.len() < min {
+            return f64::NAN;
+        }
+        let m = vals.iter().sum::<f64>() / vals.len() as f64;
+        let var = vals.iter().map(|v| (v - m).powi(2)).sum::<f64>() / vals.len() as f64;
+        match op {
+            ReduceOp::Sum => vals.iter().sum(),
+            ReduceOp::Mean | ReduceOp::NanMean => m,
+            ReduceOp::Min => vals.iter().copied().fold(f64::INFINITY, f64::min),
+            ReduceOp::Max => vals.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            ReduceOp::Var => var,
+            _ => var.sqrt(),
+        }
+    })
+}
+
+#[test]
+fn rolling_matches_the_reference_over_chunkings_axes_and_dtypes() {
+    let shape = [9, 4, 7];
+    let ops = [
+        ReduceOp::Sum,
+        ReduceOp::NanMean,
+        ReduceOp::Min,
+        ReduceOp::Max,
+        ReduceOp::Var,
+        ReduceOp::Std,
+    ];
+    for dtype in [DType::F64, DType::F32, DType::I16] {
+        let x = as_dtype(&data(&shape, dtype, 17, 0.2), dtype);
+        let mut chunkings = chunkings(&shape);
+        chunkings.push(vec![2, 4, 3]);
+        for chunks in &chunkings {
+            let a = array(&x, dtype, chunks);
+            for axis in [0usize, 2] {
+                for (w, center, min) in [
+                    (3, false, None),
+                    (4, true, Some(2)),
+                    (1, false, None),
+                    (12, true, Some(1)),
+                ] {
+                    let opts = RollingOptions {
+                        center,
+                        min_periods: min,
+                    };
+                    for op in ops {
+                        let got = a.rolling(axis as isize, w, op, &opts).unwrap();
+                        let out = if dtype == DType::F32 { DType::F32 } else { DType::F64 };
+                        assert_eq!(got.dtype(), out);
+                        let want = rolling_reference(&x, axis, w, center, min.unwrap_or(w), op);
+                        let rtol = if out == DType::F32 { 2e-6 } else { 1e-12 };
+                        let what = format!("{op:?} {dtype} axis {axis} window {w} center {center} chunks {chunks:?}");
+                        assert_close(&got.compute_chunk().unwrap(), &want, rtol, &what);
+                    }
+                }
+            }
+        }
+    }
+    let a = array(&data(&[5], DType::F64, 1, 0.0), DType::F64, &[2]);
+    let opts = RollingOptions::default();
+    assert!(matches!(
+        a.rolling(1, 2, ReduceOp::Mean, &opts),
+        Err(Error::AxisOutOfRange { .. })
+    ));
+    assert!(a.rolling(0, 0, ReduceOp::Mean, &opts).is_err());
+    assert!(a.rolling(0, 2, ReduceOp::ArgMax, &opts).is_err());
+    let bad = RollingOptions {
+        min_periods: Some(3),
+        ..opts
+    };
+    assert!(a.rolling(0, 2, ReduceOp::Mean, &bad).is_err());
 }

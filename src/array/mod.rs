@@ -32,6 +32,7 @@ pub mod elementwise_api {
 }
 mod rechunk;
 mod reduce;
+mod rolling;
 mod scan;
 mod shape;
 mod weighted;
@@ -43,6 +44,7 @@ pub use linalg::K_GROUP;
 pub use map_blocks::{BlockInfo, Boundary};
 pub use quantile::QuantileOptions;
 pub use reduce::{Axes, ReduceOptions};
+pub use rolling::RollingOptions;
 pub use scan::ScanKind;
 pub use weighted::Weighted;
 
