@@ -303,8 +303,10 @@ fn average_follows_numpy() {
 
 /// xarray 2026.9.0: `DataArray(X, dims="t").rolling(t=w, center=c, min_periods=m).<op>()`.
 const X: [f64; 10] = [1.0, 2.0, f64::NAN, 4.0, 5.0, 7.0, f64::NAN, f64::NAN, 3.0, 1.5];
+/// `(window, center, min_periods, op, xarray's result)`.
+type RollingCase = (usize, bool, Option<usize>, ReduceOp, [f64; 10]);
 #[rustfmt::skip]
-const XARRAY_ROLLING: [(usize, bool, Option<usize>, ReduceOp, [f64; 10]); 9] = [
+const XARRAY_ROLLING: [RollingCase; 9] = [
     (3, false, None, ReduceOp::Mean, [f64::NAN, f64::NAN, f64::NAN, f64::NAN, f64::NAN, 5.333333333333333, f64::NAN, f64::NAN, f64::NAN, f64::NAN]),
     (3, false, Some(1), ReduceOp::Mean, [1.0, 1.5, 1.5, 3.0, 4.5, 5.333333333333333, 6.0, 7.0, 3.0, 2.25]),
     (3, true, Some(1), ReduceOp::Mean, [1.5, 1.5, 3.0, 4.5, 5.333333333333333, 6.0, 7.0, 3.0, 2.25, 2.25]),
