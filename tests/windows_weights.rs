@@ -417,6 +417,12 @@ fn rolling_matches_the_reference_over_chunkings_axes_and_dtypes() {
     ));
     assert!(a.rolling(0, 0, ReduceOp::Mean, &opts).is_err());
     assert!(a.rolling(0, 2, ReduceOp::ArgMax, &opts).is_err());
+    let e = Array::zeros(&[0, 3], DType::I32, [1, 3])
+        .unwrap()
+        .rolling(0, 2, ReduceOp::Sum, &opts)
+        .unwrap();
+    assert_eq!((e.shape(), e.dtype()), (vec![0, 3], DType::F64));
+    assert_eq!(e.compute::<f64>().unwrap().len(), 0);
     let bad = RollingOptions {
         min_periods: Some(3),
         ..opts

@@ -12,8 +12,8 @@
 //! windows are reduced in the extended block a whole row of the other axes at a time,
 //! and the halo is trimmed. Each window is reduced directly, in order and in f64 (no
 //! running sums whose rounding drifts along the series), so a result does not depend
-//! on the chunking; that is `w` additions per element. Integer and
-//! bool data are reduced as float64, float32 stays float32.
+//! on the chunking; that is `w` additions per element. Integer and bool data are
+//! reduced as float64, float32 stays float32.
 
 use super::Array;
 use super::map_blocks::Boundary;
@@ -60,11 +60,19 @@ impl Array {
                 "rolling: min_periods {min} must be in 1..={window}"
             )));
         }
+        let out = if self.dtype() == DType::F32 {
+            DType::F32
+        } else {
+            DType::F64
+        };
+        if self.size() == 0 {
+            return Ok(self.astype(out));
+        }
         let before = if opts.center { window / 2 } else { window - 1 };
         let mut depth = vec![0; self.ndim()];
         depth[a] = window - 1;
         let nan = Boundary::Constant(f64::NAN);
-        if self.dtype() == DType::F32 {
+        if out == DType::F32 {
             return self.map_overlap(&depth, nan, move |v: ArrayViewD<'_, f32>| {
                 windows(&v, a, window, before, min, kind)
             });
