@@ -403,3 +403,119 @@ fn paired_sin_cos_in_float32_match_the_unfused_ops() {
         );
     }
 }
+
+#[test]
+fn isclose_allclose_nan_to_num_fillna_match_numpy() {
+    // NumPy 2.4.6: np.isclose(a, b), with equal_nan=True, and with rtol=0, atol=1e-10.
+    let a = ndarray::arr1(&[
+        1.0,
+        1.0 + 1e-9,
+        f64::NAN,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        1e10,
+        0.0,
+        f64::NAN,
+        2.0,
+    ])
+    .into_dyn();
+    let b = ndarray::arr1(&[
+        1.0,
+        1.0,
+        f64::NAN,
+        f64::INFINITY,
+        f64::INFINITY,
+        1.00001e10,
+        1e-9,
+        1.0,
+        f64::NAN,
+    ])
+    .into_dyn();
+    let cases: [(f64, f64, bool, [bool; 9]); 3] = [
+        (
+            1e-5,
+            1e-8,
+            false,
+            [true, true, false, true, false, true, true, false, false],
+        ),
+        (
+            1e-5,
+            1e-8,
+            true,
+            [true, true, true, true, false, true, true, false, false],
+        ),
+        (
+            0.0,
+            1e-10,
+            false,
+            [true, false, false, true, false, false, false, false, false],
+        ),
+    ];
+    for chunks in [[9], [2], [4]] {
+        let (x, y) = (array(&a, DType::F64, &chunks), array(&b, DType::F64, &[3]));
+        for (rtol, atol, equal_nan, want) in cases {
+            let c = x.isclose(&y, rtol, atol, equal_nan).unwrap();
+            assert_eq!(c.dtype(), DType::Bool);
+            assert_eq!(
+                c.compute::<bool>().unwrap().as_slice().unwrap(),
+                &want,
+                "rtol {rtol} atol {atol} equal_nan {equal_nan}"
+            );
+        }
+        // np.allclose(a[:2], b[:2]) is True; np.allclose(a, b, equal_nan=True) False.
+        let head = |v: &Array| v.slice_axis(0, None, Some(2), 1).unwrap();
+        assert!(
+            head(&x)
+                .allclose(&head(&y), 1e-5, 1e-8, false)
+                .unwrap()
+                .compute_scalar::<bool>()
+                .unwrap()
+        );
+        assert!(
+            !x.allclose(&y, 1e-5, 1e-8, true)
+                .unwrap()
+                .compute_scalar::<bool>()
+                .unwrap()
+        );
+    }
+    // Integers compare as float64: np.isclose(int32 [1, 2], [1, 3]) = [True, False].
+    let i = array(&ndarray::arr1(&[1.0, 2.0]).into_dyn(), DType::I32, &[1]);
+    let j = array(&ndarray::arr1(&[1.0, 3.0]).into_dyn(), DType::I32, &[2]);
+    assert_eq!(
+        i.isclose(&j, 1e-5, 1e-8, false)
+            .unwrap()
+            .compute::<bool>()
+            .unwrap()
+            .as_slice()
+            .unwrap(),
+        &[true, false]
+    );
+    // np.nan_to_num(float32 [nan, inf, -inf, 1.5]) = [0, f32 max, f32 lowest, 1.5];
+    // with nan=-1, posinf=9, neginf=-9: [-1, 9, -9, 1.5].
+    let f = array(
+        &ndarray::arr1(&[f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1.5]).into_dyn(),
+        DType::F32,
+        &[3],
+    );
+    let n = f.nan_to_num(0.0, None, None).unwrap();
+    assert_eq!(n.dtype(), DType::F32);
+    assert_eq!(
+        n.compute::<f32>().unwrap().as_slice().unwrap(),
+        &[0.0, f32::MAX, f32::MIN, 1.5]
+    );
+    let n = f
+        .nan_to_num(-1.0, Some(9.0), Some(-9.0))
+        .unwrap()
+        .compute::<f32>()
+        .unwrap();
+    assert_eq!(n.as_slice().unwrap(), &[-1.0, 9.0, -9.0, 1.5]);
+    let filled = f.fillna(273.15).unwrap();
+    assert_eq!(filled.dtype(), DType::F32);
+    let filled = filled.compute::<f32>().unwrap();
+    assert_eq!(
+        filled.as_slice().unwrap(),
+        &[273.15f32, f32::INFINITY, f32::NEG_INFINITY, 1.5]
+    );
+    assert_eq!(i.fillna(0.0).unwrap().dtype(), DType::I32);
+    assert_eq!(i.nan_to_num(0.0, None, None).unwrap().dtype(), DType::I32);
+}
