@@ -758,11 +758,16 @@ mod tests {
     fn blosc_rows_read_any_range_as_the_whole_decode() {
         use crate::io::BoxStream;
         // blosc makes blocks of at least 64 KiB × typesize for LZ4: 16–61 of them here.
-        let src = sample(1_500_000);
+        let noisy = sample(1_500_000);
+        // Unshuffled noise does not compress (blosc would store it as is): steps instead.
+        let steps: Vec<u8> = (0..1_500_000u32)
+            .flat_map(|i| ((i / 97) as f32).to_le_bytes())
+            .collect();
         let dir = std::env::temp_dir().join(format!("cw-rows-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        for (ts, shuffle) in [(4, 1), (8, 1), (2, 1)] {
-            let c = blosc(&src, ts, shuffle, "lz4", 65_536);
+        for (ts, shuffle) in [(4, 1), (8, 1), (2, 1), (4, 0)] {
+            let src = if shuffle == 0 { &steps } else { &noisy };
+            let c = blosc(src, ts, shuffle, "lz4", 65_536);
             let path = dir.join(format!("c{ts}{shuffle}"));
             std::fs::write(&path, &c).unwrap();
             let mut r = BloscRows::open(&path, src.len(), 3, "t".into())
@@ -807,7 +812,7 @@ mod tests {
             );
             // Bitshuffle, other compressors, and chunks of few blocks are not streamed.
             for (sh, cname, bs) in [(2, "lz4", 65_536), (1, "zstd", 65_536), (1, "lz4", 0)] {
-                let c = blosc(&src, ts, sh, cname, bs);
+                let c = blosc(src, ts, sh, cname, bs);
                 std::fs::write(&path, &c).unwrap();
                 assert!(
                     BloscRows::open(&path, src.len(), 8, "t".into()).unwrap().is_none(),
