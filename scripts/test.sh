@@ -9,7 +9,8 @@
 #    `--features hdf5,cuda` (cuda builds without a toolkit: cudarc loads the driver and
 #    NVRTC at run time);
 # 3. generates the fixtures with the reference implementations in a venv under target/
-#    (pip from PyPI): Zarr stores by zarr-python 3, HDF5 by h5py, NetCDF-4 by netCDF4;
+#    (pip from PyPI): Zarr stores by zarr-python 3, HDF5 by h5py, NetCDF-4 by netCDF4,
+#    CF-encoded stores by xarray (whose decoded values are the answers);
 # 4. installs NVRTC and ptxas from PyPI wheels into another venv under target/, so
 #    tests/cuda_kernels.rs compiles every CUDA kernel for sm_80/sm_90 and checks spills;
 # 5. every test (unit, integration, property, doc) in one debug build, with the hdf5
@@ -34,9 +35,9 @@ fi
 echo "== fixtures from zarr-python, h5py and netCDF4 (tests/fixtures/gen_*.py)"
 VENV="$PWD/target/fixture-venv"
 FIXTURES="$PWD/target/fixtures"
-if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import zarr, numpy, h5py, netCDF4" 2>/dev/null; then
+if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import zarr, numpy, h5py, netCDF4, xarray" 2>/dev/null; then
   python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q "zarr>=3.1,<3.2" "numpy>=2,<3" "h5py>=3.11,<4" "netCDF4>=1.7,<2"
+  "$VENV/bin/pip" install -q "zarr>=3.1,<3.2" "numpy>=2,<3" "h5py>=3.11,<4" "netCDF4>=1.7,<2" "xarray>=2025.1"
 fi
 "$VENV/bin/python" tests/fixtures/gen_zarr.py "$FIXTURES/zarr"
 "$VENV/bin/python" tests/fixtures/gen_hdf5.py "$FIXTURES/hdf5"

@@ -426,3 +426,58 @@ fn groupby_on_the_command_line_matches_numpy() {
     assert!(stderr.contains("unknown --groupby 'week'"), "{stderr}");
     std::fs::remove_dir_all(&tmp).ok();
 }
+
+/// Stores xarray wrote with CF encodings — int16 packed with `scale_factor`/`add_offset`
+/// and a `_FillValue` (v2: the array's `fill_value`; v3: an attribute), float32 with a
+/// 1e20 `_FillValue` (v3: base64 of the float64, xarray's encoding) — decoded through
+/// the library (`io::zarr::cf_attrs`, `Array::decode_cf`) bit for bit as
+/// `xarray.open_zarr` decodes them, and every CLI reduction equal to NumPy's on
+/// xarray's values.
+#[test]
+fn cf_encoded_stores_decode_as_xarray_decodes_them() {
+    let Some(dir) = fixtures::dir("zarr") else { return };
+    let cf = dir.join("cf");
+    assert!(cf.join("manifest.json").is_file(), "no CF fixtures in {}", cf.display());
+    fixtures::check_reader(&cf, |s| {
+        let a = Array::from_zarr(s)?;
+        let attrs = chunkwise::io::zarr::cf_attrs(std::path::Path::new(s), a.dtype())?;
+        match chunkwise::io::cf::CfDecoding::new(a.dtype(), &attrs)? {
+            Some(d) => a.decode_cf(&d),
+            None => Ok(a),
+        }
+    });
+    fixtures::check_cli_reductions(&cf);
+    // Without CF attributes (and without xarray's `_ARRAY_DIMENSIONS`, so a v2
+    // fill_value is not a mask) a store is read as stored.
+    let plain = dir.join("v2_zlib_partial_i32.zarr");
+    let a = Array::from_zarr(&plain).unwrap();
+    let attrs = chunkwise::io::zarr::cf_attrs(&plain, a.dtype()).unwrap();
+    assert_eq!(chunkwise::io::cf::CfDecoding::new(a.dtype(), &attrs).unwrap(), None);
+    let (code, out, _) = cli(&["info", plain.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    assert!(out.contains("cf decoding none"), "{out}");
+    let (code, out, _) = cli(&["info", cf.join("era5_v3.zarr/sst").to_str().unwrap()]);
+    assert_eq!(code, 0);
+    assert!(out.contains("cf decoding 1e20 → NaN → float32"), "{out}");
+    // An attribute that is not a number: one line naming it (no silent raw read), and
+    // --raw still reads the stored values.
+    let bad = std::env::temp_dir().join(format!("cw-cf-bad-{}.zarr", std::process::id()));
+    std::fs::create_dir_all(&bad).unwrap();
+    for f in std::fs::read_dir(cf.join("era5_v2.zarr/t2m")).unwrap() {
+        let f = f.unwrap();
+        std::fs::copy(f.path(), bad.join(f.file_name())).unwrap();
+    }
+    std::fs::write(
+        bad.join(".zattrs"),
+        r#"{"scale_factor": "0.002", "add_offset": 280.0, "_ARRAY_DIMENSIONS": ["time", "lat", "lon"]}"#,
+    )
+    .unwrap();
+    let b = bad.to_str().unwrap();
+    let (code, _, err) = cli(&["reduce", b, "--op", "mean"]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("scale_factor is not a number"), "{err}");
+    let (code, _, err) = cli(&["reduce", b, "--op", "mean", "--raw"]);
+    assert_eq!(code, 0, "{err}");
+    std::fs::remove_dir_all(&bad).unwrap();
+}

@@ -15,6 +15,7 @@
 //! [`runtime`]: crate::runtime
 
 mod broadcast;
+mod cf;
 mod close;
 mod coarsen;
 mod creation;

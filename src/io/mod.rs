@@ -5,6 +5,7 @@
 //! Formats are known only inside this module: [`memory`] (an in-memory ndarray),
 //! [`npy`], Zarr v2/v3 (`zarr` feature) and HDF5/NetCDF-4 (`hdf5` feature).
 
+pub mod cf;
 #[cfg(feature = "hdf5")]
 pub mod hdf5;
 pub mod memory;

@@ -369,3 +369,56 @@ pub fn dimension_names(path: &Path) -> Option<Vec<String>> {
     }
     attributes(path).ok()?.get("_ARRAY_DIMENSIONS").and_then(names)
 }
+
+/// The CF attributes xarray would decode the Zarr array at `path` with (see
+/// [`crate::io::cf`]): its attributes, and for a v2 array xarray opens (one with
+/// `_ARRAY_DIMENSIONS`) the array's `fill_value` as `_FillValue`.
+///
+/// # Errors
+/// [`Error::Format`] when a metadata file exists but is not valid JSON.
+pub fn cf_attrs(path: &Path, stored: DType) -> Result<crate::io::cf::CfAttrs> {
+    use crate::io::cf::{AttrType, CfAttr, CfAttrs, json_attr, json_fill_v3};
+    let attrs = attributes(path)?;
+    // An attribute that is there but not a number is an error, not a silent raw read.
+    let get = |name: &str| -> Result<Option<CfAttr>> {
+        match attrs.get(name).filter(|v| !v.is_null()) {
+            None => Ok(None),
+            Some(v) => {
+                let a = if name == "_FillValue" {
+                    json_fill_v3(v, stored)
+                } else {
+                    json_attr(v)
+                };
+                a.map(Some).ok_or_else(|| {
+                    Error::Format(format!("{}: CF attribute {name} is not a number: {v}", path.display()))
+                })
+            }
+        }
+    };
+    let mut cf = CfAttrs {
+        fill_value: get("_FillValue")?,
+        missing_value: get("missing_value")?,
+        scale_factor: get("scale_factor")?,
+        add_offset: get("add_offset")?,
+        unsigned: attrs.contains_key("_Unsigned"),
+    };
+    let zarray = path.join(".zarray");
+    if attrs.contains_key("_ARRAY_DIMENSIONS") && zarray.is_file() {
+        let text = std::fs::read_to_string(&zarray).map_err(|e| Error::Io {
+            path: zarray.clone(),
+            source: e,
+        })?;
+        let meta: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| Error::Format(format!("{}: invalid JSON: {e}", zarray.display())))?;
+        // xarray reads a v2 array's fill_value as a scalar of the array's own type.
+        if let Some(fill) = meta.get("fill_value").filter(|v| !v.is_null()).and_then(json_attr) {
+            let ty = match stored {
+                DType::F32 => AttrType::F32,
+                DType::F64 => AttrType::F64,
+                _ => AttrType::Int,
+            };
+            cf.fill_value = Some(CfAttr::typed(fill.values, ty));
+        }
+    }
+    Ok(cf)
+}

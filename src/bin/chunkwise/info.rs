@@ -40,6 +40,15 @@ fn dir_stats(p: &Path) -> (u64, usize) {
 }
 
 /// The last two lines: bytes in memory and on disk, with the compression ratio.
+/// What `chunkwise reduce` decodes (without `--raw`): the CF line.
+fn print_cf(source: &str, dtype: chunkwise::DType) {
+    match source::cf_decoding(source, dtype) {
+        Ok(Some(cf)) => println!("cf decoding {} (reduce --raw reads the stored values)", cf.describe()),
+        Ok(None) => println!("cf decoding none"),
+        Err(e) => println!("cf decoding not possible: {e}"),
+    }
+}
+
 fn print_sizes(mem: usize, bytes: u64) {
     println!("in memory   {mem} bytes ({:.1} MB)", mem as f64 / 1e6);
     println!(
@@ -96,6 +105,7 @@ pub fn run(args: &InfoArgs) -> chunkwise::Result<()> {
         "fill value  {}",
         meta.get("fill_value").map_or("null".into(), ToString::to_string)
     );
+    print_cf(&args.source, src.dtype());
     print_sizes(mem, bytes);
     Ok(())
 }
@@ -127,6 +137,7 @@ fn hdf5_info(file: &Path, dataset: &str) -> chunkwise::Result<()> {
         }
     );
     println!("fill value  {}", src.fill_value());
+    print_cf(&format!("{}:{dataset}", file.display()), src.dtype());
     println!("read path   {}", src.read_path());
     print_sizes(mem, bytes);
     Ok(())

@@ -59,6 +59,12 @@ pub struct ReduceArgs {
     /// The time coordinate as a SOURCE (default: the sibling array named after the axis, or `time`).
     #[arg(long)]
     time_coord: Option<String>,
+    /// Reduce the stored values as they are. By default they are decoded as xarray's
+    /// `open_dataset` decodes them: values equal to the `_FillValue` or `missing_value`
+    /// attribute become NaN, and `scale_factor`/`add_offset` unpack packed integers
+    /// (`chunkwise info` shows what applies).
+    #[arg(long)]
+    raw: bool,
     #[command(flatten)]
     run: RunArgs,
 }
@@ -206,7 +212,7 @@ pub fn run(args: &ReduceArgs) -> chunkwise::Result<()> {
             out.display()
         )));
     }
-    let x = source::open(&args.source)?;
+    let x = source::open_decoded(&args.source, args.raw)?;
     let moment = matches!(
         op,
         Op::Tree(

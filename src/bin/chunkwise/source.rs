@@ -71,6 +71,49 @@ fn open_hdf5(file: &Path, dataset: &str) -> Result<Array> {
     )))
 }
 
+/// The CF decoding xarray's `open_dataset` would apply to SOURCE's stored values of
+/// dtype `stored` (`_FillValue`/`missing_value` → NaN, `scale_factor`, `add_offset`;
+/// see `chunkwise::io::cf`); `None` when there is nothing to decode.
+///
+/// # Errors
+/// Unreadable or unusable CF attributes, named with the source.
+pub fn cf_decoding(s: &str, stored: chunkwise::DType) -> Result<Option<chunkwise::io::cf::CfDecoding>> {
+    let attrs = match parse(s) {
+        Source::Zarr(p) => chunkwise::io::zarr::cf_attrs(p, stored)?,
+        Source::Hdf5(file, dataset) => hdf5_cf_attrs(file, dataset)?,
+    };
+    chunkwise::io::cf::CfDecoding::new(stored, &attrs).map_err(|e| match e {
+        Error::Unsupported(m) => Error::Unsupported(format!("{s}: {m}")),
+        Error::Format(m) => Error::Format(format!("{s}: {m}")),
+        e => e,
+    })
+}
+
+/// Opens a SOURCE and, unless `raw`, decodes it by its CF attributes ([`cf_decoding`]).
+///
+/// # Errors
+/// As [`open`] and [`cf_decoding`].
+pub fn open_decoded(s: &str, raw: bool) -> Result<Array> {
+    let x = open(s)?;
+    if raw {
+        return Ok(x);
+    }
+    match cf_decoding(s, x.dtype())? {
+        Some(cf) => x.decode_cf(&cf),
+        None => Ok(x),
+    }
+}
+
+#[cfg(feature = "hdf5")]
+fn hdf5_cf_attrs(file: &Path, dataset: &str) -> Result<chunkwise::io::cf::CfAttrs> {
+    chunkwise::io::hdf5::cf_attrs(file, dataset)
+}
+
+#[cfg(not(feature = "hdf5"))]
+fn hdf5_cf_attrs(_file: &Path, _dataset: &str) -> Result<chunkwise::io::cf::CfAttrs> {
+    Ok(chunkwise::io::cf::CfAttrs::default())
+}
+
 /// Opens a SOURCE as the storage reader itself (for benchmarks that bypass the graph).
 ///
 /// # Errors

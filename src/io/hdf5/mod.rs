@@ -613,3 +613,42 @@ pub fn string_attr(file: &Path, object: &str, name: &str) -> Result<Option<Strin
     };
     Ok(Some(s.trim_end_matches('\0').to_string()))
 }
+
+/// The CF attributes of dataset `object` of an HDF5/NetCDF-4 file (see
+/// [`crate::io::cf`]), each with its stored type.
+///
+/// # Errors
+/// [`Error::Format`] when the file cannot be opened or a CF attribute is not numeric.
+pub fn cf_attrs(file: &Path, object: &str) -> Result<crate::io::cf::CfAttrs> {
+    use crate::io::cf::{AttrType, CfAttr, CfAttrs};
+    let h5 = hdf5::File::open(file).map_err(|e| h5err(file, "cannot open", &e))?;
+    let Ok(ds) = h5.dataset(object) else {
+        return Ok(CfAttrs::default());
+    };
+    let read = |name: &str| -> Result<Option<CfAttr>> {
+        let Ok(attr) = ds.attr(name) else { return Ok(None) };
+        let bad = || {
+            Error::Format(format!(
+                "{}:{object}: attribute '{name}' is not a number",
+                file.display()
+            ))
+        };
+        let ty = match attr.dtype().and_then(|t| t.to_descriptor()).map_err(|_| bad())? {
+            TypeDescriptor::Float(FloatSize::U8) => AttrType::F64,
+            TypeDescriptor::Float(_) => AttrType::F32,
+            TypeDescriptor::Integer(_) | TypeDescriptor::Unsigned(_) => AttrType::Int,
+            _ => return Err(bad()),
+        };
+        let values = attr
+            .read_raw::<f64>()
+            .map_err(|e| h5err(file, &format!("{object}: attribute '{name}'"), &e))?;
+        Ok(Some(CfAttr::typed(values, ty)))
+    };
+    Ok(CfAttrs {
+        fill_value: read("_FillValue")?,
+        missing_value: read("missing_value")?,
+        scale_factor: read("scale_factor")?,
+        add_offset: read("add_offset")?,
+        unsigned: ds.attr("_Unsigned").is_ok(),
+    })
+}
