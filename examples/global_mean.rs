@@ -12,7 +12,8 @@ use chunkwise::{Array, ReduceOp, RollingOptions};
 
 fn main() -> chunkwise::Result<()> {
     let x = match std::env::args().nth(1) {
-        Some(path) => Array::from_zarr(&path)?,
+        // Decoded as xarray reads it: packed integers unpacked, fill values NaN.
+        Some(path) => Array::from_zarr_cf(&path)?,
         // 120 steps of a 0.25° grid: a seasonal cycle and noise, never held whole.
         None => {
             let season = ndarray::Array::from_shape_fn((120, 1, 1), |(t, _, _)| {

@@ -27,7 +27,8 @@ fn main() -> chunkwise::Result<()> {
             (f, "/surface/t2m".to_string())
         }
     };
-    let x = Array::from_hdf5(&file, &var)?;
+    // Decoded as xarray reads it: packed integers unpacked, fill values NaN.
+    let x = Array::from_hdf5_cf(&file, &var)?;
     let stats = [
         ("min", x.nanmin(None)?),
         ("max", x.nanmax(None)?),

@@ -131,16 +131,10 @@ fn groupby_month_from_a_netcdf_time_variable() {
     std::fs::remove_file(&out).ok();
 }
 
-/// A CF-encoded variable read and decoded through the library: the stored array, its
-/// attributes (`io::hdf5::cf_attrs`) and `Array::decode_cf`.
+/// A CF-encoded variable read and decoded through the library (`Array::from_hdf5_cf`).
 fn open_cf(source: &str) -> chunkwise::Result<Array> {
     let (file, ds) = source.rsplit_once(":/").expect("file:/dataset");
-    let a = Array::from_hdf5(file, ds)?;
-    let attrs = chunkwise::io::hdf5::cf_attrs(std::path::Path::new(file), ds)?;
-    match chunkwise::io::cf::CfDecoding::new(a.dtype(), &attrs)? {
-        Some(cf) => a.decode_cf(&cf),
-        None => Ok(a),
-    }
+    Array::from_hdf5_cf(file, ds)
 }
 
 /// Packed int16 with float64 or float32 scale/offset, int32 packing, a float32

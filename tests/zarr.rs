@@ -430,7 +430,7 @@ fn groupby_on_the_command_line_matches_numpy() {
 /// Stores xarray wrote with CF encodings — int16 packed with `scale_factor`/`add_offset`
 /// and a `_FillValue` (v2: the array's `fill_value`; v3: an attribute), float32 with a
 /// 1e20 `_FillValue` (v3: base64 of the float64, xarray's encoding) — decoded through
-/// the library (`io::zarr::cf_attrs`, `Array::decode_cf`) bit for bit as
+/// the library (`Array::from_zarr_cf`) bit for bit as
 /// `xarray.open_zarr` decodes them, and every CLI reduction equal to NumPy's on
 /// xarray's values.
 #[test]
@@ -438,14 +438,7 @@ fn cf_encoded_stores_decode_as_xarray_decodes_them() {
     let Some(dir) = fixtures::dir("zarr") else { return };
     let cf = dir.join("cf");
     assert!(cf.join("manifest.json").is_file(), "no CF fixtures in {}", cf.display());
-    fixtures::check_reader(&cf, |s| {
-        let a = Array::from_zarr(s)?;
-        let attrs = chunkwise::io::zarr::cf_attrs(std::path::Path::new(s), a.dtype())?;
-        match chunkwise::io::cf::CfDecoding::new(a.dtype(), &attrs)? {
-            Some(d) => a.decode_cf(&d),
-            None => Ok(a),
-        }
-    });
+    fixtures::check_reader(&cf, |s| Array::from_zarr_cf(s));
     fixtures::check_cli_reductions(&cf);
     // Without CF attributes (and without xarray's `_ARRAY_DIMENSIONS`, so a v2
     // fill_value is not a mask) a store is read as stored.
@@ -453,6 +446,12 @@ fn cf_encoded_stores_decode_as_xarray_decodes_them() {
     let a = Array::from_zarr(&plain).unwrap();
     let attrs = chunkwise::io::zarr::cf_attrs(&plain, a.dtype()).unwrap();
     assert_eq!(chunkwise::io::cf::CfDecoding::new(a.dtype(), &attrs).unwrap(), None);
+    same(
+        &Array::from_zarr_cf(&plain).unwrap().compute_chunk().unwrap(),
+        &a.compute_chunk().unwrap(),
+        0.0,
+        "no CF attributes: as stored",
+    );
     let (code, out, _) = cli(&["info", plain.to_str().unwrap()]);
     assert_eq!(code, 0);
     assert!(out.contains("cf decoding none"), "{out}");

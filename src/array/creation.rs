@@ -59,6 +59,40 @@ impl Array {
         Array::from_source(Arc::new(src), chunks)
     }
 
+    /// [`Array::from_zarr`] decoded as `xarray.open_zarr` decodes it: `_FillValue` and
+    /// `missing_value` → NaN, `scale_factor`/`add_offset` applied (see
+    /// [`crate::io::cf`]); the stored array as it is when it has no CF attributes.
+    ///
+    /// # Errors
+    /// As [`Array::from_zarr`]; a CF attribute that is not a number, `_Unsigned`.
+    #[cfg(feature = "zarr")]
+    pub fn from_zarr_cf(path: impl AsRef<std::path::Path>) -> Result<Array> {
+        let a = Array::from_zarr(path.as_ref())?;
+        let attrs = crate::io::zarr::cf_attrs(path.as_ref(), a.dtype())?;
+        a.decoded(&attrs)
+    }
+
+    /// [`Array::from_hdf5`] decoded as `xarray.open_dataset` decodes a NetCDF-4
+    /// variable (see [`Array::from_zarr_cf`]).
+    ///
+    /// # Errors
+    /// As [`Array::from_hdf5`]; a CF attribute that is not a number, `_Unsigned`.
+    #[cfg(feature = "hdf5")]
+    pub fn from_hdf5_cf(file: impl AsRef<std::path::Path>, dataset: &str) -> Result<Array> {
+        let a = Array::from_hdf5(file.as_ref(), dataset)?;
+        let attrs = crate::io::hdf5::cf_attrs(file.as_ref(), dataset)?;
+        a.decoded(&attrs)
+    }
+
+    /// The array decoded by `attrs`, or itself when they decode nothing.
+    #[cfg(any(feature = "zarr", feature = "hdf5"))]
+    fn decoded(self, attrs: &crate::io::cf::CfAttrs) -> Result<Array> {
+        match crate::io::cf::CfDecoding::new(self.dtype(), attrs)? {
+            Some(cf) => self.decode_cf(&cf),
+            None => Ok(self),
+        }
+    }
+
     /// [`Array::from_hdf5`] with the block shape chosen by the caller (best a multiple
     /// of the stored chunks, so no stored chunk is decoded twice).
     ///
