@@ -150,7 +150,8 @@ fn cf_encoded_variables_decode_as_xarray_decodes_them() {
     fixtures::check_cli_reductions(&cf);
 }
 
-/// `--raw` reduces the stored integers; `info` says what decoding applies.
+/// `--raw` reduces the stored integers; `info` says what decoding applies, and lists a
+/// file's variables.
 #[test]
 fn raw_reads_stored_values_and_info_shows_the_decoding() {
     let Some(dir) = fixtures::dir("hdf5") else { return };
@@ -181,5 +182,23 @@ fn raw_reads_stored_values_and_info_shows_the_decoding() {
     assert!(
         out.contains("cf decoding none"),
         "a NaN _FillValue decodes nothing: {out}"
+    );
+    // A file (or group) instead of a dataset: its variables, one line each, without
+    // netCDF's bare dimensions.
+    let (code, out, err) = cli(&["info", &format!("{}/cf/packed.nc", dir.display())]);
+    assert_eq!(code, 0, "{err}");
+    for want in [
+        "arrays      4",
+        "/q    [12, 9, 16] int32  blocks [5, 9, 8]  cf -2147483647 → NaN, × 1e-6, + 0.01 → float64",
+        "/sst  [12, 9, 16] float32  blocks [6, 9, 16]  cf -999, 1e20 → NaN → float32",
+        "/u10  [12, 9, 16] int16  blocks [5, 9, 8]  cf × 0.01, - 2.5 → float32",
+    ] {
+        assert!(out.contains(want), "'{want}' not in {out}");
+    }
+    let (code, out, _) = cli(&["info", &format!("{}/era5.nc:/surface", dir.display())]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("arrays      1") && out.contains("/surface/t2m  [11, 9, 16] float32"),
+        "{out}"
     );
 }

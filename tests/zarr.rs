@@ -458,6 +458,18 @@ fn cf_encoded_stores_decode_as_xarray_decodes_them() {
     let (code, out, _) = cli(&["info", cf.join("era5_v3.zarr/sst").to_str().unwrap()]);
     assert_eq!(code, 0);
     assert!(out.contains("cf decoding 1e20 → NaN → float32"), "{out}");
+    // A group: its arrays, one line each.
+    let (code, out, err) = cli(&["info", cf.join("era5_v2.zarr").to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("arrays      2"), "{out}");
+    assert!(
+        out.contains("sst  [12, 9, 16] float32  blocks [6, 9, 16]  cf 1e20 → NaN → float32"),
+        "{out}"
+    );
+    assert!(
+        out.contains("t2m  [12, 9, 16] int16  blocks [5, 9, 8]  cf -32767 → NaN, × 0.002, + 280 → float64"),
+        "{out}"
+    );
     // An attribute that is not a number: one line naming it (no silent raw read), and
     // --raw still reads the stored values.
     let bad = std::env::temp_dir().join(format!("cw-cf-bad-{}.zarr", std::process::id()));

@@ -162,25 +162,33 @@ impl CfDecoding {
     pub fn describe(&self) -> String {
         let mut parts = Vec::new();
         if !self.fills.is_empty() {
-            let f: Vec<String> = self.fills.iter().map(|&(v, _)| self.number(v)).collect();
+            let f: Vec<String> = self.fills.iter().map(|&(v, _)| Self::number(v)).collect();
             parts.push(format!("{} → NaN", f.join(", ")));
         }
         if let Some(s) = self.scale {
-            parts.push(format!("× {s}"));
+            parts.push(format!("× {}", Self::number(s)));
         }
         if let Some(o) = self.offset {
-            parts.push(format!("+ {o}"));
+            let sign = if o < 0.0 { '-' } else { '+' };
+            parts.push(format!("{sign} {}", Self::number(o.abs())));
         }
         format!("{} → {}", parts.join(", "), self.dtype.name())
     }
 
-    /// A fill value as the data's type prints it: `-32767`, `1e20` (float32), `-999`.
-    fn number(&self, v: f64) -> String {
-        let big = v.abs() >= 1e7 || (v != 0.0 && v.abs() < 1e-3);
-        match (self.dtype, big) {
-            (DType::F32, true) => format!("{:e}", v as f32),
-            (_, true) => format!("{v:e}"),
-            _ => format!("{v}"),
+    /// A number as short as it is exact: an integer as one, a value that is a float32
+    /// as float32 prints it (`0.01`, not `0.009999999776482582`), exponents for the
+    /// very large and very small (`1e20`).
+    fn number(v: f64) -> String {
+        if v.fract() == 0.0 && v.abs() < 1e16 {
+            return format!("{}", v as i64);
+        }
+        let single = f64::from(v as f32) == v;
+        let exp = v.abs() >= 1e7 || (v != 0.0 && v.abs() < 1e-3);
+        match (single, exp) {
+            (true, true) => format!("{:e}", v as f32),
+            (true, false) => format!("{}", v as f32),
+            (false, true) => format!("{v:e}"),
+            (false, false) => format!("{v}"),
         }
     }
 }
@@ -402,5 +410,19 @@ mod tests {
             dtype: DType::F64,
         };
         assert_eq!(d.describe(), "-32767 → NaN, × 0.01, + 280 → float64");
+        let f32_attrs = CfDecoding {
+            fills: vec![(f64::from(1e20f32), false), (-999.0, false)],
+            scale: Some(f64::from(0.01f32)),
+            offset: Some(f64::from(-2.5f32)),
+            dtype: DType::F32,
+        };
+        assert_eq!(f32_attrs.describe(), "1e20, -999 → NaN, × 0.01, - 2.5 → float32");
+        let tiny = CfDecoding {
+            fills: vec![],
+            scale: Some(1e-6),
+            offset: None,
+            dtype: DType::F64,
+        };
+        assert_eq!(tiny.describe(), "× 1e-6 → float64");
     }
 }

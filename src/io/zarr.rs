@@ -422,3 +422,49 @@ pub fn cf_attrs(path: &Path, stored: DType) -> Result<crate::io::cf::CfAttrs> {
     }
     Ok(cf)
 }
+
+/// The arrays under the Zarr group at `path`, as paths relative to it (`era5/t2m`),
+/// sorted, through nested groups; `None` when `path` is not a group.
+#[must_use]
+pub fn group_arrays(path: &Path) -> Option<Vec<String>> {
+    fn node(path: &Path) -> Option<&'static str> {
+        if let Some(j) = std::fs::read_to_string(path.join("zarr.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        {
+            return match j.get("node_type").and_then(|n| n.as_str()) {
+                Some("group") => Some("group"),
+                Some("array") => Some("array"),
+                _ => None,
+            };
+        }
+        if path.join(".zarray").is_file() {
+            Some("array")
+        } else if path.join(".zgroup").is_file() {
+            Some("group")
+        } else {
+            None
+        }
+    }
+    fn walk(root: &Path, rel: &str, out: &mut Vec<String>) {
+        let Ok(rd) = std::fs::read_dir(root.join(rel)) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let child = if rel.is_empty() { name } else { format!("{rel}/{name}") };
+            match node(&root.join(&child)) {
+                Some("array") => out.push(child),
+                Some(_) => walk(root, &child, out),
+                None => {}
+            }
+        }
+    }
+    if node(path)? != "group" {
+        return None;
+    }
+    let mut out = Vec::new();
+    walk(path, "", &mut out);
+    out.sort();
+    Some(out)
+}

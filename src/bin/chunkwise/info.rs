@@ -40,6 +40,41 @@ fn dir_stats(p: &Path) -> (u64, usize) {
 }
 
 /// The last two lines: bytes in memory and on disk, with the compression ratio.
+/// The datasets of an HDF5/NetCDF-4 file or group, one line each.
+#[cfg(feature = "hdf5")]
+fn hdf5_listing(file: &Path, group: &str) -> chunkwise::Result<()> {
+    let names = chunkwise::io::hdf5::group_datasets(file, group)?.unwrap_or_default();
+    println!("source      {}:{group}", file.display());
+    println!("format      HDF5 group (NetCDF-4 files are HDF5)");
+    let sources: Vec<(String, String)> = names
+        .iter()
+        .map(|n| (n.clone(), format!("{}:{n}", file.display())))
+        .collect();
+    print_listing(&sources);
+    Ok(())
+}
+
+/// One line per array of a group: name, shape, dtype, blocks, and the CF decoding
+/// `chunkwise reduce` applies (or why it cannot be read).
+fn print_listing(arrays: &[(String, String)]) {
+    println!("arrays      {}", arrays.len());
+    let width = arrays.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
+    for (name, src) in arrays {
+        match source::open(src) {
+            Ok(a) => {
+                let block: Vec<usize> = a.chunks().iter().map(|c| c.first().copied().unwrap_or(0)).collect();
+                let cf = match source::cf_decoding(src, a.dtype()) {
+                    Ok(Some(cf)) => format!("  cf {}", cf.describe()),
+                    Ok(None) => String::new(),
+                    Err(e) => format!("  cf not possible: {e}"),
+                };
+                println!("  {name:<width$}  {:?} {}  blocks {block:?}{cf}", a.shape(), a.dtype());
+            }
+            Err(e) => println!("  {name:<width$}  cannot be read: {e}"),
+        }
+    }
+}
+
 /// What `chunkwise reduce` decodes (without `--raw`): the CF line.
 fn print_cf(source: &str, dtype: chunkwise::DType) {
     match source::cf_decoding(source, dtype) {
@@ -64,9 +99,30 @@ fn print_sizes(mem: usize, bytes: u64) {
 /// A missing path or something that is not a readable array.
 pub fn run(args: &InfoArgs) -> chunkwise::Result<()> {
     let path = match source::parse(&args.source) {
-        Source::Zarr(path) => path,
         #[cfg(feature = "hdf5")]
-        Source::Hdf5(file, dataset) => return hdf5_info(file, dataset),
+        Source::Zarr(path) if path.is_file() && chunkwise::io::hdf5::is_hdf5(path) => {
+            return hdf5_listing(path, "/");
+        }
+        Source::Zarr(path) => {
+            if let Some(arrays) = chunkwise::io::zarr::group_arrays(path) {
+                println!("source      {}", path.display());
+                println!("format      Zarr group");
+                let sources: Vec<(String, String)> = arrays
+                    .iter()
+                    .map(|a| (a.clone(), format!("{}/{a}", path.display())))
+                    .collect();
+                print_listing(&sources);
+                return Ok(());
+            }
+            path
+        }
+        #[cfg(feature = "hdf5")]
+        Source::Hdf5(file, dataset) => {
+            if chunkwise::io::hdf5::group_datasets(file, dataset)?.is_some() {
+                return hdf5_listing(file, dataset);
+            }
+            return hdf5_info(file, dataset);
+        }
         #[cfg(not(feature = "hdf5"))]
         Source::Hdf5(..) => {
             let _ = source::open(&args.source)?;

@@ -652,3 +652,48 @@ pub fn cf_attrs(file: &Path, object: &str) -> Result<crate::io::cf::CfAttrs> {
         unsigned: ds.attr("_Unsigned").is_ok(),
     })
 }
+
+/// The datasets under `group` (`/` or `""` for the root) of an HDF5/NetCDF-4 file, as
+/// full paths, sorted, through nested groups; netCDF's bare dimensions (datasets that
+/// only carry a dimension's length) left out. `Ok(None)` when `group` is not a group.
+///
+/// # Errors
+/// [`Error::Format`] when the file cannot be opened.
+pub fn group_datasets(file: &Path, group: &str) -> Result<Option<Vec<String>>> {
+    fn walk(h5: &hdf5::File, group: &str, out: &mut Vec<String>) {
+        let Ok(names) = h5
+            .group(if group.is_empty() { "/" } else { group })
+            .and_then(|g| g.member_names())
+        else {
+            return;
+        };
+        for m in names {
+            let full = format!("{group}/{m}");
+            if let Ok(ds) = h5.dataset(&full) {
+                let bare = ds
+                    .attr("NAME")
+                    .and_then(|a| a.read_raw::<hdf5::types::FixedAscii<1024>>())
+                    .ok()
+                    .and_then(|v| {
+                        v.first()
+                            .map(|s| s.as_str().starts_with("This is a netCDF dimension but not"))
+                    })
+                    .unwrap_or(false);
+                if !bare {
+                    out.push(full);
+                }
+            } else if h5.group(&full).is_ok() {
+                walk(h5, &full, out);
+            }
+        }
+    }
+    let h5 = hdf5::File::open(file).map_err(|e| h5err(file, "cannot open", &e))?;
+    let g = group.trim_end_matches('/');
+    if h5.group(if g.is_empty() { "/" } else { g }).is_err() {
+        return Ok(None);
+    }
+    let mut out = Vec::new();
+    walk(&h5, g, &mut out);
+    out.sort();
+    Ok(Some(out))
+}
