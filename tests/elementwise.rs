@@ -519,3 +519,35 @@ fn isclose_allclose_nan_to_num_fillna_match_numpy() {
     assert_eq!(i.fillna(0.0).unwrap().dtype(), DType::I32);
     assert_eq!(i.nan_to_num(0.0, None, None).unwrap().dtype(), DType::I32);
 }
+
+/// Scalars and `where` inside a fused program whose tiles change length (a short tail
+/// per row, then full tiles again, as a reduction evaluates its rows): each tile sees
+/// its constants and selects, whatever length the tile before had.
+#[test]
+fn where_with_scalars_over_tiles_of_changing_length() {
+    let n = 2 * 2048 + 37;
+    let v: Vec<f64> = (0..3 * n).map(|i| ((i * 7919) % 1000) as f64 - 500.0).collect();
+    let want: Vec<f64> = v
+        .iter()
+        .map(|&x| if x < -400.0 { f64::NAN } else { x * 0.5 + 3.0 })
+        .collect();
+    let a = ndarray::Array2::from_shape_vec((3, n), v).unwrap().into_dyn();
+    for chunks in [[3, n], [1, n], [2, 2048 + 5]] {
+        let x = Array::from_ndarray(a.clone(), chunks).unwrap();
+        let y = &where_(&x.less(-400.0).unwrap(), f64::NAN, &x).unwrap() * 0.5 + 3.0;
+        let got = f64s(&y);
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert!(g.to_bits() == w.to_bits(), "chunks {chunks:?} element {i}: {g} vs {w}");
+        }
+        // Reduced along the long axis, the program runs over each row's tiles in turn.
+        let s = y.nansum([1]).unwrap().compute::<f64>().unwrap();
+        for r in 0..3 {
+            let row: f64 = want[r * n..(r + 1) * n].iter().filter(|v| !v.is_nan()).sum();
+            assert!(
+                (s[r] - row).abs() <= 1e-9 * row.abs(),
+                "chunks {chunks:?} row {r}: {} vs {row}",
+                s[r]
+            );
+        }
+    }
+}

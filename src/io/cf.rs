@@ -25,7 +25,8 @@
 //! A fill value is compared with the data in the type NumPy would compare them in:
 //! the decoded float type for a weakly typed (JSON) value, float64 for a typed float64
 //! attribute against float32 data. `_Unsigned` (netCDF-3's unsigned bytes) is refused
-//! rather than decoded wrongly.
+//! rather than decoded wrongly. `valid_min`, `valid_max` and `valid_range` are not
+//! applied, as xarray does not apply them (netCDF4-python does).
 
 use crate::dtype::{DType, Kind};
 use crate::error::{Error, Result};

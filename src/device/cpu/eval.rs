@@ -249,9 +249,17 @@ impl<'p> Evaluator<'p> {
                         T::into_buffer(o)
                     })
                 }
+                // A constant's register holds only that constant (registers are written
+                // by their own instruction alone), so a tile no longer than the last one
+                // finds it filled: a scalar operand costs no pass per tile.
                 InstOp::Const(c) => crate::dispatch_dtype!(inst.dtype, T => {
-                    let mut o = take_vec::<T>(out, len);
-                    o.fill(c.to::<T>());
+                    let mut o = T::vec_of(out).unwrap_or_default();
+                    if o.len() >= len {
+                        o.truncate(len);
+                    } else {
+                        o.clear();
+                        o.resize(len, c.to::<T>());
+                    }
                     T::into_buffer(o)
                 }),
                 InstOp::Gen(g) => {
@@ -276,7 +284,13 @@ impl<'p> Evaluator<'p> {
                     dispatch_buffer!(a, av, T => {
                         let bv = T::slice_of(b).ok_or_else(|| Error::Unsupported("where() branches differ in dtype".into()))?;
                         let mut o = take_vec::<T>(out, len);
-                        for i in 0..len { o[i] = if c[i] { av[i] } else { bv[i] }; }
+                        // Exact-length slices and a select, not a branch: no bounds checks,
+                        // and the compiler blends whole vectors (a branch on scattered
+                        // NaN masks mispredicts).
+                        let (c, av, bv) = (&c[..len], &av[..len], &bv[..len]);
+                        for (((o, &c), &x), &y) in o.iter_mut().zip(c).zip(av).zip(bv) {
+                            *o = if c { x } else { y };
+                        }
                         T::into_buffer(o)
                     })
                 }
