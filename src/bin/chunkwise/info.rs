@@ -39,7 +39,6 @@ fn dir_stats(p: &Path) -> (u64, usize) {
     (bytes, chunks)
 }
 
-/// The last two lines: bytes in memory and on disk, with the compression ratio.
 /// The datasets of an HDF5/NetCDF-4 file or group, one line each.
 #[cfg(feature = "hdf5")]
 fn hdf5_listing(file: &Path, group: &str) -> chunkwise::Result<()> {
@@ -84,6 +83,7 @@ fn print_cf(source: &str, dtype: chunkwise::DType) {
     }
 }
 
+/// The last two lines: bytes in memory and on disk, with the compression ratio.
 fn print_sizes(mem: usize, bytes: u64) {
     println!("in memory   {mem} bytes ({:.1} MB)", mem as f64 / 1e6);
     println!(
