@@ -551,3 +551,34 @@ fn where_with_scalars_over_tiles_of_changing_length() {
         }
     }
 }
+
+/// A reduction over the leading axis of a fused program (never materialised) walks the
+/// same tiles and row groups as over the materialised block: the same bits, for blocks
+/// of one row group and of several, and for chunk steps of several blocks.
+#[test]
+fn fused_leading_axis_reductions_have_the_bits_of_materialised_blocks() {
+    let fused = Runtime::new(Config::default()).unwrap();
+    let plain = Runtime::new(Config {
+        optimize: false,
+        ..Config::default()
+    })
+    .unwrap();
+    for chunks in [[10, 30, 70], [25, 30, 70], [60, 13, 70]] {
+        let x = Array::random_normal(&[60, 30, 70], 280.0, 9.0, 21, chunks).unwrap();
+        let x = where_(&x.less(265.0).unwrap(), f64::NAN, &x)
+            .unwrap()
+            .astype(DType::F32);
+        let z = &x * 1.5 + 0.25;
+        // NaN-free results, so that equality means the same bits.
+        let ops = [
+            z.nanmean(0).unwrap(),
+            z.nanvar(0, 0.0).unwrap(),
+            z.nansum([0]).unwrap(),
+            z.nanmax(0).unwrap(),
+        ];
+        let refs: Vec<&Array> = ops.iter().collect();
+        let a = fused.compute_many(&refs).unwrap();
+        let b = plain.compute_many(&refs).unwrap();
+        assert_eq!(a, b, "chunks {chunks:?}");
+    }
+}
