@@ -12,7 +12,8 @@ use crate::error::Result;
 use crate::io::cf::CfDecoding;
 
 impl Array {
-    /// The array decoded by `cf`: `_FillValue`/`missing_value` → NaN, then
+    /// The array decoded by `cf`: read as `cf.view` (`_Unsigned`), then
+    /// `_FillValue`/`missing_value` → NaN, then
     /// `· scale_factor + add_offset`, in `cf.dtype` (see [`crate::io::cf`]).
     ///
     /// ```
@@ -34,7 +35,11 @@ impl Array {
     /// # Errors
     /// None in practice (the compositions of elementwise ops on one array).
     pub fn decode_cf(&self, cf: &CfDecoding) -> Result<Array> {
-        let mut x = self.astype(cf.dtype);
+        let viewed = match cf.view {
+            Some(v) => self.astype(v),
+            None => self.clone(),
+        };
+        let mut x = viewed.astype(cf.dtype);
         if !cf.fills.is_empty() {
             let mut hit: Option<Array> = None;
             for &(fv, wide) in &cf.fills {

@@ -64,7 +64,7 @@ impl Array {
     /// [`crate::io::cf`]); the stored array as it is when it has no CF attributes.
     ///
     /// # Errors
-    /// As [`Array::from_zarr`]; a CF attribute that is not a number, `_Unsigned`.
+    /// As [`Array::from_zarr`]; a CF attribute that is not a number.
     #[cfg(feature = "zarr")]
     pub fn from_zarr_cf(path: impl AsRef<std::path::Path>) -> Result<Array> {
         let a = Array::from_zarr(path.as_ref())?;
@@ -76,7 +76,7 @@ impl Array {
     /// variable (see [`Array::from_zarr_cf`]).
     ///
     /// # Errors
-    /// As [`Array::from_hdf5`]; a CF attribute that is not a number, `_Unsigned`.
+    /// As [`Array::from_hdf5`]; a CF attribute that is not a number.
     #[cfg(feature = "hdf5")]
     pub fn from_hdf5_cf(file: impl AsRef<std::path::Path>, dataset: &str) -> Result<Array> {
         let a = Array::from_hdf5(file.as_ref(), dataset)?;

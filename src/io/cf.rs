@@ -24,9 +24,18 @@
 //!
 //! A fill value is compared with the data in the type NumPy would compare them in:
 //! the decoded float type for a weakly typed (JSON) value, float64 for a typed float64
-//! attribute against float32 data. `_Unsigned` (netCDF-3's unsigned bytes) is refused
-//! rather than decoded wrongly. `valid_min`, `valid_max` and `valid_range` are not
-//! applied, as xarray does not apply them (netCDF4-python does).
+//! attribute against float32 data.
+//! * **`_Unsigned`** (how netCDF-3, which has no unsigned types, stores unsigned
+//!   integers, and what netCDF-Java and the satellite archives keep writing):
+//!   `"true"` on signed integers reads them as the unsigned type of the same width
+//!   (two's complement: int8 −1 is uint8 255), the `_FillValue` reinterpreted the same
+//!   way (`missing_value` is not, as in xarray); `"false"` on unsigned integers reads
+//!   them as signed. Without a fill value or scale the result keeps that integer type.
+//!   On other types, or with another value, the attribute is ignored, as xarray
+//!   ignores it (with a warning).
+//!
+//! `valid_min`, `valid_max` and `valid_range` are not applied, as xarray does not
+//! apply them (netCDF4-python does).
 
 use crate::dtype::{DType, Kind};
 use crate::error::{Error, Result};
@@ -77,8 +86,8 @@ pub struct CfAttrs {
     pub scale_factor: Option<CfAttr>,
     /// `add_offset`.
     pub add_offset: Option<CfAttr>,
-    /// Whether `_Unsigned` is present.
-    pub unsigned: bool,
+    /// `_Unsigned`'s value (`"true"` or `"false"`), when present.
+    pub unsigned: Option<String>,
 }
 
 /// How stored values are decoded: built by [`CfDecoding::new`] from a variable's
@@ -91,16 +100,20 @@ pub struct CfDecoding {
     pub scale: Option<f64>,
     /// `add_offset`.
     pub offset: Option<f64>,
+    /// The integer type the stored values are first read as (`_Unsigned`), when it
+    /// is not their own.
+    pub view: Option<DType>,
     /// The decoded dtype.
     pub dtype: DType,
 }
 
 impl CfDecoding {
     /// The decoding of data stored as `stored` with `attrs`; `None` when there is
-    /// nothing to decode (no scale or offset, and no fill value but NaN).
+    /// nothing to decode (no scale or offset, no fill value but NaN, and no
+    /// `_Unsigned` that changes the integer type).
     ///
     /// # Errors
-    /// `_Unsigned`; a scale or offset that is not one number; CF attributes on bool data.
+    /// A scale or offset that is not one number; CF attributes on bool data.
     pub fn new(stored: DType, attrs: &CfAttrs) -> Result<Option<CfDecoding>> {
         let one = |a: &Option<CfAttr>, name: &str| -> Result<Option<(f64, AttrType)>> {
             match a {
@@ -114,19 +127,29 @@ impl CfDecoding {
         };
         let scale = one(&attrs.scale_factor, "scale_factor")?;
         let offset = one(&attrs.add_offset, "add_offset")?;
-        let fill_attrs: Vec<&CfAttr> = [&attrs.missing_value, &attrs.fill_value]
+        let view = unsigned_view(stored, attrs.unsigned.as_deref());
+        let data = view.unwrap_or(stored);
+        // xarray reinterprets `_FillValue` with the data, and leaves `missing_value`.
+        let fill_attr = attrs.fill_value.as_ref().map(|a| match view {
+            Some(v) => CfAttr {
+                values: a.values.iter().map(|&x| reinterpret(x, v)).collect(),
+                ..a.clone()
+            },
+            None => a.clone(),
+        });
+        let fill_attrs: Vec<&CfAttr> = [attrs.missing_value.as_ref(), fill_attr.as_ref()]
             .into_iter()
             .flatten()
             .collect();
         let any_fill = fill_attrs.iter().any(|a| a.values.iter().any(|v| !v.is_nan()));
         if scale.is_none() && offset.is_none() && !any_fill {
-            return Ok(None);
-        }
-        if attrs.unsigned {
-            return Err(Error::Unsupported(
-                "CF attribute _Unsigned (netCDF-3 unsigned integers) is not decoded: read the stored values with --raw"
-                    .into(),
-            ));
+            return Ok(view.map(|v| CfDecoding {
+                fills: Vec::new(),
+                scale: None,
+                offset: None,
+                view: Some(v),
+                dtype: v,
+            }));
         }
         if stored == DType::Bool {
             return Err(Error::Unsupported(
@@ -135,9 +158,9 @@ impl CfDecoding {
             ));
         }
         let dtype = if scale.is_some() || offset.is_some() {
-            choose_float_dtype(stored, scale.map(|s| s.1), offset.map(|o| o.1))
+            choose_float_dtype(data, scale.map(|s| s.1), offset.map(|o| o.1))
         } else {
-            promote(stored)
+            promote(data)
         };
         let mut fills: Vec<(f64, bool)> = Vec::new();
         for a in fill_attrs {
@@ -154,14 +177,19 @@ impl CfDecoding {
             fills,
             scale: scale.map(|s| s.0),
             offset: offset.map(|o| o.0),
+            view,
             dtype,
         }))
     }
 
-    /// One line for `chunkwise info`: `_FillValue -32767 → NaN, × 0.01 + 280 → float64`.
+    /// One line for `chunkwise info`: `-32767 → NaN, × 0.01, + 280 → float64`, with
+    /// `as uint8` first when `_Unsigned` changes the integer type.
     #[must_use]
     pub fn describe(&self) -> String {
         let mut parts = Vec::new();
+        if let Some(v) = self.view {
+            parts.push(format!("as {}", v.name()));
+        }
         if !self.fills.is_empty() {
             let f: Vec<String> = self.fills.iter().map(|&(v, _)| Self::number(v)).collect();
             parts.push(format!("{} → NaN", f.join(", ")));
@@ -192,6 +220,40 @@ impl CfDecoding {
             (false, false) => format!("{v}"),
         }
     }
+}
+
+/// The integer type `_Unsigned = value` makes xarray read `stored` as: unsigned of the
+/// same width for `"true"` on signed integers, signed for `"false"` on unsigned ones.
+fn unsigned_view(stored: DType, value: Option<&str>) -> Option<DType> {
+    let (signed, unsigned) = match stored {
+        DType::I8 | DType::U8 => (DType::I8, DType::U8),
+        DType::I16 | DType::U16 => (DType::I16, DType::U16),
+        DType::I32 | DType::U32 => (DType::I32, DType::U32),
+        DType::I64 | DType::U64 => (DType::I64, DType::U64),
+        _ => return None,
+    };
+    match (stored.kind(), value?) {
+        (Kind::Signed, "true") => Some(unsigned),
+        (Kind::Unsigned, "false") => Some(signed),
+        _ => None,
+    }
+}
+
+/// Integer `x` of the other signedness wrapped into `to` (two's complement, NumPy's
+/// `view`): −1 → 255 for uint8, 255 → −1 for int8. Non-integers stay as they are.
+fn reinterpret(x: f64, to: DType) -> f64 {
+    if x.fract() != 0.0 || !x.is_finite() {
+        return x;
+    }
+    let bits = 8 * to.size() as u32;
+    let i = x as i128;
+    let m = i.rem_euclid(1i128 << bits);
+    let v = if to.kind() == Kind::Signed && m >= 1i128 << (bits - 1) {
+        m - (1i128 << bits)
+    } else {
+        m
+    };
+    v as f64
 }
 
 /// `xarray.core.dtypes.maybe_promote`: a float type that holds `stored` and NaN.
@@ -374,13 +436,39 @@ mod tests {
         };
         let e = CfDecoding::new(DType::I16, &attrs).unwrap_err().to_string();
         assert!(e.contains("scale_factor"), "{e}");
-        let attrs = CfAttrs {
-            fill_value: typed(-1.0, AttrType::Int),
-            unsigned: true,
-            ..CfAttrs::default()
+    }
+
+    #[test]
+    fn unsigned_reinterprets_the_data_and_its_fill_value() {
+        let with = |stored, value: &str, fill: Option<f64>, missing: Option<f64>| {
+            let attrs = CfAttrs {
+                fill_value: fill.and_then(|v| typed(v, AttrType::Int)),
+                missing_value: missing.and_then(|v| typed(v, AttrType::Int)),
+                unsigned: Some(value.into()),
+                ..CfAttrs::default()
+            };
+            CfDecoding::new(stored, &attrs).unwrap()
         };
-        let e = CfDecoding::new(DType::I8, &attrs).unwrap_err().to_string();
-        assert!(e.contains("_Unsigned"), "{e}");
+        // Nothing else to decode: the unsigned integers themselves.
+        let d = with(DType::I8, "true", None, None).unwrap();
+        assert_eq!((d.view, d.dtype, d.fills.len()), (Some(DType::U8), DType::U8, 0));
+        assert_eq!(d.describe(), "as uint8 → uint8");
+        // The fill value wrapped as the data is; missing_value left as written.
+        let d = with(DType::I8, "true", Some(-1.0), Some(-2.0)).unwrap();
+        assert_eq!((d.view, d.dtype), (Some(DType::U8), DType::F32));
+        assert_eq!(d.fills, vec![(-2.0, true), (255.0, true)]);
+        let d = with(DType::U16, "false", Some(65535.0), None).unwrap();
+        assert_eq!((d.view, d.fills.clone()), (Some(DType::I16), vec![(-1.0, true)]));
+        let d = with(DType::I32, "true", Some(-2_147_483_648.0), None).unwrap();
+        assert_eq!((d.dtype, d.fills.clone()), (DType::F64, vec![(2_147_483_648.0, false)]));
+        // Ignored on floats, on integers already of that kind, and for other values.
+        assert_eq!(with(DType::F32, "true", None, None), None);
+        assert_eq!(with(DType::U8, "true", None, None), None);
+        assert_eq!(with(DType::I8, "false", None, None), None);
+        assert_eq!(
+            with(DType::I8, "yes", Some(-1.0), None).unwrap().fills,
+            vec![(-1.0, true)]
+        );
     }
 
     #[test]
@@ -408,6 +496,7 @@ mod tests {
             fills: vec![(-32767.0, false)],
             scale: Some(0.01),
             offset: Some(280.0),
+            view: None,
             dtype: DType::F64,
         };
         assert_eq!(d.describe(), "-32767 → NaN, × 0.01, + 280 → float64");
@@ -415,6 +504,7 @@ mod tests {
             fills: vec![(f64::from(1e20f32), false), (-999.0, false)],
             scale: Some(f64::from(0.01f32)),
             offset: Some(f64::from(-2.5f32)),
+            view: None,
             dtype: DType::F32,
         };
         assert_eq!(f32_attrs.describe(), "1e20, -999 → NaN, × 0.01, - 2.5 → float32");
@@ -422,6 +512,7 @@ mod tests {
             fills: vec![],
             scale: Some(1e-6),
             offset: None,
+            view: None,
             dtype: DType::F64,
         };
         assert_eq!(tiny.describe(), "× 1e-6 → float64");

@@ -400,7 +400,10 @@ pub fn cf_attrs(path: &Path, stored: DType) -> Result<crate::io::cf::CfAttrs> {
         missing_value: get("missing_value")?,
         scale_factor: get("scale_factor")?,
         add_offset: get("add_offset")?,
-        unsigned: attrs.contains_key("_Unsigned"),
+        // xarray compares the value with the string "true" (a JSON `true` is not it).
+        unsigned: attrs
+            .get("_Unsigned")
+            .map(|v| v.as_str().unwrap_or_default().to_string()),
     };
     let zarray = path.join(".zarray");
     if attrs.contains_key("_ARRAY_DIMENSIONS") && zarray.is_file() {

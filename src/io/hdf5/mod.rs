@@ -649,7 +649,11 @@ pub fn cf_attrs(file: &Path, object: &str) -> Result<crate::io::cf::CfAttrs> {
         missing_value: read("missing_value")?,
         scale_factor: read("scale_factor")?,
         add_offset: read("add_offset")?,
-        unsigned: ds.attr("_Unsigned").is_ok(),
+        unsigned: if ds.attr("_Unsigned").is_ok() {
+            string_attr(file, object, "_Unsigned")?
+        } else {
+            None
+        },
     })
 }
 
