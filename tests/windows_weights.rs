@@ -306,7 +306,11 @@ const X: [f64; 10] = [1.0, 2.0, f64::NAN, 4.0, 5.0, 7.0, f64::NAN, f64::NAN, 3.0
 /// `(window, center, min_periods, op, xarray's result)`.
 type RollingCase = (usize, bool, Option<usize>, ReduceOp, [f64; 10]);
 #[rustfmt::skip]
-const XARRAY_ROLLING: [RollingCase; 9] = [
+const XARRAY_ROLLING: [RollingCase; 13] = [
+    (3, false, None, ReduceOp::Count, [f64::NAN, f64::NAN, f64::NAN, f64::NAN, f64::NAN, 3.0, f64::NAN, f64::NAN, f64::NAN, f64::NAN]),
+    (3, false, Some(1), ReduceOp::Count, [1.0, 2.0, 2.0, 2.0, 2.0, 3.0, 2.0, 1.0, 1.0, 2.0]),
+    (4, true, Some(2), ReduceOp::Count, [2.0, 2.0, 3.0, 3.0, 3.0, 3.0, 2.0, 2.0, 2.0, 2.0]),
+    (3, false, Some(1), ReduceOp::Prod, [1.0, 2.0, 2.0, 8.0, 20.0, 140.0, 35.0, 7.0, 3.0, 4.5]),
     (3, false, None, ReduceOp::Mean, [f64::NAN, f64::NAN, f64::NAN, f64::NAN, f64::NAN, 5.333333333333333, f64::NAN, f64::NAN, f64::NAN, f64::NAN]),
     (3, false, Some(1), ReduceOp::Mean, [1.0, 1.5, 1.5, 3.0, 4.5, 5.333333333333333, 6.0, 7.0, 3.0, 2.25]),
     (3, true, Some(1), ReduceOp::Mean, [1.5, 1.5, 3.0, 4.5, 5.333333333333333, 6.0, 7.0, 3.0, 2.25, 2.25]),
@@ -317,6 +321,31 @@ const XARRAY_ROLLING: [RollingCase; 9] = [
     (5, true, Some(1), ReduceOp::Max, [2.0, 4.0, 5.0, 7.0, 7.0, 7.0, 7.0, 7.0, 3.0, 3.0]),
     (2, false, Some(1), ReduceOp::Min, [1.0, 1.0, 2.0, 4.0, 4.0, 5.0, 7.0, f64::NAN, 3.0, 1.5]),
 ];
+
+/// `rolling(...).median()` in xarray 2026.9.0, as `(window, center, min_periods, result)`.
+#[rustfmt::skip]
+const XARRAY_ROLLING_MEDIAN: [(usize, bool, Option<usize>, [f64; 10]); 3] = [
+    (3, true, Some(1), [1.5, 1.5, 3.0, 4.5, 5.0, 6.0, 7.0, 3.0, 2.25, 2.25]),
+    (4, false, Some(1), [1.0, 1.5, 1.5, 2.0, 4.0, 5.0, 5.0, 6.0, 5.0, 2.25]),
+    (4, true, Some(2), [1.5, 1.5, 2.0, 4.0, 5.0, 5.0, 6.0, 5.0, 2.25, 2.25]),
+];
+
+#[test]
+fn rolling_median_matches_xarray() {
+    let x = ndarray::arr1(&X).into_dyn();
+    for (w, center, min_periods, want) in XARRAY_ROLLING_MEDIAN {
+        let opts = RollingOptions { center, min_periods };
+        for chunks in [[10], [1], [3], [4]] {
+            let a = array(&x, DType::F64, &chunks);
+            let what = format!("median window {w} center {center} min_periods {min_periods:?} chunks {chunks:?}");
+            let want = ndarray::arr1(&want).into_dyn();
+            let median = a.rolling_median(0, w, &opts).unwrap();
+            assert_close(&median.compute_chunk().unwrap(), &want, 0.0, &what);
+            let q = a.rolling_quantile(0, w, 0.5, &opts).unwrap();
+            assert_close(&q.compute_chunk().unwrap(), &want, 1e-15, &format!("{what} as q 0.5"));
+        }
+    }
+}
 
 #[test]
 fn rolling_matches_xarray() {
@@ -337,6 +366,41 @@ fn rolling_matches_xarray() {
 }
 
 /// Each element's window along `axis` reduced by the definition, on the whole array.
+/// `q` of NumPy's linear method over the non-NaN `vals` (sorted here).
+fn linear_quantile(vals: &mut [f64], q: f64) -> f64 {
+    vals.sort_by(f64::total_cmp);
+    let pos = q * (vals.len() - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    vals[lo] + (vals[hi] - vals[lo]) * (pos - lo as f64)
+}
+
+/// The windows of `rolling_reference`: each element's non-NaN window values, or
+/// `None` below `min` of them.
+fn rolling_windows(
+    x: &ArrayD<f64>,
+    axis: usize,
+    w: usize,
+    center: bool,
+    min: usize,
+) -> ndarray::ArrayD<Option<Vec<f64>>> {
+    let before = if center { w / 2 } else { w - 1 };
+    let n = x.shape()[axis] as isize;
+    ArrayD::from_shape_fn(x.raw_dim(), |i| {
+        let mut vals = Vec::new();
+        for k in 0..w as isize {
+            let t = i[axis] as isize - before as isize + k;
+            if (0..n).contains(&t) {
+                let mut j = i.clone();
+                j[axis] = t as usize;
+                if !x[&j].is_nan() {
+                    vals.push(x[&j]);
+                }
+            }
+        }
+        (vals.len() >= min).then_some(vals)
+    })
+}
+
 fn rolling_reference(x: &ArrayD<f64>, axis: usize, w: usize, center: bool, min: usize, op: ReduceOp) -> ArrayD<f64> {
     let before = if center { w / 2 } else { w - 1 };
     let n = x.shape()[axis] as isize;
@@ -363,6 +427,8 @@ fn rolling_reference(x: &ArrayD<f64>, axis: usize, w: usize, center: bool, min: 
             ReduceOp::Min => vals.iter().copied().fold(f64::INFINITY, f64::min),
             ReduceOp::Max => vals.iter().copied().fold(f64::NEG_INFINITY, f64::max),
             ReduceOp::Var => var,
+            ReduceOp::Prod | ReduceOp::NanProd => vals.iter().product(),
+            ReduceOp::Count => vals.len() as f64,
             _ => var.sqrt(),
         }
     })
@@ -378,6 +444,8 @@ fn rolling_matches_the_reference_over_chunkings_axes_and_dtypes() {
         ReduceOp::Max,
         ReduceOp::Var,
         ReduceOp::Std,
+        ReduceOp::NanProd,
+        ReduceOp::Count,
     ];
     for dtype in [DType::F64, DType::F32, DType::I16] {
         let x = as_dtype(&data(&shape, dtype, 17, 0.2), dtype);
@@ -396,9 +464,24 @@ fn rolling_matches_the_reference_over_chunkings_axes_and_dtypes() {
                         center,
                         min_periods: min,
                     };
+                    let lists = rolling_windows(&x, axis, w, center, min.unwrap_or(w));
+                    let out = if dtype == DType::F32 { DType::F32 } else { DType::F64 };
+                    for q in [0.5, 0.0, 0.9, 1.0] {
+                        let got = if q == 0.5 {
+                            a.rolling_median(axis as isize, w, &opts).unwrap()
+                        } else {
+                            a.rolling_quantile(axis as isize, w, q, &opts).unwrap()
+                        };
+                        assert_eq!(got.dtype(), out);
+                        let want = lists.map(|v| v.clone().map_or(f64::NAN, |mut v| linear_quantile(&mut v, q)));
+                        let what =
+                            format!("quantile {q} {dtype} axis {axis} window {w} center {center} chunks {chunks:?}");
+                        let rtol = if out == DType::F32 { 1e-6 } else { 1e-14 };
+                        assert_close(&got.compute_chunk().unwrap(), &want, rtol, &what);
+                    }
                     for op in ops {
                         let got = a.rolling(axis as isize, w, op, &opts).unwrap();
-                        let out = if dtype == DType::F32 { DType::F32 } else { DType::F64 };
+                        let out = if op == ReduceOp::Count { DType::F64 } else { out };
                         assert_eq!(got.dtype(), out);
                         let want = rolling_reference(&x, axis, w, center, min.unwrap_or(w), op);
                         let rtol = if out == DType::F32 { 2e-6 } else { 1e-12 };
@@ -417,6 +500,8 @@ fn rolling_matches_the_reference_over_chunkings_axes_and_dtypes() {
     ));
     assert!(a.rolling(0, 0, ReduceOp::Mean, &opts).is_err());
     assert!(a.rolling(0, 2, ReduceOp::ArgMax, &opts).is_err());
+    assert!(a.rolling_quantile(0, 2, 1.5, &opts).is_err());
+    assert!(a.rolling_median(0, 0, &opts).is_err());
     let e = Array::zeros(&[0, 3], DType::I32, [1, 3])
         .unwrap()
         .rolling(0, 2, ReduceOp::Sum, &opts)
