@@ -54,7 +54,8 @@ pub mod store;
 
 pub use array::elementwise_api::{Operand, where_};
 pub use array::{
-    Array, Axes, BlockInfo, Boundary, GroupByOptions, Index, QuantileOptions, ReduceOptions, RollingOptions, Weighted,
+    Array, Axes, BlockInfo, Boundary, CoarsenBoundary, GroupByOptions, Index, QuantileOptions, ReduceOptions,
+    RollingOptions, Weighted,
 };
 pub use chunk::{Chunk, Value};
 pub use delayed::{Delayed, delayed, gather};

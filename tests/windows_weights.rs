@@ -4,7 +4,7 @@
 
 mod common;
 
-use chunkwise::{Array, Axes, DType, Error, ReduceOp, RollingOptions};
+use chunkwise::{Array, Axes, CoarsenBoundary, DType, Error, ReduceOp, RollingOptions};
 use common::*;
 use ndarray::{ArrayD, IxDyn, Slice};
 
@@ -105,6 +105,78 @@ fn coarsen_trims_keeps_aligned_chunks_and_refuses_bad_input() {
     let r = e.coarsen(ReduceOp::Mean, &[(1, 3)], false).unwrap();
     assert_eq!((r.shape(), r.dtype()), (vec![0, 2], DType::F64));
     assert_eq!(r.compute::<f64>().unwrap().len(), 0);
+}
+
+/// xarray 2026.9.0: `DataArray(np.arange(10).astype(dt), dims="x").coarsen(x=3,
+/// boundary="pad").<op>()`, whose reductions skip NaN: `(op, result)`, the same for
+/// float64, float32, int16 and int32 (the dtypes differ).
+#[rustfmt::skip]
+const XARRAY_COARSEN_PAD: [(ReduceOp, [f64; 4]); 5] = [
+    (ReduceOp::NanMean, [1.0, 4.0, 7.0, 9.0]),
+    (ReduceOp::NanSum, [3.0, 12.0, 21.0, 9.0]),
+    (ReduceOp::NanMax, [2.0, 5.0, 8.0, 9.0]),
+    (ReduceOp::Count, [3.0, 3.0, 3.0, 1.0]),
+    (ReduceOp::NanStd, [0.816496580927726, 0.816496580927726, 0.816496580927726, 0.0]),
+];
+
+#[test]
+fn coarsen_pads_with_nan_as_xarray() {
+    // xarray's dtypes: integers promoted (int16 → float32, int32 → float64) to hold NaN.
+    for (dtype, padded) in [
+        (DType::F64, DType::F64),
+        (DType::F32, DType::F32),
+        (DType::I16, DType::F32),
+        (DType::I32, DType::F64),
+    ] {
+        let x = Array::arange(0.0, 10.0, 1.0, [4]).unwrap().astype(dtype);
+        for (op, want) in XARRAY_COARSEN_PAD {
+            let got = x.coarsen(op, &[(0, 3)], CoarsenBoundary::Pad).unwrap();
+            assert_eq!(got.dtype(), op.result_dtype(padded), "{op:?} of {dtype}");
+            let rtol = if got.dtype() == DType::F32 { 1e-7 } else { 1e-15 };
+            let what = format!("pad {op:?} {dtype}");
+            assert_close(
+                &got.compute_chunk().unwrap(),
+                &ndarray::arr1(&want).into_dyn(),
+                rtol,
+                &what,
+            );
+        }
+    }
+    // Against the reference on the NaN-padded array, over chunkings; a reduction that
+    // does not skip NaN gives NaN in the padded windows, as NumPy's would.
+    let shape = [11usize, 7];
+    let factors = [(0usize, 4usize), (1, 3)];
+    let listed: Vec<(isize, usize)> = factors.iter().map(|&(a, f)| (a as isize, f)).collect();
+    for dtype in [DType::F64, DType::F32, DType::I16] {
+        let x = as_dtype(&data(&shape, dtype, 9, 0.2), dtype);
+        let padded_dtype = if dtype == DType::I16 { DType::F32 } else { dtype };
+        let mut padded = ArrayD::from_elem(IxDyn(&[12, 9]), f64::NAN);
+        padded.slice_mut(ndarray::s![..11, ..7]).assign(&x);
+        let mut chunkings = chunkings(&shape);
+        chunkings.push(vec![5, 2]);
+        for chunks in &chunkings {
+            let a = array(&x, dtype, chunks);
+            for op in [
+                ReduceOp::NanMean,
+                ReduceOp::NanSum,
+                ReduceOp::NanMin,
+                ReduceOp::Count,
+                ReduceOp::Mean,
+            ] {
+                let got = a.coarsen(op, &listed, CoarsenBoundary::Pad).unwrap();
+                assert_eq!(got.shape(), vec![3, 3]);
+                let want = coarsen_reference(&padded, op, &factors, padded_dtype);
+                let rtol = if got.dtype() == DType::F32 { 2e-7 } else { 1e-12 };
+                let what = format!("pad {op:?} {dtype} chunks {chunks:?}");
+                assert_close(&got.compute_chunk().unwrap(), &want, rtol, &what);
+            }
+        }
+    }
+    // An axis that divides evenly is not padded, and keeps its dtype.
+    let x = Array::arange(0.0, 12.0, 1.0, [5]).unwrap().astype(DType::I32);
+    let even = x.coarsen(ReduceOp::Sum, &[(0, 4)], CoarsenBoundary::Pad).unwrap();
+    assert_eq!(even.dtype(), DType::I64);
+    assert_eq!(even.compute::<i64>().unwrap().as_slice().unwrap(), &[6, 22, 38]);
 }
 
 /// Weighted reductions by xarray's rules, looped element by element in f64: returns

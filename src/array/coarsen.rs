@@ -8,34 +8,72 @@
 //! are not multiples of `f`, as dask's `coarsen` needs too), then the window axes are
 //! reduced. Windows never straddle blocks, so the reduction is one task per block with
 //! no combine tree.
+//!
+//! An axis whose length is not a multiple of its factor is an error by default (dask's
+//! and xarray's `"exact"`); [`CoarsenBoundary::Trim`] drops the incomplete window at
+//! the end, and [`CoarsenBoundary::Pad`] completes it with NaN (xarray's `boundary=
+//! "pad"`, side left), so a nan-reduction reduces the values that are there: ten days
+//! in 3-day means give four values, the last one of day 10 alone. Padding needs NaN,
+//! so integers and bool are first converted as xarray converts them (`maybe_promote`:
+//! up to 16 bits to float32, wider to float64).
 
 use super::Array;
 use super::reduce::ReduceOptions;
+use crate::dtype::{DType, Kind};
 use crate::error::{Error, Result};
 use crate::grid::{ChunkSpec, normalize_axis};
 use crate::ops::ReduceOp;
 
+/// What [`Array::coarsen`] does with an axis whose length is not a multiple of its
+/// factor (xarray's `boundary=`). A `bool` converts: `true` is `Trim` (dask's
+/// `trim_excess=True`), `false` is `Exact`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CoarsenBoundary {
+    /// An error.
+    #[default]
+    Exact,
+    /// The incomplete window at the end is dropped.
+    Trim,
+    /// The incomplete window at the end is completed with NaN.
+    Pad,
+}
+
+impl From<bool> for CoarsenBoundary {
+    fn from(trim_excess: bool) -> Self {
+        if trim_excess { Self::Trim } else { Self::Exact }
+    }
+}
+
 impl Array {
     /// Reduces each window of `factor` consecutive elements along each listed axis to
     /// one element with `op` (`dask.array.coarsen(reduction, x, {axis: factor})`;
-    /// xarray's `coarsen(dim=factor, boundary="exact" | "trim")`).
+    /// xarray's `coarsen(dim=factor, boundary=...)`).
     ///
-    /// An axis whose length is not a multiple of its factor is an error, unless
-    /// `trim_excess`, which drops the incomplete window at the end (dask's
-    /// `trim_excess=True`). Axes not listed keep their length and chunks.
+    /// An axis whose length is not a multiple of its factor is handled by `boundary`
+    /// ([`CoarsenBoundary`]; `false` is `Exact`, an error, `true` is `Trim`). Axes not
+    /// listed keep their length and chunks.
     ///
     /// ```
-    /// use chunkwise::{Array, ReduceOp};
+    /// use chunkwise::{Array, CoarsenBoundary, ReduceOp};
     /// let x = Array::arange(0.0, 12.0, 1.0, [4]).unwrap().reshape(&[2, 6]).unwrap();
     /// let m = x.coarsen(ReduceOp::Mean, &[(1, 3)], false).unwrap();
     /// assert_eq!(m.compute::<f64>().unwrap().as_slice().unwrap(), &[1.0, 4.0, 7.0, 10.0]);
+    /// let days = Array::arange(0.0, 10.0, 1.0, [4]).unwrap();
+    /// let m = days.coarsen(ReduceOp::NanMean, &[(0, 3)], CoarsenBoundary::Pad).unwrap();
+    /// assert_eq!(m.compute::<f64>().unwrap().as_slice().unwrap(), &[1.0, 4.0, 7.0, 9.0]);
     /// ```
     ///
     /// # Errors
     /// An axis out of range or listed twice, a factor of 0, a length that is not a
-    /// multiple of its factor (without `trim_excess`), or an arg-reduction (its index
-    /// would be into the window, which no caller wants).
-    pub fn coarsen(&self, op: ReduceOp, factors: &[(isize, usize)], trim_excess: bool) -> Result<Array> {
+    /// multiple of its factor (with `Exact`), or an arg-reduction (its index would be
+    /// into the window, which no caller wants).
+    pub fn coarsen(
+        &self,
+        op: ReduceOp,
+        factors: &[(isize, usize)],
+        boundary: impl Into<CoarsenBoundary>,
+    ) -> Result<Array> {
+        let boundary = boundary.into();
         if op.is_arg() {
             return Err(Error::InvalidArgument(format!(
                 "coarsen takes a value reduction, not {}",
@@ -58,18 +96,32 @@ impl Array {
         }
         let shape = self.shape();
         let mut x = self.clone();
+        let ragged = (0..nd).any(|a| !shape[a].is_multiple_of(factor[a]));
+        if ragged && boundary == CoarsenBoundary::Pad && x.dtype().kind() != Kind::Float {
+            x = x.astype(if x.dtype().size() <= 2 { DType::F32 } else { DType::F64 });
+        }
         for a in 0..nd {
             let excess = shape[a] % factor[a];
             if excess == 0 {
                 continue;
             }
-            if !trim_excess {
-                return Err(Error::InvalidArgument(format!(
-                    "coarsen: axis {a} of length {} is not a multiple of its factor {} (trim_excess drops the last {excess})",
-                    shape[a], factor[a]
-                )));
+            match boundary {
+                CoarsenBoundary::Exact => {
+                    return Err(Error::InvalidArgument(format!(
+                        "coarsen: axis {a} of length {} is not a multiple of its factor {} (trim drops the last {excess}, pad completes the window with NaN)",
+                        shape[a], factor[a]
+                    )));
+                }
+                CoarsenBoundary::Trim => {
+                    x = x.slice_axis(a as isize, None, Some((shape[a] - excess) as isize), 1)?;
+                }
+                CoarsenBoundary::Pad => {
+                    let mut pad_shape = x.shape();
+                    pad_shape[a] = factor[a] - excess;
+                    let nan = Array::full(&pad_shape, f64::NAN, x.dtype(), ChunkSpec::auto())?;
+                    x = Array::concatenate(&[&x, &nan], a as isize)?;
+                }
             }
-            x = x.slice_axis(a as isize, None, Some((shape[a] - excess) as isize), 1)?;
         }
         let shape = x.shape();
         let out_shape: Vec<usize> = (0..nd).map(|a| shape[a] / factor[a]).collect();

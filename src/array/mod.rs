@@ -40,6 +40,7 @@ mod shape;
 mod weighted;
 
 pub use broadcast::broadcast_shapes;
+pub use coarsen::CoarsenBoundary;
 pub use groupby::GroupByOptions;
 pub use index::{Index, slice_positions};
 pub use linalg::K_GROUP;
