@@ -222,9 +222,94 @@ fn bad_input_gives_one_line_errors_and_no_output_file() {
             args("v3_bool.zarr", &["--op", "sum", "--out", no_dir.to_str().unwrap()]),
             "chunkwise-no-such-dir/r.npy",
         ),
+        (
+            args("v3_zstd_f32.zarr", &["--op", "mean", "--ddof", "1"]),
+            "--ddof goes with std, var, nanstd and nanvar, not mean",
+        ),
+        (
+            args("v3_zstd_f32.zarr", &["--op", "var", "--ddof=-1"]),
+            "--ddof -1: must be a number ≥ 0",
+        ),
+        (
+            args("v3_zstd_f32.zarr", &["--op", "nanmedian", "--split-every", "3"]),
+            "--split-every goes with the tree reductions",
+        ),
+        (
+            args("v3_zstd_f32.zarr", &["--op", "sum", "--split-every", "1"]),
+            "split_every must be at least 2",
+        ),
+        (
+            args("v3_zstd_f32.zarr", &["--op", "sum", "--keepdims", "--groupby", "month"]),
+            "--keepdims does not go with --groupby",
+        ),
     ]);
     // Usage errors exit with 2.
     assert_eq!(cli(&["reduce", &p("v3_bool.zarr")]).0, 2);
+}
+
+/// `--ddof`, `--keepdims` and `--split-every` against the same reduction of the
+/// data zarr-python reads, by the definition in f64 (nanstd with ddof 1 over axis 0 of
+/// a (30, 17, 11) float32 store with NaN), and medians kept as length-1 axes.
+#[test]
+fn ddof_keepdims_and_split_every_on_the_command_line() {
+    let Some(dir) = fixtures::dir("zarr") else { return };
+    let src = dir.join("v3_zstd_f32.zarr");
+    let x = read_npy(&dir.join("v3_zstd_f32.npy")).unwrap();
+    let (n0, rest) = (x.shape()[0], x.shape()[1..].iter().product::<usize>());
+    let want: Vec<f64> = (0..rest)
+        .map(|j| {
+            let v: Vec<f64> = (0..n0)
+                .map(|i| x.data().get_f64(i * rest + j))
+                .filter(|v| !v.is_nan())
+                .collect();
+            let m = v.iter().sum::<f64>() / v.len() as f64;
+            (v.iter().map(|a| (a - m) * (a - m)).sum::<f64>() / (v.len() as f64 - 1.0)).sqrt()
+        })
+        .collect();
+    let tmp = std::env::temp_dir().join(format!("chunkwise-ddof-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    for split in ["2", "3", "16"] {
+        let out = tmp.join(format!("s{split}.npy"));
+        let (code, _, err) = cli(&[
+            "reduce",
+            src.to_str().unwrap(),
+            "--op",
+            "nanstd",
+            "--axis",
+            "0",
+            "--ddof",
+            "1",
+            "--keepdims",
+            "--split-every",
+            split,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "{err}");
+        let got = read_npy(&out).unwrap();
+        assert_eq!(got.shape(), &[1, 17, 11], "split_every {split}");
+        for (j, w) in want.iter().enumerate() {
+            let g = got.data().get_f64(j);
+            assert!(
+                (g.is_nan() && w.is_nan()) || (g - w).abs() <= 1e-12 * w.abs().max(1.0),
+                "split_every {split}, element {j}: {g} vs {w}"
+            );
+        }
+    }
+    let (code, out, err) = cli(&[
+        "reduce",
+        src.to_str().unwrap(),
+        "--op",
+        "nanmedian",
+        "--axis",
+        "0,-1",
+        "--keepdims",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("\"shape\":[1,17,1]"), "{out}");
+    std::fs::remove_dir_all(&tmp).ok();
 }
 
 #[test]

@@ -65,6 +65,19 @@ pub struct ReduceArgs {
     /// (`chunkwise info` shows what applies).
     #[arg(long)]
     raw: bool,
+    /// Delta degrees of freedom of std, var, nanstd and nanvar: the divisor is N - ddof
+    /// (NumPy's and xarray's default 0; 1 for the sample estimate, as pandas).
+    #[arg(long)]
+    ddof: Option<f64>,
+    /// Keep the reduced axes with length 1 (NumPy's `keepdims=True`), so that the
+    /// result broadcasts against the input.
+    #[arg(long)]
+    keepdims: bool,
+    /// Partial results merged per combine task of the reduction tree (dask's
+    /// `split_every`; default 4, at least 2). The result for a given value is the same
+    /// on every run and thread count; another value may round differently.
+    #[arg(long)]
+    split_every: Option<usize>,
     #[command(flatten)]
     run: RunArgs,
 }
@@ -193,6 +206,19 @@ fn quantile_args(op: Op, args: &ReduceArgs) -> chunkwise::Result<Option<(f64, ch
     Ok(Some((if percent { q / 100.0 } else { q }, opts)))
 }
 
+/// The input's shape with the reduced `axes` kept as length 1 (`--keepdims`).
+fn kept_shape(shape: &[usize], axes: &chunkwise::Axes) -> chunkwise::Result<Vec<usize>> {
+    let reduced = match axes {
+        chunkwise::Axes::All => (0..shape.len()).collect(),
+        chunkwise::Axes::List(a) => chunkwise::grid::normalize_axes(a, shape.len())?,
+    };
+    Ok(shape
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| if reduced.contains(&i) { 1 } else { n })
+        .collect())
+}
+
 /// Runs the command.
 ///
 /// # Errors
@@ -219,11 +245,37 @@ pub fn run(args: &ReduceArgs) -> chunkwise::Result<()> {
             ReduceOp::Mean | ReduceOp::Std | ReduceOp::Var | ReduceOp::NanMean | ReduceOp::NanStd | ReduceOp::NanVar
         )
     );
+    let spread = matches!(
+        op,
+        Op::Tree(ReduceOp::Std | ReduceOp::Var | ReduceOp::NanStd | ReduceOp::NanVar)
+    );
+    if let Some(d) = args.ddof
+        && (!spread || !d.is_finite() || d < 0.0)
+    {
+        return Err(chunkwise::Error::InvalidArgument(if spread {
+            format!("--ddof {d}: must be a number ≥ 0")
+        } else {
+            format!("--ddof goes with std, var, nanstd and nanvar, not {}", op.name())
+        }));
+    }
+    if args.split_every.is_some() && !matches!(op, Op::Tree(_)) {
+        return Err(chunkwise::Error::InvalidArgument(format!(
+            "--split-every goes with the tree reductions, not {} (an order statistic has no combine tree)",
+            op.name()
+        )));
+    }
+    if args.keepdims && args.groupby.is_some() {
+        return Err(chunkwise::Error::InvalidArgument(
+            "--keepdims does not go with --groupby (the grouped axis becomes the groups)".into(),
+        ));
+    }
     // Moments are reported as float64 (NumPy's dtype=np.float64): accumulated in f64
     // and never rounded to float32 first.
     let opts = ReduceOptions {
         dtype: moment.then_some(DType::F64),
-        ..ReduceOptions::default()
+        ddof: args.ddof.unwrap_or(0.0),
+        keepdims: args.keepdims,
+        split_every: args.split_every.unwrap_or(chunkwise::ops::DEFAULT_SPLIT_EVERY),
     };
     let mut groups: Option<(String, Vec<String>)> = None;
     let r = if let Some(by) = &args.groupby {
@@ -255,7 +307,8 @@ pub fn run(args: &ReduceArgs) -> chunkwise::Result<()> {
         let gopts = chunkwise::GroupByOptions {
             ngroups: Some(n),
             dtype: opts.dtype,
-            ..chunkwise::GroupByOptions::default()
+            ddof: opts.ddof,
+            split_every: opts.split_every,
         };
         x.groupby_reduce(&labels, ax as isize, op, &gopts)?
     } else {
@@ -273,7 +326,8 @@ pub fn run(args: &ReduceArgs) -> chunkwise::Result<()> {
                 chunkwise::Axes::List(a.clone())
             }
         };
-        match op {
+        let kept = args.keepdims.then(|| kept_shape(&x.shape(), &axes)).transpose()?;
+        let r = match op {
             Op::Tree(op) => x.reduce(op, axes, &opts)?,
             Op::Median { skip_nan: false } => x.median(axes)?,
             Op::Median { skip_nan: true } => x.nanmedian(axes)?,
@@ -286,6 +340,10 @@ pub fn run(args: &ReduceArgs) -> chunkwise::Result<()> {
                 };
                 x.quantile_with(q, axes, &qopts)?
             }
+        };
+        match kept {
+            Some(shape) if r.shape() != shape => r.reshape(&shape.iter().map(|&n| n as isize).collect::<Vec<_>>())?,
+            _ => r,
         }
     };
     let (rt, bar) = args.run.runtime(args.format == Format::Json)?;
