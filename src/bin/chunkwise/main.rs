@@ -34,7 +34,7 @@ enum Command {
     ///   chunkwise bench --list
     ///   chunkwise bench --format json
     Bench(bench::BenchArgs),
-    /// Reduce a stored array (Zarr v2/v3) over some or all axes.
+    /// Reduce a stored array (Zarr v2/v3, HDF5/NetCDF-4) over some or all axes.
     ///
     /// Examples:
     ///   chunkwise reduce era5.zarr/t2m --op nanmean --axis 0 --out clim.npy
@@ -42,7 +42,7 @@ enum Command {
     ///   chunkwise reduce data.zarr --op argmin --axis -1 --threads 2
     ///   chunkwise reduce big.zarr --op nanmean --axis 0 --memory-limit 256MiB --trace run.json
     ///   chunkwise reduce data.nc:/t2m --op nanstd --axis 0 --explain --dot graph.dot
-    Reduce(reduce::ReduceArgs),
+    Reduce(Box<reduce::ReduceArgs>),
     /// Describe a stored array: shape, dtype, chunks, codecs, fill value, sizes.
     ///
     /// Example:
