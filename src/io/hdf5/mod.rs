@@ -649,8 +649,10 @@ pub fn cf_attrs(file: &Path, object: &str) -> Result<crate::io::cf::CfAttrs> {
         missing_value: read("missing_value")?,
         scale_factor: read("scale_factor")?,
         add_offset: read("add_offset")?,
+        // xarray compares the value with the string "true"; any other value (a number
+        // included) is ignored.
         unsigned: if ds.attr("_Unsigned").is_ok() {
-            string_attr(file, object, "_Unsigned")?
+            string_attr(file, object, "_Unsigned").unwrap_or_else(|_| Some(String::new()))
         } else {
             None
         },
