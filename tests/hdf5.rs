@@ -148,6 +148,7 @@ fn cf_encoded_variables_decode_as_xarray_decodes_them() {
     assert!(cf.join("manifest.json").is_file(), "no CF fixtures in {}", cf.display());
     fixtures::check_reader(&cf, open_cf);
     fixtures::check_cli_reductions(&cf);
+    fixtures::check_weighted_cli(&cf);
 }
 
 /// `--raw` reduces the stored integers; `info` says what decoding applies, and lists a
@@ -188,7 +189,8 @@ fn raw_reads_stored_values_and_info_shows_the_decoding() {
     let (code, out, err) = cli(&["info", &format!("{}/cf/packed.nc", dir.display())]);
     assert_eq!(code, 0, "{err}");
     for want in [
-        "arrays      6",
+        "arrays      8",
+        "/lat    [9] float32  blocks [9]",
         "/q      [12, 9, 16] int32  blocks [5, 9, 8]  cf -2147483647 → NaN, × 1e-6, + 0.01 → float64",
         "/sst    [12, 9, 16] float32  blocks [6, 9, 16]  cf -999, 1e20 → NaN → float32",
         "/u10    [12, 9, 16] int16  blocks [5, 9, 8]  cf × 0.01, - 2.5 → float32",

@@ -242,6 +242,43 @@ fn bad_input_gives_one_line_errors_and_no_output_file() {
             args("v3_zstd_f32.zarr", &["--op", "sum", "--keepdims", "--groupby", "month"]),
             "--keepdims does not go with --groupby",
         ),
+        (
+            args("v3_zstd_f32.zarr", &["--op", "mean", "--weights", "coslat"]),
+            "no latitude coordinate",
+        ),
+        (
+            args("cf/era5_v3.zarr/t2m", &["--op", "max", "--weights", "coslat"]),
+            "--weights goes with sum, mean, var and std",
+        ),
+        (
+            args("cf/era5_v3.zarr/t2m", &["--op", "mean", "--weights", &p("nope.zarr")]),
+            "nope.zarr",
+        ),
+        (
+            args("v3_zstd_f32.zarr", &["--op", "mean", "--weights", &p("v2_raw_u8.zarr")]),
+            "do not broadcast",
+        ),
+        (
+            args(
+                "v3_zstd_f32.zarr",
+                &["--op", "mean", "--lat-coord", &p("v2_raw_u8.zarr")],
+            ),
+            "--lat-coord goes with --weights coslat",
+        ),
+        (
+            args(
+                "cf/era5_v3.zarr/t2m",
+                &[
+                    "--op",
+                    "mean",
+                    "--weights",
+                    "coslat",
+                    "--lat-coord",
+                    &p("cf/era5_v3.zarr/lon"),
+                ],
+            ),
+            "not degrees within ±90",
+        ),
     ]);
     // Usage errors exit with 2.
     assert_eq!(cli(&["reduce", &p("v3_bool.zarr")]).0, 2);
@@ -525,6 +562,7 @@ fn cf_encoded_stores_decode_as_xarray_decodes_them() {
     assert!(cf.join("manifest.json").is_file(), "no CF fixtures in {}", cf.display());
     fixtures::check_reader(&cf, |s| Array::from_zarr_cf(s));
     fixtures::check_cli_reductions(&cf);
+    fixtures::check_weighted_cli(&cf);
     // Without CF attributes (and without xarray's `_ARRAY_DIMENSIONS`, so a v2
     // fill_value is not a mask) a store is read as stored.
     let plain = dir.join("v2_zlib_partial_i32.zarr");
@@ -546,7 +584,8 @@ fn cf_encoded_stores_decode_as_xarray_decodes_them() {
     // A group: its arrays, one line each.
     let (code, out, err) = cli(&["info", cf.join("era5_v2.zarr").to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("arrays      3"), "{out}");
+    assert!(out.contains("arrays      5"), "{out}");
+    assert!(out.contains("lat   [9] float64  blocks [9]"), "{out}");
     assert!(
         out.contains("refl  [12, 9, 16] int8  blocks [4, 9, 16]  cf as uint8, 255 → NaN, × 0.5, - 32 → float64"),
         "_Unsigned reads the bytes as uint8 and wraps the fill value -1 to 255: {out}"

@@ -194,3 +194,46 @@ pub fn check_bad_inputs(cases: &[(Vec<String>, &str)]) {
     );
     std::fs::remove_dir_all(&tmp).unwrap();
 }
+
+/// Every weighted reduction in `dir/weighted.json` (`chunkwise reduce SOURCE --weights
+/// coslat --op OP [--axis AXES]`) equals xarray's `weighted(cos(deg2rad(lat)))` answer,
+/// dtype included.
+#[allow(dead_code)]
+pub fn check_weighted_cli(dir: &Path) {
+    let cases: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("weighted.json")).unwrap()).unwrap();
+    let cases = cases.as_array().unwrap();
+    assert!(!cases.is_empty(), "no weighted cases in {}", dir.display());
+    let tmp = std::env::temp_dir().join(format!("chunkwise-weighted-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    for c in cases {
+        let src = format!("{}/{}", dir.display(), c["source"].as_str().unwrap());
+        let (op, file) = (c["op"].as_str().unwrap(), c["file"].as_str().unwrap());
+        let out = tmp.join(file);
+        let mut argv = vec![
+            "reduce",
+            &src,
+            "--op",
+            op,
+            "--weights",
+            "coslat",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        if let Some(a) = c["axis"].as_str() {
+            argv.extend(["--axis", a]);
+        }
+        let what = format!("{src} weighted {op} axis {:?}", c["axis"]);
+        let (code, _, err) = cli(&argv);
+        assert_eq!(code, 0, "{what}: {err}");
+        let want = read_npy(&dir.join(file)).unwrap();
+        let got = read_npy(&out).unwrap();
+        assert_eq!(got.dtype(), want.dtype(), "{what}: dtype");
+        let rtol = if want.dtype() == chunkwise::DType::F32 {
+            1e-6
+        } else {
+            1e-12
+        };
+        same(&got, &want, rtol, &what);
+    }
+    std::fs::remove_dir_all(&tmp).unwrap();
+}

@@ -8,6 +8,7 @@ mod reduce;
 mod run_opts;
 mod source;
 mod timecoord;
+mod weights;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

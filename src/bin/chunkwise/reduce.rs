@@ -78,6 +78,17 @@ pub struct ReduceArgs {
     /// on every run and thread count; another value may round differently.
     #[arg(long)]
     split_every: Option<usize>,
+    /// Weight the elements (xarray's `weighted(w)`): `coslat` for the area weights of a
+    /// latitude–longitude grid, cos(latitude) from the store's latitude coordinate, or
+    /// a SOURCE of weights that broadcast against the data. Goes with sum, mean, var and
+    /// std (missing values always skipped, their weights dropped from the denominator,
+    /// as xarray does; nan-names the same).
+    #[arg(long)]
+    weights: Option<String>,
+    /// The latitude coordinate of `--weights coslat` as a SOURCE (default: the sibling
+    /// array of the data's `latitude`/`lat` dimension).
+    #[arg(long)]
+    lat_coord: Option<String>,
     #[command(flatten)]
     run: RunArgs,
 }
@@ -206,6 +217,18 @@ fn quantile_args(op: Op, args: &ReduceArgs) -> chunkwise::Result<Option<(f64, ch
     Ok(Some((if percent { q / 100.0 } else { q }, opts)))
 }
 
+/// The weighted reduction `--op` stands for with `--weights` (sum, mean, var, std;
+/// their nan-names the same, as xarray's weighted reductions skip missing values).
+fn weighted_kind(op: Op) -> Option<ReduceOp> {
+    match op {
+        Op::Tree(ReduceOp::Sum | ReduceOp::NanSum) => Some(ReduceOp::Sum),
+        Op::Tree(ReduceOp::Mean | ReduceOp::NanMean) => Some(ReduceOp::Mean),
+        Op::Tree(ReduceOp::Var | ReduceOp::NanVar) => Some(ReduceOp::Var),
+        Op::Tree(ReduceOp::Std | ReduceOp::NanStd) => Some(ReduceOp::Std),
+        _ => None,
+    }
+}
+
 /// The input's shape with the reduced `axes` kept as length 1 (`--keepdims`).
 fn kept_shape(shape: &[usize], axes: &chunkwise::Axes) -> chunkwise::Result<Vec<usize>> {
     let reduced = match axes {
@@ -263,6 +286,23 @@ pub fn run(args: &ReduceArgs) -> chunkwise::Result<()> {
             "--split-every goes with the tree reductions, not {} (an order statistic has no combine tree)",
             op.name()
         )));
+    }
+    if args.weights.is_some() {
+        if args.groupby.is_some() || args.ddof.is_some() || args.split_every.is_some() {
+            return Err(chunkwise::Error::InvalidArgument(
+                "--weights does not go with --groupby, --ddof or --split-every".into(),
+            ));
+        }
+        if weighted_kind(op).is_none() {
+            return Err(chunkwise::Error::InvalidArgument(format!(
+                "--weights goes with sum, mean, var and std (or their nan-names), not {}",
+                op.name()
+            )));
+        }
+    } else if args.lat_coord.is_some() {
+        return Err(chunkwise::Error::InvalidArgument(
+            "--lat-coord goes with --weights coslat".into(),
+        ));
     }
     if args.keepdims && args.groupby.is_some() {
         return Err(chunkwise::Error::InvalidArgument(
@@ -327,18 +367,31 @@ pub fn run(args: &ReduceArgs) -> chunkwise::Result<()> {
             }
         };
         let kept = args.keepdims.then(|| kept_shape(&x.shape(), &axes)).transpose()?;
-        let r = match op {
-            Op::Tree(op) => x.reduce(op, axes, &opts)?,
-            Op::Median { skip_nan: false } => x.median(axes)?,
-            Op::Median { skip_nan: true } => x.nanmedian(axes)?,
-            Op::Quantile { .. } => {
-                let Some((q, qopts)) = quantile else {
-                    return Err(chunkwise::Error::InvalidArgument(format!(
-                        "--op {} needs --q",
-                        op.name()
-                    )));
-                };
-                x.quantile_with(q, axes, &qopts)?
+        let r = if let Some(spec) = &args.weights {
+            let w = crate::weights::weights(spec, args.lat_coord.as_deref(), &args.source, &x.shape())?;
+            let wx = x
+                .weighted(&w)
+                .map_err(|e| chunkwise::Error::InvalidArgument(format!("--weights {spec}: {e}")))?;
+            match weighted_kind(op) {
+                Some(ReduceOp::Sum) => wx.sum(axes)?,
+                Some(ReduceOp::Var) => wx.var(axes)?,
+                Some(ReduceOp::Std) => wx.std(axes)?,
+                _ => wx.mean(axes)?,
+            }
+        } else {
+            match op {
+                Op::Tree(op) => x.reduce(op, axes, &opts)?,
+                Op::Median { skip_nan: false } => x.median(axes)?,
+                Op::Median { skip_nan: true } => x.nanmedian(axes)?,
+                Op::Quantile { .. } => {
+                    let Some((q, qopts)) = quantile else {
+                        return Err(chunkwise::Error::InvalidArgument(format!(
+                            "--op {} needs --q",
+                            op.name()
+                        )));
+                    };
+                    x.quantile_with(q, axes, &qopts)?
+                }
             }
         };
         match kept {
