@@ -175,6 +175,28 @@ fn raw_reads_stored_values_and_info_shows_the_decoding() {
     assert_eq!(decoded["dtype"], "int64");
     let (code, out, err) = cli(&["info", &src]);
     assert_eq!(code, 0, "{err}");
+    // netCDF-4's dimension scales name the axes, and --axis takes the names.
+    assert!(out.contains("dims        (time, lat, lon)"), "{out}");
+    let npy = |axis: &str| {
+        let out = std::env::temp_dir().join(format!("chunkwise-dims-{}-{axis}.npy", std::process::id()));
+        let (code, _, err) = cli(&[
+            "reduce",
+            &src,
+            "--op",
+            "nanmax",
+            "--axis",
+            axis,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "{err}");
+        let c = chunkwise::io::npy::read_npy(&out).unwrap();
+        std::fs::remove_file(&out).unwrap();
+        c
+    };
+    let (named, numbered) = (npy("time,lon"), npy("0,-1"));
+    assert_eq!(named.shape(), &[9]);
+    fixtures::same(&named, &numbered, 0.0, "--axis time,lon");
     assert!(
         out.contains("cf decoding -32767 → NaN, × 0.002, + 280 → float64"),
         "{out}"

@@ -247,6 +247,14 @@ fn bad_input_gives_one_line_errors_and_no_output_file() {
             "no latitude coordinate",
         ),
         (
+            args("v3_zstd_f32.zarr", &["--op", "mean", "--axis", "time"]),
+            "names no dimensions; give the axis as a number",
+        ),
+        (
+            args("cf/era5_v2.zarr/t2m", &["--op", "mean", "--axis", "0,latt"]),
+            "--axis latt: no dimension of that name (the dimensions are time, lat, lon)",
+        ),
+        (
             args("cf/era5_v3.zarr/t2m", &["--op", "max", "--weights", "coslat"]),
             "--weights goes with sum, mean, var and std",
         ),
@@ -585,6 +593,18 @@ fn cf_encoded_stores_decode_as_xarray_decodes_them() {
     let (code, out, err) = cli(&["info", cf.join("era5_v2.zarr").to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("arrays      5"), "{out}");
+    // Dimension names: shown by info, and taken by --axis as numbers are.
+    for store in ["era5_v2.zarr", "era5_v3.zarr"] {
+        let src = cf.join(store).join("t2m");
+        let src = src.to_str().unwrap();
+        let (_, info, _) = cli(&["info", src]);
+        assert!(info.contains("dims        (time, lat, lon)"), "{info}");
+        let by = |axis: &str| cli(&["reduce", src, "--op", "nanstd", "--axis", axis, "--format", "json"]).1;
+        let (named, numbered) = (by("lat,lon"), by("1,2"));
+        assert!(named.contains("\"shape\":[12]"), "{named}");
+        let strip = |s: &str| s.split(",\"elapsed_s\"").next().unwrap().to_string();
+        assert_eq!(strip(&named), strip(&numbered));
+    }
     assert!(out.contains("lat   [9] float64  blocks [9]"), "{out}");
     assert!(
         out.contains("refl  [12, 9, 16] int8  blocks [4, 9, 16]  cf as uint8, 255 → NaN, × 0.5, - 32 → float64"),

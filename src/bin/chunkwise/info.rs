@@ -83,6 +83,13 @@ fn print_cf(source: &str, dtype: chunkwise::DType) {
     }
 }
 
+/// The dimension names, where the store records them (`--axis` takes them).
+fn print_dims(source: &str) {
+    if let Some(d) = source::dimension_names(source) {
+        println!("dims        ({})", d.join(", "));
+    }
+}
+
 /// The last two lines: bytes in memory and on disk, with the compression ratio.
 fn print_sizes(mem: usize, bytes: u64) {
     println!("in memory   {mem} bytes ({:.1} MB)", mem as f64 / 1e6);
@@ -144,6 +151,7 @@ pub fn run(args: &InfoArgs) -> chunkwise::Result<()> {
     println!("source      {}", path.display());
     println!("format      Zarr v{version}");
     println!("shape       {shape:?}");
+    print_dims(&args.source);
     println!("dtype       {}", src.dtype());
     println!("chunks      {chunks:?} ({nchunks} in the grid, {present} stored)");
     let codecs = if version == 2 {
@@ -175,6 +183,7 @@ fn hdf5_info(file: &Path, dataset: &str) -> chunkwise::Result<()> {
     println!("source      {}", src.name());
     println!("format      HDF5 (NetCDF-4 files are HDF5)");
     println!("shape       {shape:?}");
+    print_dims(&format!("{}:{dataset}", file.display()));
     println!("dtype       {}", src.dtype());
     match src.stored_chunks() {
         Some(chunks) => {

@@ -33,9 +33,10 @@ pub struct ReduceArgs {
     /// closest_observation) keep the data's dtype.
     #[arg(long)]
     method: Option<String>,
-    /// Axes to reduce, comma-separated (negative counts from the end); all when omitted.
+    /// Axes to reduce, comma-separated: numbers (negative counts from the end) or the
+    /// store's dimension names (`--axis time`, `--axis lat,lon`); all when omitted.
     #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
-    axis: Option<Vec<isize>>,
+    axis: Option<Vec<String>>,
     /// Write the full result to this `.npy` file (atomically).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -217,6 +218,33 @@ fn quantile_args(op: Op, args: &ReduceArgs) -> chunkwise::Result<Option<(f64, ch
     Ok(Some((if percent { q / 100.0 } else { q }, opts)))
 }
 
+/// `--axis` as numbers: each word an integer, or one of the store's dimension names.
+fn resolve_axes(words: Option<&[String]>, src: &str) -> chunkwise::Result<Option<Vec<isize>>> {
+    let Some(words) = words else { return Ok(None) };
+    let mut dims: Option<Option<Vec<String>>> = None;
+    let mut out = Vec::with_capacity(words.len());
+    for w in words {
+        if let Ok(a) = w.trim().parse::<isize>() {
+            out.push(a);
+            continue;
+        }
+        let names = dims.get_or_insert_with(|| source::dimension_names(src));
+        let Some(names) = names else {
+            return Err(chunkwise::Error::InvalidArgument(format!(
+                "--axis {w}: {src} names no dimensions; give the axis as a number"
+            )));
+        };
+        let Some(a) = names.iter().position(|n| n == w.trim()) else {
+            return Err(chunkwise::Error::InvalidArgument(format!(
+                "--axis {w}: no dimension of that name (the dimensions are {})",
+                names.join(", ")
+            )));
+        };
+        out.push(a as isize);
+    }
+    Ok(Some(out))
+}
+
 /// The weighted reduction `--op` stands for with `--weights` (sum, mean, var, std;
 /// their nan-names the same, as xarray's weighted reductions skip missing values).
 fn weighted_kind(op: Op) -> Option<ReduceOp> {
@@ -262,6 +290,7 @@ pub fn run(args: &ReduceArgs) -> chunkwise::Result<()> {
         )));
     }
     let x = source::open_decoded(&args.source, args.raw)?;
+    let axis = resolve_axes(args.axis.as_deref(), &args.source)?;
     let moment = matches!(
         op,
         Op::Tree(
@@ -326,7 +355,7 @@ pub fn run(args: &ReduceArgs) -> chunkwise::Result<()> {
             )));
         };
         let by_key = chunkwise::time::GroupBy::parse(by)?;
-        let axis = match args.axis.as_deref() {
+        let axis = match axis.as_deref() {
             None => 0,
             Some([a]) => *a,
             Some(_) => {
@@ -357,7 +386,7 @@ pub fn run(args: &ReduceArgs) -> chunkwise::Result<()> {
                 "--time-origin, --time-step and --time-coord go with --groupby".into(),
             ));
         }
-        let axes: chunkwise::Axes = match &args.axis {
+        let axes: chunkwise::Axes = match &axis {
             None => chunkwise::Axes::All,
             Some(a) => {
                 if x.ndim() == 0 {

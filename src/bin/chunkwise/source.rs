@@ -114,6 +114,18 @@ fn hdf5_cf_attrs(_file: &Path, _dataset: &str) -> Result<chunkwise::io::cf::CfAt
     Ok(chunkwise::io::cf::CfAttrs::default())
 }
 
+/// The dimension names of SOURCE's axes, where the store records them: Zarr v3
+/// `dimension_names` or xarray's v2 `_ARRAY_DIMENSIONS`, HDF5/NetCDF-4 dimension scales.
+pub fn dimension_names(s: &str) -> Option<Vec<String>> {
+    match parse(s) {
+        Source::Zarr(p) => chunkwise::io::zarr::dimension_names(p),
+        #[cfg(feature = "hdf5")]
+        Source::Hdf5(file, dataset) => chunkwise::io::hdf5::dimension_names(file, dataset),
+        #[cfg(not(feature = "hdf5"))]
+        Source::Hdf5(..) => None,
+    }
+}
+
 /// Opens a SOURCE as the storage reader itself (for benchmarks that bypass the graph).
 ///
 /// # Errors

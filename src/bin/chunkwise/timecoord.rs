@@ -2,8 +2,8 @@
 //! from `--time-origin` / `--time-step`.
 //!
 //! The coordinate is found the way xarray finds it: the name of the grouped dimension
-//! (Zarr v3 `dimension_names`, or the `_ARRAY_DIMENSIONS` attribute xarray writes in
-//! v2; `time` when the store names none) is a sibling array of the data array — in
+//! (Zarr v3 `dimension_names`, the `_ARRAY_DIMENSIONS` attribute xarray writes in v2,
+//! or the HDF5/NetCDF-4 dimension scale; `time` when the store names none) is a sibling array of the data array — in
 //! the same Zarr group, or the same HDF5/NetCDF-4 group — whose `units` attribute is
 //! CF's `"<unit> since <date>"` and whose optional `calendar` attribute picks the
 //! calendar.
@@ -101,7 +101,9 @@ fn coordinate(t: &TimeArgs<'_>, src: &str, axis: usize, _len: usize) -> Result<(
             }
             Source::Hdf5(file, ds) => {
                 let group = ds.rsplit_once('/').map_or("", |(g, _)| g);
-                format!("{}:{group}/time", file.display())
+                let dims = source::dimension_names(src);
+                let name = dims.and_then(|d| d.get(axis).cloned()).unwrap_or_else(|| "time".into());
+                format!("{}:{group}/{name}", file.display())
             }
         },
     };

@@ -5,12 +5,11 @@
 //! poles. `--weights coslat` takes the latitudes from the store's own coordinate, found
 //! as xarray users name it:
 //!
-//! * the data's dimension called `latitude` or `lat` (Zarr v3 `dimension_names`, or the
-//!   `_ARRAY_DIMENSIONS` attribute xarray writes in v2), and the sibling array of that
-//!   name in the same group;
-//! * where the store names no dimensions (HDF5/NetCDF-4: chunkwise does not read
-//!   netCDF's dimension lists), a sibling `latitude` or `lat` whose length matches
-//!   exactly one axis of the data;
+//! * the data's dimension called `latitude` or `lat` (Zarr v3 `dimension_names`, the
+//!   `_ARRAY_DIMENSIONS` attribute xarray writes in v2, or the HDF5/NetCDF-4 dimension
+//!   scale), and the sibling array of that name in the same group;
+//! * where the store names no dimensions (plain HDF5, a zarr-python array), a sibling
+//!   `latitude` or `lat` whose length matches exactly one axis of the data;
 //! * or the array `--lat-coord SOURCE` names outright.
 //!
 //! The coordinate must be 1-D, in degrees (every value within ±90), and as long as its
@@ -89,49 +88,38 @@ fn latitude(lat_coord: Option<&str>, src: &str, shape: &[usize]) -> Result<(Stri
         };
         return Ok((c.to_string(), by_length(*n, c)?));
     }
-    match source::parse(src) {
-        Source::Zarr(p) => {
-            let parent = p.parent().unwrap_or(Path::new("."));
-            if let Some(dims) = chunkwise::io::zarr::dimension_names(p) {
-                let found = dims
-                    .iter()
-                    .enumerate()
-                    .find(|(_, d)| LAT_NAMES.contains(&d.to_ascii_lowercase().as_str()));
-                let Some((axis, name)) = found else {
-                    return Err(none(&format!("the data's dimensions are {dims:?}")));
-                };
-                let c = parent.join(name);
-                if !chunkwise::io::zarr::is_zarr(&c) {
-                    return Err(none(&format!("{} is not a Zarr array", c.display())));
-                }
-                return Ok((c.display().to_string(), axis));
+    // A sibling array of the data by name, as a SOURCE, when it exists.
+    let sibling = |name: &str| -> Option<String> {
+        match source::parse(src) {
+            Source::Zarr(p) => {
+                let c = p.parent().unwrap_or(Path::new(".")).join(name);
+                chunkwise::io::zarr::is_zarr(&c).then(|| c.display().to_string())
             }
-            for name in LAT_NAMES {
-                let c = parent.join(name);
-                if chunkwise::io::zarr::is_zarr(&c) {
-                    let s = c.display().to_string();
-                    let n = source::open(&s)?.shape();
-                    return Ok((s.clone(), by_length(n.first().copied().unwrap_or(0), &s)?));
-                }
-            }
-            Err(none(&format!(
-                "no sibling array 'latitude' or 'lat' in {}",
-                parent.display()
-            )))
-        }
-        Source::Hdf5(file, ds) => {
-            let group = ds.rsplit_once('/').map_or("", |(g, _)| g);
-            for name in LAT_NAMES {
+            Source::Hdf5(file, ds) => {
+                let group = ds.rsplit_once('/').map_or("", |(g, _)| g);
                 let s = format!("{}:{group}/{name}", file.display());
-                if let Ok(c) = source::open(&s) {
-                    return Ok((s.clone(), by_length(c.shape().first().copied().unwrap_or(0), &s)?));
-                }
+                source::open(&s).is_ok().then_some(s)
             }
-            Err(none(&format!(
-                "no dataset 'latitude' or 'lat' in {}:{}",
-                file.display(),
-                if group.is_empty() { "/" } else { group }
-            )))
+        }
+    };
+    if let Some(dims) = source::dimension_names(src) {
+        let found = dims
+            .iter()
+            .enumerate()
+            .find(|(_, d)| LAT_NAMES.contains(&d.to_ascii_lowercase().as_str()));
+        let Some((axis, name)) = found else {
+            return Err(none(&format!("the data's dimensions are ({})", dims.join(", "))));
+        };
+        let c = sibling(name).ok_or_else(|| none(&format!("no array '{name}' beside {src}")))?;
+        return Ok((c, axis));
+    }
+    for name in LAT_NAMES {
+        if let Some(c) = sibling(name) {
+            let n = source::open(&c)?.shape();
+            return Ok((c.clone(), by_length(n.first().copied().unwrap_or(0), &c)?));
         }
     }
+    Err(none(&format!(
+        "no dimension names, and no array 'latitude' or 'lat' beside {src}"
+    )))
 }

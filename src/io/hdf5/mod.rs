@@ -659,6 +659,39 @@ pub fn cf_attrs(file: &Path, object: &str) -> Result<crate::io::cf::CfAttrs> {
     })
 }
 
+/// The dimension names of dataset `object`, as netCDF-4 and xarray read them: each
+/// axis's dimension scale from the dataset's `DIMENSION_LIST` attribute (HDF5's
+/// dimension-scale convention, which netCDF-4 files and h5py's `dims.attach_scale`
+/// write), named by the scale's own name in its group. `None` when the file or dataset
+/// cannot be read, or any axis has no scale attached (plain HDF5).
+#[must_use]
+pub fn dimension_names(file: &Path, object: &str) -> Option<Vec<String>> {
+    use hdf5::{ObjectReference1, ReferencedObject, types::VarLenArray};
+    let h5 = hdf5::File::open(file).ok()?;
+    let ds = h5.dataset(object).ok()?;
+    let lists = ds
+        .attr("DIMENSION_LIST")
+        .ok()?
+        .read_raw::<VarLenArray<ObjectReference1>>()
+        .ok()?;
+    if lists.len() != ds.ndim() {
+        return None;
+    }
+    lists
+        .iter()
+        .map(|refs| {
+            let r = refs.as_slice().first()?;
+            match ds.dereference(r).ok()? {
+                ReferencedObject::Dataset(scale) => {
+                    let name = scale.name();
+                    Some(name.rsplit('/').next().unwrap_or(&name).to_string())
+                }
+                _ => None,
+            }
+        })
+        .collect()
+}
+
 /// The datasets under `group` (`/` or `""` for the root) of an HDF5/NetCDF-4 file, as
 /// full paths, sorted, through nested groups; netCDF's bare dimensions (datasets that
 /// only carry a dimension's length) left out. `Ok(None)` when `group` is not a group.
