@@ -43,8 +43,11 @@ enum Command {
     ///   chunkwise reduce data.zarr --op argmin --axis -1 --threads 2
     ///   chunkwise reduce big.zarr --op nanmean --axis 0 --memory-limit 256MiB --trace run.json
     ///   chunkwise reduce data.nc:/t2m --op nanstd --axis 0 --explain --dot graph.dot
+    ///   chunkwise reduce era5.zarr/t2m --op mean --axis lat,lon --weights coslat --out gmst.npy
+    ///   chunkwise reduce era5.nc:/t2m --op nanstd --axis time --ddof 1
     Reduce(Box<reduce::ReduceArgs>),
-    /// Describe a stored array: shape, dtype, chunks, codecs, fill value, sizes.
+    /// Describe a stored array (shape, dimension names, dtype, chunks, codecs, fill
+    /// value, CF decoding, sizes), or list the arrays of a group or file.
     ///
     /// Example:
     ///   chunkwise info era5.zarr/t2m
