@@ -474,23 +474,8 @@ fn rolling_windows(
 }
 
 fn rolling_reference(x: &ArrayD<f64>, axis: usize, w: usize, center: bool, min: usize, op: ReduceOp) -> ArrayD<f64> {
-    let before = if center { w / 2 } else { w - 1 };
-    let n = x.shape()[axis] as isize;
-    ArrayD::from_shape_fn(x.raw_dim(), |i| {
-        let mut vals = Vec::new();
-        for k in 0..w as isize {
-            let t = i[axis] as isize - before as isize + k;
-            if (0..n).contains(&t) {
-                let mut j = i.clone();
-                j[axis] = t as usize;
-                if !x[&j].is_nan() {
-                    vals.push(x[&j]);
-                }
-            }
-        }
-        if vals.len() < min {
-            return f64::NAN;
-        }
+    rolling_windows(x, axis, w, center, min).map(|vals| {
+        let Some(vals) = vals else { return f64::NAN };
         let m = vals.iter().sum::<f64>() / vals.len() as f64;
         let var = vals.iter().map(|v| (v - m).powi(2)).sum::<f64>() / vals.len() as f64;
         match op {
