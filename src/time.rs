@@ -241,6 +241,14 @@ impl CfTime {
         })
     }
 
+    /// The offset of `date` at `seconds` into its day (the inverse of [`CfTime::date`]):
+    /// what a time coordinate in these units holds for that moment.
+    #[must_use]
+    pub fn offset(&self, date: Date, seconds: f64) -> f64 {
+        let days = self.calendar.day_number(date) - self.calendar.day_number(self.origin);
+        (days as f64 * 86400.0 + seconds - self.origin_seconds) / self.unit_seconds
+    }
+
     /// The date of offset `t` (NaN has none).
     #[must_use]
     pub fn date(&self, t: f64) -> Option<Date> {
@@ -360,6 +368,20 @@ mod tests {
         assert_eq!(days_from_civil(1970, 1, 1), 719_528);
         assert_eq!(days_from_civil(2000, 3, 1), 730_545);
         assert_eq!(civil_from_days(730_545), (2000, 3, 1));
+    }
+
+    #[test]
+    fn offsets_invert_dates() {
+        let d = |year, month, day| Date { year, month, day };
+        let t = CfTime::parse_units("hours since 2000-02-28 12:00:00", Calendar::Standard).unwrap();
+        assert_eq!(t.offset(d(2000, 2, 29), 0.0), 12.0);
+        assert_eq!(t.offset(d(2000, 3, 1), 6.0 * 3600.0), 42.0);
+        let n = CfTime::parse_units("days since 2001-01-01", Calendar::NoLeap).unwrap();
+        assert_eq!(n.offset(d(2004, 3, 1), 0.0), 365.0 * 3.0 + 59.0);
+        for o in [0.0, 59.0, 364.0, 1000.0] {
+            let back = n.date(o).unwrap();
+            assert_eq!(n.offset(back, 0.0), o);
+        }
     }
 
     #[test]

@@ -197,6 +197,20 @@ fn raw_reads_stored_values_and_info_shows_the_decoding() {
     let (named, numbered) = (npy("time,lon"), npy("0,-1"));
     assert_eq!(named.shape(), &[9]);
     fixtures::same(&named, &numbered, 0.0, "--axis time,lon");
+    // --sel by the float32 latitude coordinate is --isel of the same rows; netCDF's bare
+    // `time` dimension (no coordinate variable) has no values to select by.
+    let json = |extra: &[&str]| {
+        let mut argv = vec!["reduce", &src, "--op", "nanmean", "--format", "json"];
+        argv.extend(extra);
+        let (code, out, err) = cli(&argv);
+        assert_eq!(code, 0, "{err}");
+        serde_json::from_str::<serde_json::Value>(out.trim()).unwrap()["value"].clone()
+    };
+    assert_eq!(json(&["--sel", "lat=40:-40"]), json(&["--isel", "lat=2:7"]));
+    assert_ne!(json(&["--sel", "lat=40:-40"]), json(&[]));
+    let (code, _, err) = cli(&["reduce", &src, "--op", "nanmean", "--sel", "time=0:3"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no coordinate array 'time'"), "{err}");
     assert!(
         out.contains("cf decoding -32767 → NaN, × 0.002, + 280 → float64"),
         "{out}"

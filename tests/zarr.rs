@@ -251,6 +251,37 @@ fn bad_input_gives_one_line_errors_and_no_output_file() {
             "names no dimensions; give the axis as a number",
         ),
         (
+            args("cf/era5_v3.zarr/t2m", &["--op", "mean", "--sel", "lat=100:140"]),
+            "selects nothing: ",
+        ),
+        (
+            args("cf/era5_v3.zarr/t2m", &["--op", "mean", "--isel", "time=5:2"]),
+            "--isel time=5:2: selects nothing",
+        ),
+        (
+            args("cf/era5_v3.zarr/t2m", &["--op", "mean", "--isel", "height=1:2"]),
+            "--isel height=1:2: no dimension of that name",
+        ),
+        (
+            args(
+                "cf/era5_v3.zarr/t2m",
+                &["--op", "mean", "--isel", "lat=0:2", "--sel", "lat=0:10"],
+            ),
+            "axis 1 is selected twice",
+        ),
+        (
+            args("cf/era5_v3.zarr/t2m", &["--op", "mean", "--isel", "time"]),
+            "expected DIM=SPEC",
+        ),
+        (
+            args("cf/era5_v3.zarr/t2m", &["--op", "mean", "--sel", "lat=2001-01-01:"]),
+            "is a date, but",
+        ),
+        (
+            args("v3_zstd_f32.zarr", &["--op", "mean", "--sel", "0=1:2"]),
+            "the store names no dimensions, so there is no coordinate to select by",
+        ),
+        (
             args("cf/era5_v2.zarr/t2m", &["--op", "mean", "--axis", "0,latt"]),
             "--axis latt: no dimension of that name (the dimensions are time, lat, lon)",
         ),
@@ -355,6 +386,154 @@ fn ddof_keepdims_and_split_every_on_the_command_line() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("\"shape\":[1,17,1]"), "{out}");
     std::fs::remove_dir_all(&tmp).ok();
+}
+
+/// `--isel` and `--sel` (positions, coordinate values, dates, with `--weights` and
+/// `--groupby`) against the same reduction of the sliced data in f64.
+#[test]
+fn selections_on_the_command_line_match_the_sliced_reference() {
+    let Some(dir) = fixtures::dir("zarr") else { return };
+    let tmp = std::env::temp_dir().join(format!("chunkwise-sel-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let run = |src: &str, args: &[&str]| -> Chunk {
+        let out = tmp.join("r.npy");
+        let mut argv = vec!["reduce", src];
+        argv.extend(args);
+        argv.extend(["--out", out.to_str().unwrap()]);
+        let (code, _, err) = cli(&argv);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        read_npy(&out).unwrap()
+    };
+    let full = |src: &str| -> ndarray::ArrayD<f64> {
+        Array::from_zarr_cf(src)
+            .unwrap()
+            .astype(chunkwise::DType::F64)
+            .compute::<f64>()
+            .unwrap()
+    };
+    // The mean over rows (axis 0) of `x[rows, :, cols]`, NaN skipped, in f64.
+    let nanmean0 = |x: &ndarray::ArrayD<f64>, rows: &[usize]| -> Vec<f64> {
+        let cols = x.len() / x.shape()[0];
+        let flat = x.as_slice().unwrap();
+        (0..cols)
+            .map(|j| {
+                let v: Vec<f64> = rows
+                    .iter()
+                    .map(|&r| flat[r * cols + j])
+                    .filter(|v| !v.is_nan())
+                    .collect();
+                v.iter().sum::<f64>() / v.len() as f64
+            })
+            .collect()
+    };
+    let check = |got: &Chunk, want: &[f64], what: &str| {
+        assert_eq!(got.data().len(), want.len(), "{what}");
+        for (i, w) in want.iter().enumerate() {
+            let g = got.data().get_f64(i);
+            assert!(
+                (g.is_nan() && w.is_nan()) || (g - w).abs() <= 1e-12 * w.abs().max(1.0),
+                "{what}[{i}]: {g} vs {w}"
+            );
+        }
+    };
+    // Summer 2001 by dates (days 151..=242), in the standard and the noleap calendar,
+    // and by positions.
+    let summer: Vec<usize> = (151..243).collect();
+    for store in ["clim.zarr", "clim_v2.zarr"] {
+        let src = format!("{}/{store}/t2m", dir.display());
+        let x = full(&src);
+        let want = nanmean0(&x, &summer);
+        let by_date = run(
+            &src,
+            &["--op", "nanmean", "--axis", "0", "--sel", "time=2001-06-01:2001-08-31"],
+        );
+        check(&by_date, &want, &format!("{store} --sel time=dates"));
+        let by_pos = run(&src, &["--op", "nanmean", "--axis", "time", "--isel", "time=151:243"]);
+        check(&by_pos, &want, &format!("{store} --isel"));
+        // Every other day of the second year, the last three longitudes.
+        let rows: Vec<usize> = (365..730).step_by(2).collect();
+        let got = run(
+            &src,
+            &[
+                "--op",
+                "nanmean",
+                "--axis",
+                "0",
+                "--isel",
+                "time=365::2",
+                "--isel",
+                "lon=-3:",
+            ],
+        );
+        assert_eq!(got.shape(), &[3, 3]);
+        let all = nanmean0(&x, &rows);
+        let want: Vec<f64> = (0..3)
+            .flat_map(|i| (1..4).map(move |j| (i, j)))
+            .map(|(i, j)| all[i * 4 + j])
+            .collect();
+        check(&got, &want, &format!("{store} --isel step and negative start"));
+    }
+    // Monthly means of the second year only: `--groupby month --sel time=2002-01-01:`.
+    let src = format!("{}/clim.zarr/t2m", dir.display());
+    let x = full(&src);
+    let got = run(
+        &src,
+        &["--op", "nanmean", "--groupby", "month", "--sel", "time=2002-01-01:"],
+    );
+    let ends = [31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334, 365];
+    for m in 0..12 {
+        let rows: Vec<usize> = (365..730)
+            .filter(|d| ends.iter().position(|&e| d % 365 < e) == Some(m))
+            .collect();
+        let want = nanmean0(&x, &rows);
+        let slab: Vec<f64> = (m * 12..(m + 1) * 12).map(|i| got.data().get_f64(i)).collect();
+        for (i, w) in want.iter().enumerate() {
+            assert!(
+                (slab[i].is_nan() && w.is_nan()) || (slab[i] - w).abs() <= 1e-12 * w.abs().max(1.0),
+                "month {m} of 2002 [{i}]: {} vs {w}",
+                slab[i]
+            );
+        }
+    }
+    // A latitude band by coordinate values (either order), area-weighted: the weights
+    // are cut with the data.
+    let cf = dir.join("cf/era5_v3.zarr/t2m");
+    let cf = cf.to_str().unwrap();
+    let x = full(cf);
+    let band = [2usize, 3, 4, 5, 6]; // latitudes -40, -20, 0, 20, 40
+    let want: Vec<f64> = (0..12)
+        .map(|t| {
+            let (mut num, mut den) = (0.0, 0.0);
+            for &i in &band {
+                let w = (-80.0f64 + 20.0 * i as f64).to_radians().cos();
+                for j in 0..16 {
+                    let v = x[[t, i, j]];
+                    if !v.is_nan() {
+                        num += w * v;
+                        den += w;
+                    }
+                }
+            }
+            num / den
+        })
+        .collect();
+    for bounds in ["lat=-40:40", "lat=40:-40", "lat=-45:45"] {
+        let got = run(
+            cf,
+            &[
+                "--op",
+                "mean",
+                "--axis",
+                "lat,lon",
+                "--weights",
+                "coslat",
+                "--sel",
+                bounds,
+            ],
+        );
+        check(&got, &want, &format!("--sel {bounds} --weights coslat"));
+    }
+    std::fs::remove_dir_all(&tmp).unwrap();
 }
 
 #[test]

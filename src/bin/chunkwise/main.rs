@@ -6,6 +6,7 @@ mod bench;
 mod info;
 mod reduce;
 mod run_opts;
+mod select;
 mod source;
 mod timecoord;
 mod weights;

@@ -86,6 +86,17 @@ pub struct ReduceArgs {
     /// as xarray does; nan-names the same).
     #[arg(long)]
     weights: Option<String>,
+    /// Reduce only these positions of a dimension (xarray's `isel`):
+    /// `DIM=START:STOP[:STEP]` (Python's slice rules) or `DIM=K`; DIM a dimension name
+    /// or axis number. Repeat for several dimensions. The axis keeps its place.
+    #[arg(long, allow_hyphen_values = true)]
+    isel: Vec<String>,
+    /// Reduce only where a dimension's coordinate lies in [LO, HI] (xarray's `sel` with
+    /// a slice, both ends included, in either order): `lat=30:60`,
+    /// `time=2001-06-01:2001-08-31` (dates where the coordinate has CF time units);
+    /// either bound may be empty. Repeat for several dimensions.
+    #[arg(long, allow_hyphen_values = true)]
+    sel: Vec<String>,
     /// The latitude coordinate of `--weights coslat` as a SOURCE (default: the sibling
     /// array of the data's `latitude`/`lat` dimension).
     #[arg(long)]
@@ -290,6 +301,9 @@ pub fn run(args: &ReduceArgs) -> chunkwise::Result<()> {
         )));
     }
     let x = source::open_decoded(&args.source, args.raw)?;
+    let full = x.shape();
+    let sels = crate::select::resolve(&args.isel, &args.sel, &args.source, &full)?;
+    let x = crate::select::apply(&x, &sels)?;
     let axis = resolve_axes(args.axis.as_deref(), &args.source)?;
     let moment = matches!(
         op,
@@ -371,7 +385,8 @@ pub fn run(args: &ReduceArgs) -> chunkwise::Result<()> {
             calendar: args.calendar.as_deref(),
             coord: args.time_coord.as_deref(),
         };
-        let (labels, n, names) = crate::timecoord::labels(by_key, &t, &args.source, ax, x.shape()[ax])?;
+        let keep: Option<Vec<usize>> = sels.iter().find(|s| s.axis == ax).map(|s| s.positions().collect());
+        let (labels, n, names) = crate::timecoord::labels(by_key, &t, &args.source, ax, full[ax], keep.as_deref())?;
         groups = Some((by.clone(), names));
         let gopts = chunkwise::GroupByOptions {
             ngroups: Some(n),
@@ -397,7 +412,8 @@ pub fn run(args: &ReduceArgs) -> chunkwise::Result<()> {
         };
         let kept = args.keepdims.then(|| kept_shape(&x.shape(), &axes)).transpose()?;
         let r = if let Some(spec) = &args.weights {
-            let w = crate::weights::weights(spec, args.lat_coord.as_deref(), &args.source, &x.shape())?;
+            let w = crate::weights::weights(spec, args.lat_coord.as_deref(), &args.source, &full)?;
+            let w = crate::select::apply_broadcast(&w, &sels, full.len())?;
             let wx = x
                 .weighted(&w)
                 .map_err(|e| chunkwise::Error::InvalidArgument(format!("--weights {spec}: {e}")))?;

@@ -126,6 +126,35 @@ pub fn dimension_names(s: &str) -> Option<Vec<String>> {
     }
 }
 
+/// The array named `name` beside SOURCE `s` (in the same Zarr group or HDF5 group), as
+/// a SOURCE, when it exists and holds values: where xarray finds a dimension's
+/// coordinate.
+pub fn sibling(s: &str, name: &str) -> Option<String> {
+    match parse(s) {
+        Source::Zarr(p) => {
+            let c = p.parent().unwrap_or(Path::new(".")).join(name);
+            chunkwise::io::zarr::is_zarr(&c).then(|| c.display().to_string())
+        }
+        Source::Hdf5(file, ds) => {
+            let group = ds.rsplit_once('/').map_or("", |(g, _)| g);
+            let c = format!("{}:{group}/{name}", file.display());
+            hdf5_has_values(file, &format!("{group}/{name}")).then_some(c)
+        }
+    }
+}
+
+/// Whether the HDF5 dataset holds values (a netCDF dimension without a coordinate
+/// variable does not).
+#[cfg(feature = "hdf5")]
+fn hdf5_has_values(file: &Path, object: &str) -> bool {
+    chunkwise::io::hdf5::has_values(file, object)
+}
+
+#[cfg(not(feature = "hdf5"))]
+fn hdf5_has_values(_file: &Path, _object: &str) -> bool {
+    false
+}
+
 /// Opens a SOURCE as the storage reader itself (for benchmarks that bypass the graph).
 ///
 /// # Errors

@@ -25,7 +25,9 @@ pub struct TimeArgs<'a> {
     pub coord: Option<&'a str>,
 }
 
-/// The labels of the grouped axis, the number of groups and their names.
+/// The labels of the grouped axis (of `len` steps, of which only the positions `keep`
+/// are grouped when given: a `--sel`/`--isel` selection), the number of groups and
+/// their names.
 ///
 /// # Errors
 /// No way to know the times, a coordinate of the wrong length, bad units or calendar.
@@ -35,6 +37,7 @@ pub fn labels(
     src: &str,
     axis: usize,
     len: usize,
+    keep: Option<&[usize]>,
 ) -> Result<(Vec<i64>, usize, Vec<String>)> {
     let (time, offsets) = if let Some(origin) = t.origin {
         let step = chunkwise::time::parse_step(t.step.unwrap_or("1d"))?;
@@ -59,6 +62,10 @@ pub fn labels(
             offsets.len()
         )));
     }
+    let offsets: Vec<f64> = match keep {
+        Some(k) => k.iter().map(|&i| offsets[i]).collect(),
+        None => offsets,
+    };
     let (labels, n) = by.labels(&time, &offsets)?;
     let first_year = offsets
         .iter()
@@ -121,6 +128,41 @@ fn coordinate(t: &TimeArgs<'_>, src: &str, axis: usize, _len: usize) -> Result<(
 }
 
 type Coord = (Option<String>, Option<String>, Vec<f64>);
+
+/// The CF time axis of coordinate SOURCE `c` when its `units` are `"<unit> since
+/// <date>"` (its `calendar`, or standard); `None` for any other coordinate.
+///
+/// # Errors
+/// A calendar chunkwise does not know.
+pub fn cf_time(c: &str) -> Result<Option<CfTime>> {
+    let (units, calendar) = match source::parse(c) {
+        Source::Zarr(p) => {
+            let attrs = chunkwise::io::zarr::attributes(p)?;
+            let get = |k: &str| attrs.get(k).and_then(|v| v.as_str()).map(ToString::to_string);
+            (get("units"), get("calendar"))
+        }
+        Source::Hdf5(file, ds) => hdf5_units(file, ds),
+    };
+    let Some(units) = units.filter(|u| u.contains(" since ")) else {
+        return Ok(None);
+    };
+    let cal = Calendar::parse(calendar.as_deref().unwrap_or("standard"))?;
+    Ok(CfTime::parse_units(&units, cal).ok())
+}
+
+#[cfg(feature = "hdf5")]
+fn hdf5_units(file: &Path, ds: &str) -> (Option<String>, Option<String>) {
+    use chunkwise::io::hdf5::string_attr;
+    (
+        string_attr(file, ds, "units").ok().flatten(),
+        string_attr(file, ds, "calendar").ok().flatten(),
+    )
+}
+
+#[cfg(not(feature = "hdf5"))]
+fn hdf5_units(_file: &Path, _ds: &str) -> (Option<String>, Option<String>) {
+    (None, None)
+}
 
 #[cfg(feature = "hdf5")]
 fn hdf5_coord(file: &Path, ds: &str) -> Result<Coord> {

@@ -18,9 +18,8 @@
 //! The reduction itself is `chunkwise::Weighted`: missing values drop their weight
 //! from the denominator, as in xarray.
 
-use crate::source::{self, Source};
+use crate::source;
 use chunkwise::{Array, DType, Error, Result};
-use std::path::Path;
 
 /// Names a latitude dimension or coordinate goes by.
 const LAT_NAMES: [&str; 2] = ["latitude", "lat"];
@@ -88,20 +87,6 @@ fn latitude(lat_coord: Option<&str>, src: &str, shape: &[usize]) -> Result<(Stri
         };
         return Ok((c.to_string(), by_length(*n, c)?));
     }
-    // A sibling array of the data by name, as a SOURCE, when it exists.
-    let sibling = |name: &str| -> Option<String> {
-        match source::parse(src) {
-            Source::Zarr(p) => {
-                let c = p.parent().unwrap_or(Path::new(".")).join(name);
-                chunkwise::io::zarr::is_zarr(&c).then(|| c.display().to_string())
-            }
-            Source::Hdf5(file, ds) => {
-                let group = ds.rsplit_once('/').map_or("", |(g, _)| g);
-                let s = format!("{}:{group}/{name}", file.display());
-                source::open(&s).is_ok().then_some(s)
-            }
-        }
-    };
     if let Some(dims) = source::dimension_names(src) {
         let found = dims
             .iter()
@@ -110,11 +95,11 @@ fn latitude(lat_coord: Option<&str>, src: &str, shape: &[usize]) -> Result<(Stri
         let Some((axis, name)) = found else {
             return Err(none(&format!("the data's dimensions are ({})", dims.join(", "))));
         };
-        let c = sibling(name).ok_or_else(|| none(&format!("no array '{name}' beside {src}")))?;
+        let c = source::sibling(src, name).ok_or_else(|| none(&format!("no array '{name}' beside {src}")))?;
         return Ok((c, axis));
     }
     for name in LAT_NAMES {
-        if let Some(c) = sibling(name) {
+        if let Some(c) = source::sibling(src, name) {
             let n = source::open(&c)?.shape();
             return Ok((c.clone(), by_length(n.first().copied().unwrap_or(0), &c)?));
         }

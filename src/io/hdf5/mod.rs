@@ -692,6 +692,29 @@ pub fn dimension_names(file: &Path, object: &str) -> Option<Vec<String>> {
         .collect()
 }
 
+/// Whether `ds` is a netCDF-4 dimension without a coordinate variable: a dimension
+/// scale that only carries a length (netCDF writes its `NAME` as "This is a netCDF
+/// dimension but not a netCDF variable"), whose values mean nothing.
+fn bare_dimension(ds: &hdf5::Dataset) -> bool {
+    ds.attr("NAME")
+        .and_then(|a| a.read_raw::<hdf5::types::FixedAscii<1024>>())
+        .ok()
+        .and_then(|v| {
+            v.first()
+                .map(|s| s.as_str().starts_with("This is a netCDF dimension but not"))
+        })
+        .unwrap_or(false)
+}
+
+/// Whether dataset `object` of `file` holds values: it exists and is not a netCDF-4
+/// dimension without a coordinate variable (see [`group_datasets`]).
+#[must_use]
+pub fn has_values(file: &Path, object: &str) -> bool {
+    hdf5::File::open(file)
+        .and_then(|h5| h5.dataset(object))
+        .is_ok_and(|ds| !bare_dimension(&ds))
+}
+
 /// The datasets under `group` (`/` or `""` for the root) of an HDF5/NetCDF-4 file, as
 /// full paths, sorted, through nested groups; netCDF's bare dimensions (datasets that
 /// only carry a dimension's length) left out. `Ok(None)` when `group` is not a group.
@@ -709,16 +732,7 @@ pub fn group_datasets(file: &Path, group: &str) -> Result<Option<Vec<String>>> {
         for m in names {
             let full = format!("{group}/{m}");
             if let Ok(ds) = h5.dataset(&full) {
-                let bare = ds
-                    .attr("NAME")
-                    .and_then(|a| a.read_raw::<hdf5::types::FixedAscii<1024>>())
-                    .ok()
-                    .and_then(|v| {
-                        v.first()
-                            .map(|s| s.as_str().starts_with("This is a netCDF dimension but not"))
-                    })
-                    .unwrap_or(false);
-                if !bare {
+                if !bare_dimension(&ds) {
                     out.push(full);
                 }
             } else if h5.group(&full).is_ok() {
