@@ -240,17 +240,8 @@ fn resolve_axes(words: Option<&[String]>, src: &str) -> chunkwise::Result<Option
             continue;
         }
         let names = dims.get_or_insert_with(|| source::dimension_names(src));
-        let Some(names) = names else {
-            return Err(chunkwise::Error::InvalidArgument(format!(
-                "--axis {w}: {src} names no dimensions; give the axis as a number"
-            )));
-        };
-        let Some(a) = names.iter().position(|n| n == w.trim()) else {
-            return Err(chunkwise::Error::InvalidArgument(format!(
-                "--axis {w}: no dimension of that name (the dimensions are {})",
-                names.join(", ")
-            )));
-        };
+        let a = crate::select::dim_position(w.trim(), names.as_deref())
+            .map_err(|e| chunkwise::Error::InvalidArgument(format!("--axis {w}: {e}")))?;
         out.push(a as isize);
     }
     Ok(Some(out))

@@ -44,6 +44,9 @@ impl Selection {
 /// range, a selection of nothing, a missing or non-monotonic coordinate.
 pub fn resolve(isel: &[String], sel: &[String], src: &str, shape: &[usize]) -> Result<Vec<Selection>> {
     let mut out: Vec<Selection> = Vec::new();
+    if isel.is_empty() && sel.is_empty() {
+        return Ok(out);
+    }
     let dims = source::dimension_names(src);
     let split = |flag: &str, arg: &str| -> Result<(usize, String)> {
         let (d, spec) = arg.split_once('=').ok_or_else(|| {
@@ -114,9 +117,17 @@ fn axis_of(d: &str, dims: Option<&[String]>, ndim: usize) -> std::result::Result
     if let Ok(a) = d.parse::<isize>() {
         return chunkwise::grid::normalize_axis(a, ndim).map_err(|e| e.to_string());
     }
+    dim_position(d, dims)
+}
+
+/// The axis of dimension `name` among the store's dimension names `dims`.
+///
+/// # Errors
+/// The store names no dimensions, or none of that name (the message lists them).
+pub fn dim_position(name: &str, dims: Option<&[String]>) -> std::result::Result<usize, String> {
     let dims = dims.ok_or("the store names no dimensions; give the axis as a number")?;
     dims.iter()
-        .position(|n| n == d)
+        .position(|n| n == name)
         .ok_or_else(|| format!("no dimension of that name (the dimensions are {})", dims.join(", ")))
 }
 
