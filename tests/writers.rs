@@ -110,9 +110,16 @@ proptest! {
             codec: codec(ci),
             overwrite: false,
             version: if v2 { ZarrVersion::V2 } else { ZarrVersion::V3 },
+            dimension_names: Some((0..shape.len()).map(|i| format!("d{i}")).collect()),
+            attributes: serde_json::json!({"units": "K", "cell_methods": "time: mean"}).as_object().unwrap().clone(),
         };
         a.to_zarr(&path, &opts).unwrap();
         prop_assert_eq!(path.join(".zarray").is_file(), v2);
+        // Dimension names and attributes as xarray reads them (v2: `_ARRAY_DIMENSIONS`).
+        prop_assert_eq!(chunkwise::io::zarr::dimension_names(&path), opts.dimension_names.clone());
+        let attrs = chunkwise::io::zarr::attributes(&path).unwrap();
+        prop_assert_eq!(attrs.get("units"), Some(&serde_json::json!("K")));
+        prop_assert_eq!(attrs.get("cell_methods"), Some(&serde_json::json!("time: mean")));
         let back = Array::from_zarr(&path).unwrap();
         prop_assert_eq!(back.dtype(), dtype);
         prop_assert_eq!(back.shape(), shape.clone());

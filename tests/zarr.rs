@@ -536,6 +536,74 @@ fn selections_on_the_command_line_match_the_sliced_reference() {
     std::fs::remove_dir_all(&tmp).unwrap();
 }
 
+/// `--out result.zarr`: the values of `--out result.npy`, the kept dimension names
+/// (renamed after a grouping), the source's units and CF `cell_methods`; an earlier
+/// result is replaced; a bad extension is a one-line error.
+#[test]
+fn zarr_output_keeps_dimensions_units_and_cell_methods() {
+    let Some(dir) = fixtures::dir("zarr") else { return };
+    let tmp = std::env::temp_dir().join(format!("chunkwise-zout-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let cf = dir.join("cf/era5_v3.zarr/t2m");
+    let clim = dir.join("clim.zarr/t2m");
+    let cases: [(&std::path::Path, &[&str], &[&str], Option<&str>, Option<&str>); 4] = [
+        (
+            &cf,
+            &["--op", "nanmax", "--axis", "time"],
+            &["lat", "lon"],
+            Some("K"),
+            Some("time: maximum"),
+        ),
+        (
+            &cf,
+            &["--op", "mean", "--axis", "lat,lon", "--weights", "coslat"],
+            &["time"],
+            Some("K"),
+            Some("lat: lon: mean (weighted: coslat)"),
+        ),
+        (
+            &cf,
+            &["--op", "count", "--axis", "0", "--keepdims"],
+            &["time", "lat", "lon"],
+            None,
+            None,
+        ),
+        (
+            &clim,
+            &["--op", "nanmean", "--groupby", "month"],
+            &["month", "lat", "lon"],
+            None,
+            None,
+        ),
+    ];
+    for (src, args, dims, units, cells) in cases {
+        let src = src.to_str().unwrap();
+        let (z, n) = (tmp.join("r.zarr"), tmp.join("r.npy"));
+        for out in [&z, &n] {
+            let mut argv = vec!["reduce", src];
+            argv.extend(args);
+            argv.extend(["--out", out.to_str().unwrap()]);
+            let (code, _, err) = cli(&argv);
+            assert_eq!(code, 0, "{args:?}: {err}");
+        }
+        let what = format!("{args:?}");
+        let back = Array::from_zarr(&z).unwrap().compute_chunk().unwrap();
+        let want = read_npy(&n).unwrap();
+        assert_eq!(back.dtype(), want.dtype(), "{what}");
+        same(&back, &want, 0.0, &what);
+        let names = chunkwise::io::zarr::dimension_names(&z).unwrap();
+        assert_eq!(names, dims, "{what}");
+        let attrs = chunkwise::io::zarr::attributes(&z).unwrap();
+        assert_eq!(attrs.get("units").and_then(|v| v.as_str()), units, "{what}");
+        assert_eq!(attrs.get("cell_methods").and_then(|v| v.as_str()), cells, "{what}");
+        assert_eq!(attrs.get("source").and_then(|v| v.as_str()), Some(src), "{what}");
+    }
+    let (code, _, err) = cli(&["reduce", clim.to_str().unwrap(), "--op", "sum", "--out", "r.txt"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("a .npy file or a .zarr store"), "{err}");
+    std::fs::remove_dir_all(&tmp).unwrap();
+}
+
 #[test]
 fn info_describes_the_store() {
     let Some(dir) = fixtures::dir("zarr") else { return };

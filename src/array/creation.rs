@@ -32,6 +32,17 @@ impl Array {
         Ok(Array::from_expr(ExprKind::Source(Arc::new(src)), grid, T::DTYPE))
     }
 
+    /// An array over the values of `chunk` (any dtype), split into blocks by `chunks`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidChunks`] when `chunks` does not fit the shape.
+    pub fn from_chunk(chunk: Chunk, chunks: impl Into<ChunkSpec>) -> Result<Array> {
+        let dtype = chunk.dtype();
+        let grid = ChunkGrid::new(chunk.shape(), &chunks.into(), dtype.size())?;
+        let src = MemorySource::split(chunk, grid.clone())?;
+        Ok(Array::from_expr(ExprKind::Source(Arc::new(src)), grid, dtype))
+    }
+
     /// A lazy array over a Zarr (v2 or v3) array directory, one block per stored chunk
     /// (per shard for sharded arrays), so no stored chunk is decoded twice.
     ///

@@ -60,6 +60,11 @@ pub struct ZarrWriteOptions {
     pub overwrite: bool,
     /// The format (v3 by default).
     pub version: ZarrVersion,
+    /// A name per axis (v3 `dimension_names`, v2 xarray's `_ARRAY_DIMENSIONS`), so
+    /// that xarray opens the array with its dimensions.
+    pub dimension_names: Option<Vec<String>>,
+    /// User attributes (`units`, CF's `cell_methods`, …).
+    pub attributes: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Default for ZarrWriteOptions {
@@ -70,6 +75,8 @@ impl Default for ZarrWriteOptions {
             codec: ZarrCodec::Zstd(1),
             overwrite: false,
             version: ZarrVersion::V3,
+            dimension_names: None,
+            attributes: serde_json::Map::new(),
         }
     }
 }
@@ -165,6 +172,16 @@ impl ZarrSink {
             path: tmp.clone(),
             source: e,
         })?;
+        if let Some(d) = &opts.dimension_names
+            && d.len() != shape.len()
+        {
+            staging::discard(&tmp);
+            return Err(Error::InvalidArgument(format!(
+                "{shown}: {} dimension names for an array of {} axes",
+                d.len(),
+                shape.len()
+            )));
+        }
         if opts.version == ZarrVersion::V2 && opts.shard_inner.is_some() {
             staging::discard(&tmp);
             return Err(Error::InvalidArgument(format!(
@@ -176,6 +193,14 @@ impl ZarrSink {
             if opts.version == ZarrVersion::V2 {
                 std::fs::write(tmp.join(".zarray"), v2_metadata(shape, chunks, dtype, opts.codec))
                     .map_err(|e| e.to_string())?;
+                let mut attrs = opts.attributes.clone();
+                if let Some(d) = &opts.dimension_names {
+                    attrs.insert("_ARRAY_DIMENSIONS".into(), serde_json::json!(d));
+                }
+                if !attrs.is_empty() {
+                    std::fs::write(tmp.join(".zattrs"), serde_json::Value::Object(attrs).to_string())
+                        .map_err(|e| e.to_string())?;
+                }
                 return ZArray::open(store, "/").map_err(|e| e.to_string());
             }
             let u64s = |v: &[usize]| v.iter().map(|&n| n as u64).collect::<Vec<u64>>();
@@ -212,6 +237,8 @@ impl ZarrSink {
             if let Some(inner) = &opts.shard_inner {
                 b.subchunk_shape(u64s(inner));
             }
+            b.dimension_names(opts.dimension_names.clone());
+            b.attributes(opts.attributes.clone());
             let a = b.build(store, "/").map_err(|e| e.to_string())?;
             a.store_metadata().map_err(|e| e.to_string())?;
             Ok(a)

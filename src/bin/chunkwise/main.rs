@@ -4,6 +4,7 @@
 
 mod bench;
 mod info;
+mod output;
 mod reduce;
 mod run_opts;
 mod select;

@@ -37,7 +37,9 @@ pub struct ReduceArgs {
     /// store's dimension names (`--axis time`, `--axis lat,lon`); all when omitted.
     #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
     axis: Option<Vec<String>>,
-    /// Write the full result to this `.npy` file (atomically).
+    /// Write the full result to this `.npy` file, or to a `.zarr` store (Zarr v3 with
+    /// the kept dimension names, `units` and CF `cell_methods`, as xarray opens it);
+    /// atomically, replacing an earlier result.
     #[arg(long)]
     out: Option<PathBuf>,
     /// Output format.
@@ -284,10 +286,10 @@ pub fn run(args: &ReduceArgs) -> chunkwise::Result<()> {
         .and_then(chunkwise::device::DeviceKind::resolve)
         .map_err(|e| crate::run_opts::device_error(&args.run.device, e))?;
     if let Some(out) = &args.out
-        && out.extension().is_none_or(|e| e != "npy")
+        && out.extension().is_none_or(|e| e != "npy" && e != "zarr")
     {
         return Err(chunkwise::Error::InvalidArgument(format!(
-            "--out {}: the output must be a .npy file",
+            "--out {}: the output must be a .npy file or a .zarr store",
             out.display()
         )));
     }
@@ -451,7 +453,20 @@ pub fn run(args: &ReduceArgs) -> chunkwise::Result<()> {
         .pop()
         .ok_or_else(|| chunkwise::Error::Unsupported("no result".into()))?;
     if let Some(path) = &args.out {
-        write_npy(path, &c)?;
+        if path.extension().is_some_and(|e| e == "zarr") {
+            let grouped = groups.as_ref().map(|(by, _)| by.as_str());
+            let what = crate::output::Reduction {
+                source: &args.source,
+                op: op.name(),
+                axes: axis.as_deref(),
+                groupby: grouped,
+                keepdims: args.keepdims,
+                weights: args.weights.as_deref(),
+            };
+            crate::output::write_zarr(path, &c, &what)?;
+        } else {
+            write_npy(path, &c)?;
+        }
     }
     match args.format {
         Format::Json => {

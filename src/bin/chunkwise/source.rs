@@ -126,6 +126,21 @@ pub fn dimension_names(s: &str) -> Option<Vec<String>> {
     }
 }
 
+/// SOURCE's `units` attribute, when it has one that is a string.
+pub fn units(s: &str) -> Option<String> {
+    match parse(s) {
+        Source::Zarr(p) => chunkwise::io::zarr::attributes(p)
+            .ok()?
+            .get("units")?
+            .as_str()
+            .map(ToString::to_string),
+        #[cfg(feature = "hdf5")]
+        Source::Hdf5(file, dataset) => chunkwise::io::hdf5::string_attr(file, dataset, "units").ok()?,
+        #[cfg(not(feature = "hdf5"))]
+        Source::Hdf5(..) => None,
+    }
+}
+
 /// The array named `name` beside SOURCE `s` (in the same Zarr group or HDF5 group), as
 /// a SOURCE, when it exists and holds values: where xarray finds a dimension's
 /// coordinate.
