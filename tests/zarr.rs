@@ -546,7 +546,15 @@ fn zarr_output_keeps_dimensions_units_and_cell_methods() {
     std::fs::create_dir_all(&tmp).unwrap();
     let cf = dir.join("cf/era5_v3.zarr/t2m");
     let clim = dir.join("clim.zarr/t2m");
-    let cases: [(&std::path::Path, &[&str], &[&str], Option<&str>, Option<&str>); 4] = [
+    // (source, arguments, dimension names, units, cell_methods)
+    type Case<'a> = (
+        &'a std::path::Path,
+        &'a [&'a str],
+        &'a [&'a str],
+        Option<&'a str>,
+        Option<&'a str>,
+    );
+    let cases: [Case<'_>; 4] = [
         (
             &cf,
             &["--op", "nanmax", "--axis", "time"],
