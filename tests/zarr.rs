@@ -255,6 +255,10 @@ fn bad_input_gives_one_line_errors_and_no_output_file() {
             "selects nothing: ",
         ),
         (
+            args("cf/era5_v3.zarr/t2m", &["--op", "mean", "--sel", "lat=45"]),
+            "equals 45; the nearest is 40 (LO:HI selects a range)",
+        ),
+        (
             args("cf/era5_v3.zarr/t2m", &["--op", "mean", "--isel", "time=5:2"]),
             "--isel time=5:2: selects nothing",
         ),
@@ -450,6 +454,9 @@ fn selections_on_the_command_line_match_the_sliced_reference() {
         check(&by_date, &want, &format!("{store} --sel time=dates"));
         let by_pos = run(&src, &["--op", "nanmean", "--axis", "time", "--isel", "time=151:243"]);
         check(&by_pos, &want, &format!("{store} --isel"));
+        // One date is one position (xarray's exact `sel`): 2001-06-15 is day 165.
+        let day = run(&src, &["--op", "nanmean", "--axis", "0", "--sel", "time=2001-06-15"]);
+        check(&day, &nanmean0(&x, &[165]), &format!("{store} --sel time=one date"));
         // Every other day of the second year, the last three longitudes.
         let rows: Vec<usize> = (365..730).step_by(2).collect();
         let got = run(

@@ -96,7 +96,8 @@ pub struct ReduceArgs {
     /// Reduce only where a dimension's coordinate lies in [LO, HI] (xarray's `sel` with
     /// a slice, both ends included, in either order): `lat=30:60`,
     /// `time=2001-06-01:2001-08-31` (dates where the coordinate has CF time units);
-    /// either bound may be empty. Repeat for several dimensions.
+    /// either bound may be empty; `DIM=V` the one position whose coordinate equals V.
+    /// Repeat for several dimensions.
     #[arg(long, allow_hyphen_values = true)]
     sel: Vec<String>,
     /// The latitude coordinate of `--weights coslat` as a SOURCE (default: the sibling

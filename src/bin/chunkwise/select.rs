@@ -6,6 +6,8 @@
 //! position. `--sel DIM=LO:HI` takes the positions whose coordinate value lies in
 //! `[LO, HI]`, both ends included as in xarray's label slices, in either order (so a
 //! latitude running from 90 to −90 needs no reversed bounds); an omitted bound is open.
+//! `--sel DIM=V` takes the position whose coordinate equals V exactly (xarray's
+//! default `sel`; an error names the nearest value otherwise).
 //! The coordinate is the sibling array named after the dimension, as for `--groupby`;
 //! where its `units` are CF time (`days since …`), the bounds may be dates
 //! (`--sel time=2001-06-01:2001-08-31`). DIM is a dimension name or an axis number.
@@ -196,7 +198,10 @@ fn by_value(
         .and_then(|d| d.get(axis))
         .ok_or("the store names no dimensions, so there is no coordinate to select by; use --isel")?;
     let coord = source::sibling(src, name).ok_or_else(|| format!("no coordinate array '{name}' beside {src}"))?;
-    let (lo, hi) = spec.split_once(':').ok_or("expected LO:HI (either may be empty)")?;
+    let (lo, hi, exact) = match spec.split_once(':') {
+        Some((lo, hi)) => (lo, hi, false),
+        None => (spec, spec, true),
+    };
     let time = crate::timecoord::cf_time(&coord).map_err(|e| e.to_string())?;
     let bound = |t: &str| -> std::result::Result<Option<f64>, String> {
         let t = t.trim();
@@ -227,6 +232,17 @@ fn by_value(
         ));
     }
     let values = c.astype(DType::F64).compute::<f64>().map_err(|e| e.to_string())?;
+    if exact && lo.is_finite() && !values.iter().any(|&v| v == lo) {
+        let nearest = values
+            .iter()
+            .copied()
+            .filter(|v| !v.is_nan())
+            .min_by(|a, b| (a - lo).abs().total_cmp(&(b - lo).abs()));
+        return Err(match nearest {
+            Some(n) => format!("no value of {coord} equals {lo}; the nearest is {n} (LO:HI selects a range)"),
+            None => format!("{coord} holds no values"),
+        });
+    }
     let inside: Vec<usize> = (0..len).filter(|&i| (lo..=hi).contains(&values[i])).collect();
     let (Some(&first), Some(&last)) = (inside.first(), inside.last()) else {
         let (min, max) = values
