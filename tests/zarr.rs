@@ -457,6 +457,28 @@ fn selections_on_the_command_line_match_the_sliced_reference() {
         // One date is one position (xarray's exact `sel`): 2001-06-15 is day 165.
         let day = run(&src, &["--op", "nanmean", "--axis", "0", "--sel", "time=2001-06-15"]);
         check(&day, &nanmean0(&x, &[165]), &format!("{store} --sel time=one date"));
+        // Times of day keep their colons: a range of two datetimes, one datetime.
+        let hours = run(
+            &src,
+            &[
+                "--op",
+                "nanmean",
+                "--axis",
+                "0",
+                "--sel",
+                "time=2001-06-01T00:00:2001-08-31T23:00",
+            ],
+        );
+        check(&hours, &want, &format!("{store} --sel time=datetimes"));
+        let noon = run(
+            &src,
+            &["--op", "nanmean", "--axis", "0", "--sel", "time=2001-06-15T00:00"],
+        );
+        check(
+            &noon,
+            &nanmean0(&x, &[165]),
+            &format!("{store} --sel time=one datetime"),
+        );
         // Every other day of the second year, the last three longitudes.
         let rows: Vec<usize> = (365..730).step_by(2).collect();
         let got = run(

@@ -186,6 +186,22 @@ fn positional(spec: &str, axis: usize, len: usize) -> std::result::Result<Select
     Ok(sel)
 }
 
+/// `LO:HI` split at the colon that leaves two bounds (each empty, a number or a date,
+/// and a date only with a date or an empty bound), so that the colons of a time of
+/// day stay in their date: `2001-06-01T06:00:2001-08-31` is two dates,
+/// `2001-06-15T12:00` one. `None`: a single value.
+fn split_range(spec: &str) -> Option<(&str, &str)> {
+    let date = |t: &str| chunkwise::time::parse_datetime(t).is_ok() && t.trim().len() >= 10;
+    let number = |t: &str| t.trim().parse::<f64>().is_ok();
+    spec.match_indices(':')
+        .map(|(i, _)| (&spec[..i], &spec[i + 1..]))
+        .find(|(a, b)| {
+            let (a, b) = (a.trim(), b.trim());
+            let fits = |t: &str| t.is_empty() || number(t) || date(t);
+            fits(a) && fits(b) && !(date(a) && number(b)) && !(number(a) && date(b))
+        })
+}
+
 /// `LO:HI` over the coordinate of `axis`: the positions whose values lie in [LO, HI].
 fn by_value(
     spec: &str,
@@ -198,7 +214,7 @@ fn by_value(
         .and_then(|d| d.get(axis))
         .ok_or("the store names no dimensions, so there is no coordinate to select by; use --isel")?;
     let coord = source::sibling(src, name).ok_or_else(|| format!("no coordinate array '{name}' beside {src}"))?;
-    let (lo, hi, exact) = match spec.split_once(':') {
+    let (lo, hi, exact) = match split_range(spec) {
         Some((lo, hi)) => (lo, hi, false),
         None => (spec, spec, true),
     };
