@@ -399,19 +399,30 @@ impl<T> Prefetch<T> {
     }
 }
 
-/// Asks the CPU to start loading the line at `p` into L1. The `rows` kernels read a
+/// Asks the CPU to start loading the line at `p` into L2. The `rows` kernels read a
 /// group of rows a whole field apart (axis 0 of a (time, lat, lon) block: 10 to 40
 /// streams 4 MB apart), more than the hardware prefetchers follow: without prefetches
 /// an in-memory `nanmean(axis=0)` ran at a third of the machine's read bandwidth.
 /// `p` may lie anywhere (past the block): a prefetch never faults and reads nothing
 /// into the program.
+///
+/// L2 (`_MM_HINT_T1`), not L1: a prefetch into L1 holds one of the core's few L1
+/// miss buffers until its line arrives from memory, and a group ahead that is ~100
+/// lines per row group in flight, which stalls the loads the loop needs now. Into L2
+/// the same lines come through the L2's larger miss queue, and the loop's own loads
+/// then hit L2 (a few cycles, hidden by the 10–12 independent rows). Measured
+/// 2026-12-06 with `benches/floor/mean_rows.c` (the `PFH` switch), six alternating
+/// rounds over the whole in-memory field: one core 28–29 GB/s against 23–26 for
+/// L1, two cores 34–35 against 29–31; in the engine, `chunkwise bench nanmean-memory
+/// --size medium --repeat 5`, five alternating rounds: medians 0.048–0.056 s against
+/// 0.056–0.058 s (two threads), 0.067–0.076 s against 0.079–0.086 s (one).
 #[inline(always)]
 fn prefetch_ptr<T>(p: *const T) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: `_mm_prefetch` is a hint: it never faults, whatever the address, and
     // SSE (its only requirement) is part of every x86-64 target.
     unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast::<i8>());
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T1 }>(p.cast::<i8>());
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = p;
