@@ -309,6 +309,16 @@ impl GroupBy {
         }
     }
 
+    /// The value xarray gives group `g` in its coordinate (`time.month` → 1–12,
+    /// `time.dayofyear` → 1–366, `time.year` → the year, `time.season` → its name).
+    pub fn group_value(self, g: usize, first_year: i64) -> GroupValue {
+        match self {
+            GroupBy::Month | GroupBy::DayOfYear => GroupValue::Int(g as i64 + 1),
+            GroupBy::Year => GroupValue::Int(first_year + g as i64),
+            GroupBy::Season => GroupValue::Name(self.group_names(4, first_year).swap_remove(g.min(3))),
+        }
+    }
+
     /// Labels (one per offset; -1 for NaN offsets) and the number of groups.
     ///
     /// # Errors
@@ -351,9 +361,62 @@ impl GroupBy {
     }
 }
 
+/// A group's coordinate value, as xarray labels it: a number or a season's name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GroupValue {
+    /// Month (1–12), day of the year (1–366) or year.
+    Int(i64),
+    /// A season (`DJF`).
+    Name(String),
+}
+
+/// The groups that have at least one row, and the labels renumbered to them.
+///
+/// [`GroupBy::labels`] numbers every group the key can have (12 months, 366 days of
+/// the year, every year from the first to the last), as flox's `expected_groups`
+/// does; xarray's `groupby` keeps only the groups present, in their sorted order: a
+/// June–August selection has three months, a span of non-leap years 365 days of the
+/// year. Returns the labels renumbered `0..k` in group order (negative labels stay
+/// negative: rows left out) and, for each new group, the group it was.
+pub fn present_groups(labels: &[i64], ngroups: usize) -> (Vec<i64>, Vec<usize>) {
+    let mut seen = vec![false; ngroups];
+    for &l in labels {
+        if let Some(s) = usize::try_from(l).ok().and_then(|l| seen.get_mut(l)) {
+            *s = true;
+        }
+    }
+    let kept: Vec<usize> = (0..ngroups).filter(|&g| seen[g]).collect();
+    let mut new = vec![-1i64; ngroups];
+    for (i, &g) in kept.iter().enumerate() {
+        new[g] = i as i64;
+    }
+    let relabelled = labels
+        .iter()
+        .map(|&l| usize::try_from(l).ok().and_then(|l| new.get(l).copied()).unwrap_or(-1))
+        .collect();
+    (relabelled, kept)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn present_groups_keep_the_groups_with_rows_in_order() {
+        // June–August of daily months, a left-out row in between.
+        let labels = [5, 5, -1, 6, 7, 7];
+        let (l, kept) = present_groups(&labels, 12);
+        assert_eq!(kept, vec![5, 6, 7]);
+        assert_eq!(l, vec![0, 0, -1, 1, 2, 2]);
+        // Nothing present, and every group present (unchanged).
+        assert_eq!(present_groups(&[-1, -1], 4), (vec![-1, -1], vec![]));
+        assert_eq!(present_groups(&[3, 0, 2, 1], 4), (vec![3, 0, 2, 1], vec![0, 1, 2, 3]));
+        // Group values as xarray's coordinate gives them.
+        assert_eq!(GroupBy::Month.group_value(5, 2001), GroupValue::Int(6));
+        assert_eq!(GroupBy::DayOfYear.group_value(364, 2001), GroupValue::Int(365));
+        assert_eq!(GroupBy::Year.group_value(1, 2001), GroupValue::Int(2002));
+        assert_eq!(GroupBy::Season.group_value(2, 2001), GroupValue::Name("MAM".into()));
+    }
 
     #[test]
     fn civil_round_trip_and_known_dates() {

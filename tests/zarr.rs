@@ -635,6 +635,27 @@ fn zarr_output_keeps_dimensions_units_and_cell_methods() {
         assert_eq!(attrs.get("cell_methods").and_then(|v| v.as_str()), cells, "{what}");
         assert_eq!(attrs.get("source").and_then(|v| v.as_str()), Some(src), "{what}");
     }
+    // The groups' values go with a grouped result, as xarray's coordinate holds them.
+    let z = tmp.join("g.zarr");
+    let argv = [
+        "reduce",
+        clim.to_str().unwrap(),
+        "--op",
+        "nanmean",
+        "--groupby",
+        "season",
+    ];
+    let (code, _, err) = cli(&[
+        &argv[..],
+        &["--sel", "time=2001-03-01:2001-11-30", "--out", z.to_str().unwrap()],
+    ]
+    .concat());
+    assert_eq!(code, 0, "{err}");
+    let attrs = chunkwise::io::zarr::attributes(&z).unwrap();
+    assert_eq!(
+        attrs.get("chunkwise_groups"),
+        Some(&serde_json::json!(["JJA", "MAM", "SON"]))
+    );
     let (code, _, err) = cli(&["reduce", clim.to_str().unwrap(), "--op", "sum", "--out", "r.txt"]);
     assert_eq!(code, 1);
     assert!(err.contains("a .npy file or a .zarr store"), "{err}");
@@ -838,6 +859,86 @@ fn groupby_on_the_command_line_matches_numpy() {
     let (code, _, stderr) = fixtures::cli(&["reduce", &src, "--op", "mean", "--groupby", "week"]);
     assert_ne!(code, 0);
     assert!(stderr.contains("unknown --groupby 'week'"), "{stderr}");
+    std::fs::remove_dir_all(&tmp).ok();
+}
+
+/// `reduce --groupby` where some groups have no time step: xarray's `groupby` keeps
+/// only the groups present, in its sorted order, and so does the command line (365
+/// days of the year over non-leap years, three months of a summer, three seasons of
+/// March–November). Answers and group values from xarray 2026.9 (`gen_zarr.py`).
+#[test]
+fn groupby_keeps_only_the_groups_present_as_xarray() {
+    let Some(dir) = fixtures::dir("zarr") else { return };
+    let tmp = std::env::temp_dir().join(format!("cw-groupby-present-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let src = format!("{}/clim.zarr/t2m", dir.display());
+    let groups: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("clim_xr_groups.json")).unwrap()).unwrap();
+    let cases: [(&str, &[&str]); 4] = [
+        ("doy_nanmean", &["--op", "nanmean", "--groupby", "dayofyear"]),
+        (
+            "jja_month_nanmean",
+            &[
+                "--op",
+                "nanmean",
+                "--groupby",
+                "month",
+                "--sel",
+                "time=2001-06-01:2001-08-31",
+            ],
+        ),
+        (
+            "mar_nov_season_nanmean",
+            &[
+                "--op",
+                "nanmean",
+                "--groupby",
+                "season",
+                "--sel",
+                "time=2001-03-01:2001-11-30",
+            ],
+        ),
+        (
+            "dec_jan_year_nansum",
+            &["--op", "nansum", "--groupby", "year", "--isel", "time=334:396"],
+        ),
+    ];
+    for (name, args) in cases {
+        let z = tmp.join(format!("{name}.zarr"));
+        let mut argv = vec!["reduce", &src];
+        argv.extend(args);
+        argv.extend(["--out", z.to_str().unwrap(), "--format", "json"]);
+        let (code, stdout, stderr) = cli(&argv);
+        assert_eq!(code, 0, "{name}: {stderr}");
+        let want = read_npy(&dir.join(format!("clim_xr_{name}.npy"))).unwrap();
+        let got = Array::from_zarr(&z).unwrap().compute_chunk().unwrap();
+        assert_eq!(got.shape(), want.shape(), "{name}");
+        let got = Chunk::new(got.shape().to_vec(), got.data().cast(chunkwise::DType::F64)).unwrap();
+        same(&got, &want, 1e-6, name);
+        let values = &groups[name];
+        let attrs = chunkwise::io::zarr::attributes(&z).unwrap();
+        assert_eq!(attrs.get("chunkwise_groups"), Some(values), "{name}");
+        let json: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+        assert_eq!(
+            json["groups"].as_array().map(Vec::len),
+            values.as_array().map(Vec::len),
+            "{name}: {stdout}"
+        );
+    }
+    let (code, stdout, _) = cli(&[
+        "reduce",
+        &src,
+        "--op",
+        "nanmean",
+        "--groupby",
+        "month",
+        "--sel",
+        "time=2001-06-01:2001-08-31",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains(r#""groups":["Jun","Jul","Aug"]"#), "{stdout}");
     std::fs::remove_dir_all(&tmp).ok();
 }
 

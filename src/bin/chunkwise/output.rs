@@ -3,11 +3,12 @@
 //!
 //! The result keeps the names of the dimensions it kept (the source's, without the
 //! reduced ones; with `--keepdims` all of them; with `--groupby` the grouped dimension
-//! renamed after the grouping, `month`), the source's `units` where the op keeps them
-//! (mean, min, max, median, quantiles, std, sum), CF's `cell_methods`
-//! (`"time: mean"`, `"lat: lon: mean (weighted: coslat)"`), and where it came from. It
-//! is written as one zstd-compressed chunk, staged and renamed into place, replacing
-//! an earlier result as `--out x.npy` does.
+//! renamed after the grouping, `month`, and the groups present listed in the attribute
+//! `chunkwise_groups` as xarray's coordinate holds them: `[6, 7, 8]`), the source's
+//! `units` where the op keeps them (mean, min, max, median, quantiles, std, sum), CF's
+//! `cell_methods` (`"time: mean"`, `"lat: lon: mean (weighted: coslat)"`), and where
+//! it came from. It is written as one zstd-compressed chunk, staged and renamed into
+//! place, replacing an earlier result as `--out x.npy` does.
 
 use crate::source;
 use chunkwise::io::zarr_write::ZarrWriteOptions;
@@ -22,8 +23,8 @@ pub struct Reduction<'a> {
     pub op: &'a str,
     /// `--axis`, resolved to numbers (`None`: all axes).
     pub axes: Option<&'a [isize]>,
-    /// `--groupby` (`month`), when grouped.
-    pub groupby: Option<&'a str>,
+    /// `--groupby` (`month`) and the groups' values (`[6, 7, 8]`), when grouped.
+    pub groupby: Option<(&'a str, &'a [serde_json::Value])>,
     /// `--keepdims`.
     pub keepdims: bool,
     /// `--weights`.
@@ -45,7 +46,7 @@ pub fn write_zarr(path: &Path, c: &Chunk, what: &Reduction<'_>) -> Result<()> {
     let names = dims.as_ref().map(|d| {
         let mut names: Vec<String> = Vec::new();
         for (i, n) in d.iter().enumerate() {
-            if let Some(by) = what.groupby {
+            if let Some((by, _)) = what.groupby {
                 let g = what.axes.and_then(|a| a.first()).copied().unwrap_or(0);
                 let g = chunkwise::grid::normalize_axis(g, ndim).unwrap_or(0);
                 names.push(if i == g { by.to_string() } else { n.clone() });
@@ -58,8 +59,9 @@ pub fn write_zarr(path: &Path, c: &Chunk, what: &Reduction<'_>) -> Result<()> {
     let mut attrs = serde_json::Map::new();
     attrs.insert("source".into(), serde_json::json!(what.source));
     attrs.insert("chunkwise_op".into(), serde_json::json!(what.op));
-    if let Some(by) = what.groupby {
+    if let Some((by, values)) = what.groupby {
         attrs.insert("chunkwise_groupby".into(), serde_json::json!(by));
+        attrs.insert("chunkwise_groups".into(), serde_json::json!(values));
     }
     let keeps_units = matches!(
         what.op,

@@ -48,6 +48,7 @@ pub struct ReduceArgs {
     /// Reduce per group of the time axis instead of over it: month, dayofyear, season
     /// (DJF, JJA, MAM, SON, as xarray) or year. The axis is `--axis` (one; default 0).
     /// Times come from the store's CF `time` coordinate, or from --time-origin/--time-step.
+    /// Only the groups with at least one step are in the result, as with xarray.
     #[arg(long)]
     groupby: Option<String>,
     /// The date of the first step along the grouped axis (`2001-01-01`, `1979-01-01T06:00`).
@@ -354,7 +355,7 @@ pub fn run(args: &ReduceArgs) -> chunkwise::Result<()> {
         keepdims: args.keepdims,
         split_every: args.split_every.unwrap_or(chunkwise::ops::DEFAULT_SPLIT_EVERY),
     };
-    let mut groups: Option<(String, Vec<String>)> = None;
+    let mut groups: Option<(String, crate::timecoord::Groups)> = None;
     let r = if let Some(by) = &args.groupby {
         let Op::Tree(op) = op else {
             return Err(chunkwise::Error::InvalidArgument(format!(
@@ -380,15 +381,16 @@ pub fn run(args: &ReduceArgs) -> chunkwise::Result<()> {
             coord: args.time_coord.as_deref(),
         };
         let keep: Option<Vec<usize>> = sels.iter().find(|s| s.axis == ax).map(|s| s.positions().collect());
-        let (labels, n, names) = crate::timecoord::labels(by_key, &t, &args.source, ax, full[ax], keep.as_deref())?;
-        groups = Some((by.clone(), names));
+        let g = crate::timecoord::labels(by_key, &t, &args.source, ax, full[ax], keep.as_deref())?;
         let gopts = chunkwise::GroupByOptions {
-            ngroups: Some(n),
+            ngroups: Some(g.names.len()),
             dtype: opts.dtype,
             ddof: opts.ddof,
             split_every: opts.split_every,
         };
-        x.groupby_reduce(&labels, ax as isize, op, &gopts)?
+        let r = x.groupby_reduce(&g.labels, ax as isize, op, &gopts)?;
+        groups = Some((by.clone(), g));
+        r
     } else {
         if args.time_origin.is_some() || args.time_step.is_some() || args.time_coord.is_some() {
             return Err(chunkwise::Error::InvalidArgument(
@@ -455,7 +457,7 @@ pub fn run(args: &ReduceArgs) -> chunkwise::Result<()> {
         .ok_or_else(|| chunkwise::Error::Unsupported("no result".into()))?;
     if let Some(path) = &args.out {
         if path.extension().is_some_and(|e| e == "zarr") {
-            let grouped = groups.as_ref().map(|(by, _)| by.as_str());
+            let grouped = groups.as_ref().map(|(by, g)| (by.as_str(), g.values.as_slice()));
             let what = crate::output::Reduction {
                 source: &args.source,
                 op: op.name(),
@@ -477,11 +479,11 @@ pub fn run(args: &ReduceArgs) -> chunkwise::Result<()> {
             } else {
                 String::new()
             };
-            if let Some((by, names)) = &groups {
+            if let Some((by, g)) = &groups {
                 value.push_str(&format!(
                     ",\"groupby\":{},\"groups\":{}",
                     serde_json::to_string(by).unwrap_or_default(),
-                    serde_json::to_string(names).unwrap_or_default()
+                    serde_json::to_string(&g.names).unwrap_or_default()
                 ));
             }
             println!(
@@ -504,8 +506,8 @@ pub fn run(args: &ReduceArgs) -> chunkwise::Result<()> {
                 println!("{} = {}", op.name(), json_value(&c).replace("null", "nan"));
             } else {
                 println!("{}: result of shape {:?}, dtype {}", op.name(), c.shape(), c.dtype());
-                if let Some((by, names)) = &groups {
-                    println!("groups ({by}): {}", names.join(", "));
+                if let Some((by, g)) = &groups {
+                    println!("groups ({by}): {}", g.names.join(", "));
                 }
                 if let Some(p) = &args.out {
                     println!("written to {}", p.display());

@@ -9,7 +9,7 @@
 //! calendar.
 
 use crate::source::{self, Source};
-use chunkwise::time::{Calendar, CfTime, GroupBy};
+use chunkwise::time::{Calendar, CfTime, GroupBy, GroupValue};
 use chunkwise::{Array, DType, Error, Result};
 use std::path::Path;
 
@@ -25,9 +25,21 @@ pub struct TimeArgs<'a> {
     pub coord: Option<&'a str>,
 }
 
-/// The labels of the grouped axis (of `len` steps, of which only the positions `keep`
-/// are grouped when given: a `--sel`/`--isel` selection), the number of groups and
-/// their names.
+/// The groups of a `--groupby`: only those with at least one time step, as xarray's
+/// `groupby` gives them (a June–August selection by month has three groups; two
+/// non-leap years by day of the year, 365).
+pub struct Groups {
+    /// One label per (selected) step, `0..names.len()`; negative: a step with no time.
+    pub labels: Vec<i64>,
+    /// The groups' names (`Jun`, `JJA`, `2001`, `365`), for `--format json`.
+    pub names: Vec<String>,
+    /// The groups' values as xarray's coordinate holds them (`6`, `"JJA"`), for `--out
+    /// .zarr`.
+    pub values: Vec<serde_json::Value>,
+}
+
+/// The groups of the grouped axis (of `len` steps, of which only the positions `keep`
+/// are grouped when given: a `--sel`/`--isel` selection).
 ///
 /// # Errors
 /// No way to know the times, a coordinate of the wrong length, bad units or calendar.
@@ -38,7 +50,7 @@ pub fn labels(
     axis: usize,
     len: usize,
     keep: Option<&[usize]>,
-) -> Result<(Vec<i64>, usize, Vec<String>)> {
+) -> Result<Groups> {
     let (time, offsets) = if let Some(origin) = t.origin {
         let step = chunkwise::time::parse_step(t.step.unwrap_or("1d"))?;
         let (origin, origin_seconds) = chunkwise::time::parse_datetime(origin)?;
@@ -73,7 +85,17 @@ pub fn labels(
         .map(|d| d.year)
         .min()
         .unwrap_or(0);
-    Ok((labels, n, by.group_names(n, first_year)))
+    let (labels, kept) = chunkwise::time::present_groups(&labels, n);
+    let all = by.group_names(n, first_year);
+    let names = kept.iter().map(|&g| all[g].clone()).collect();
+    let values = kept
+        .iter()
+        .map(|&g| match by.group_value(g, first_year) {
+            GroupValue::Int(v) => serde_json::json!(v),
+            GroupValue::Name(s) => serde_json::json!(s),
+        })
+        .collect();
+    Ok(Groups { labels, names, values })
 }
 
 fn values(a: &Array) -> Result<Vec<f64>> {
