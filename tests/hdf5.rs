@@ -226,20 +226,21 @@ fn raw_reads_stored_values_and_info_shows_the_decoding() {
     assert_eq!(code, 0, "{err}");
     for want in [
         "arrays      8",
-        "/lat    [9] float32  blocks [9]",
-        "/q      [12, 9, 16] int32  blocks [5, 9, 8]  cf -2147483647 → NaN, × 1e-6, + 0.01 → float64",
-        "/sst    [12, 9, 16] float32  blocks [6, 9, 16]  cf -999, 1e20 → NaN → float32",
-        "/u10    [12, 9, 16] int16  blocks [5, 9, 8]  cf × 0.01, - 2.5 → float32",
+        // Dimension names as xarray lists them; a coordinate variable is its own dimension.
+        "/lat    (lat)             [9] float32  blocks [9]",
+        "/q      (time, lat, lon)  [12, 9, 16] int32  blocks [5, 9, 8]  cf -2147483647 → NaN, × 1e-6, + 0.01 → float64",
+        "/sst    (time, lat, lon)  [12, 9, 16] float32  blocks [6, 9, 16]  cf -999, 1e20 → NaN → float32",
+        "/u10    (time, lat, lon)  [12, 9, 16] int16  blocks [5, 9, 8]  cf × 0.01, - 2.5 → float32",
         // _Unsigned: the bytes as uint8, the fill value -1 as 255; bare flags stay integers.
-        "/refl   [12, 9, 16] int8  blocks [4, 9, 16]  cf as uint8, 255 → NaN, × 0.5, - 32 → float32",
-        "/flags  [12, 9, 16] int8  blocks [12, 3, 16]  cf as uint8 → uint8",
+        "/refl   (time, lat, lon)  [12, 9, 16] int8  blocks [4, 9, 16]  cf as uint8, 255 → NaN, × 0.5, - 32 → float32",
+        "/flags  (time, lat, lon)  [12, 9, 16] int8  blocks [12, 3, 16]  cf as uint8 → uint8",
     ] {
         assert!(out.contains(want), "'{want}' not in {out}");
     }
     let (code, out, _) = cli(&["info", &format!("{}/era5.nc:/surface", dir.display())]);
     assert_eq!(code, 0);
     assert!(
-        out.contains("arrays      1") && out.contains("/surface/t2m  [11, 9, 16] float32"),
+        out.contains("arrays      1") && out.contains("/surface/t2m  (time, lat, lon)  [11, 9, 16] float32"),
         "{out}"
     );
 }

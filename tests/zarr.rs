@@ -990,17 +990,21 @@ fn cf_encoded_stores_decode_as_xarray_decodes_them() {
         let strip = |s: &str| s.split(",\"elapsed_s\"").next().unwrap().to_string();
         assert_eq!(strip(&named), strip(&numbered));
     }
-    assert!(out.contains("lat   [9] float64  blocks [9]"), "{out}");
+    assert!(out.contains("lat   (lat)             [9] float64  blocks [9]"), "{out}");
     assert!(
-        out.contains("refl  [12, 9, 16] int8  blocks [4, 9, 16]  cf as uint8, 255 → NaN, × 0.5, - 32 → float64"),
+        out.contains(
+            "refl  (time, lat, lon)  [12, 9, 16] int8  blocks [4, 9, 16]  cf as uint8, 255 → NaN, × 0.5, - 32 → float64"
+        ),
         "_Unsigned reads the bytes as uint8 and wraps the fill value -1 to 255: {out}"
     );
     assert!(
-        out.contains("sst   [12, 9, 16] float32  blocks [6, 9, 16]  cf 1e20 → NaN → float32"),
+        out.contains("sst   (time, lat, lon)  [12, 9, 16] float32  blocks [6, 9, 16]  cf 1e20 → NaN → float32"),
         "{out}"
     );
     assert!(
-        out.contains("t2m   [12, 9, 16] int16  blocks [5, 9, 8]  cf -32767 → NaN, × 0.002, + 280 → float64"),
+        out.contains(
+            "t2m   (time, lat, lon)  [12, 9, 16] int16  blocks [5, 9, 8]  cf -32767 → NaN, × 0.002, + 280 → float64"
+        ),
         "{out}"
     );
     // An attribute that is not a number: one line naming it (no silent raw read), and

@@ -53,12 +53,22 @@ fn hdf5_listing(file: &Path, group: &str) -> chunkwise::Result<()> {
     Ok(())
 }
 
-/// One line per array of a group: name, shape, dtype, blocks, and the CF decoding
-/// `chunkwise reduce` applies (or why it cannot be read).
+/// One line per array of a group, as xarray's repr lists a dataset's variables: name,
+/// dimension names where the store records them, shape, dtype, blocks, and the CF
+/// decoding `chunkwise reduce` applies (or why it cannot be read).
 fn print_listing(arrays: &[(String, String)]) {
     println!("arrays      {}", arrays.len());
     let width = arrays.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
-    for (name, src) in arrays {
+    let dims: Vec<String> = arrays
+        .iter()
+        .map(|(_, src)| {
+            source::dimension_names(src)
+                .map(|d| format!("({})  ", d.join(", ")))
+                .unwrap_or_default()
+        })
+        .collect();
+    let dwidth = dims.iter().map(|d| d.chars().count()).max().unwrap_or(0);
+    for ((name, src), dims) in arrays.iter().zip(&dims) {
         match source::open(src) {
             Ok(a) => {
                 let block: Vec<usize> = a.chunks().iter().map(|c| c.first().copied().unwrap_or(0)).collect();
@@ -67,7 +77,11 @@ fn print_listing(arrays: &[(String, String)]) {
                     Ok(None) => String::new(),
                     Err(e) => format!("  cf not possible: {e}"),
                 };
-                println!("  {name:<width$}  {:?} {}  blocks {block:?}{cf}", a.shape(), a.dtype());
+                println!(
+                    "  {name:<width$}  {dims:<dwidth$}{:?} {}  blocks {block:?}{cf}",
+                    a.shape(),
+                    a.dtype()
+                );
             }
             Err(e) => println!("  {name:<width$}  cannot be read: {e}"),
         }

@@ -662,18 +662,23 @@ pub fn cf_attrs(file: &Path, object: &str) -> Result<crate::io::cf::CfAttrs> {
 /// The dimension names of dataset `object`, as netCDF-4 and xarray read them: each
 /// axis's dimension scale from the dataset's `DIMENSION_LIST` attribute (HDF5's
 /// dimension-scale convention, which netCDF-4 files and h5py's `dims.attach_scale`
-/// write), named by the scale's own name in its group. `None` when the file or dataset
-/// cannot be read, or any axis has no scale attached (plain HDF5).
+/// write), named by the scale's own name in its group; a 1-D scale itself (a
+/// coordinate variable such as `lat`) has its own name. `None` when the file or
+/// dataset cannot be read, or any axis has no scale attached (plain HDF5).
 #[must_use]
 pub fn dimension_names(file: &Path, object: &str) -> Option<Vec<String>> {
     use hdf5::{ObjectReference1, ReferencedObject, types::VarLenArray};
     let h5 = hdf5::File::open(file).ok()?;
     let ds = h5.dataset(object).ok()?;
-    let lists = ds
-        .attr("DIMENSION_LIST")
-        .ok()?
-        .read_raw::<VarLenArray<ObjectReference1>>()
-        .ok()?;
+    let Ok(list) = ds.attr("DIMENSION_LIST") else {
+        // A coordinate variable is itself the scale of its one dimension (netCDF-4
+        // writes no list on it): `lat` is dimension `lat`, as xarray shows it.
+        return (ds.ndim() == 1 && is_scale(&ds)).then(|| {
+            let name = ds.name();
+            vec![name.rsplit('/').next().unwrap_or(&name).to_string()]
+        });
+    };
+    let lists = list.read_raw::<VarLenArray<ObjectReference1>>().ok()?;
     if lists.len() != ds.ndim() {
         return None;
     }
@@ -690,6 +695,19 @@ pub fn dimension_names(file: &Path, object: &str) -> Option<Vec<String>> {
             }
         })
         .collect()
+}
+
+/// Whether `ds` is an HDF5 dimension scale (its `CLASS` attribute is
+/// `DIMENSION_SCALE`): a netCDF-4 coordinate variable or bare dimension.
+fn is_scale(ds: &hdf5::Dataset) -> bool {
+    ds.attr("CLASS")
+        .and_then(|a| a.read_raw::<hdf5::types::FixedAscii<64>>())
+        .ok()
+        .and_then(|v| {
+            v.first()
+                .map(|s| s.as_str().trim_end_matches('\0') == "DIMENSION_SCALE")
+        })
+        .unwrap_or(false)
 }
 
 /// Whether `ds` is a netCDF-4 dimension without a coordinate variable: a dimension
