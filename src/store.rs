@@ -111,6 +111,64 @@ impl Array {
         self.store(Arc::new(sink))
     }
 
+    /// Writes `members` (name, array, options) as the arrays of a new Zarr group at
+    /// `path` with group attributes `attributes` — a dataset xarray's `open_zarr`
+    /// opens, with coordinates beside the variable. The whole group is staged under a
+    /// temporary name and published when every member is written, so `path` holds
+    /// the old group or the complete new one, never a part.
+    ///
+    /// # Errors
+    /// [`Error::Io`](crate::Error::Io) when the directory is missing or `path` exists
+    /// without `overwrite`; [`Error::InvalidArgument`](crate::Error::InvalidArgument)
+    /// for a member name that is not one path component, or twice; otherwise as
+    /// [`Array::to_zarr`] for each member.
+    #[cfg(feature = "zarr")]
+    pub fn to_zarr_group(
+        path: impl AsRef<std::path::Path>,
+        members: &[(&str, &Array, crate::io::zarr_write::ZarrWriteOptions)],
+        attributes: &serde_json::Map<String, serde_json::Value>,
+        version: crate::io::zarr_write::ZarrVersion,
+        overwrite: bool,
+    ) -> Result<()> {
+        use crate::io::staging;
+        let target = path.as_ref();
+        let mut seen = std::collections::HashSet::new();
+        for (name, _, _) in members {
+            let plain = !name.is_empty() && !name.starts_with('.') && !name.contains(['/', '\\']);
+            if !plain || !seen.insert(*name) {
+                return Err(crate::error::Error::InvalidArgument(format!(
+                    "{}: member name '{name}' is empty, hidden, a path or given twice",
+                    target.display()
+                )));
+            }
+        }
+        staging::check_target(target, overwrite)?;
+        let tmp = staging::temp_sibling(target);
+        std::fs::create_dir(&tmp).map_err(|source| crate::error::Error::Io {
+            path: tmp.clone(),
+            source,
+        })?;
+        let written = (|| {
+            crate::io::zarr_write::write_group_metadata(&tmp, version, attributes)?;
+            for (name, array, opts) in members {
+                let opts = crate::io::zarr_write::ZarrWriteOptions {
+                    version,
+                    overwrite: false,
+                    ..opts.clone()
+                };
+                array.to_zarr(tmp.join(name), &opts)?;
+            }
+            Ok(())
+        })();
+        match written {
+            Ok(()) => staging::publish(&tmp, target),
+            Err(e) => {
+                staging::discard(&tmp);
+                Err(e)
+            }
+        }
+    }
+
     /// Writes this array as dataset `dataset` (`/group/var`, groups created as needed)
     /// of the HDF5 file `file`: a new file is staged and renamed into place; in an
     /// existing file the dataset is written under a temporary name and linked into

@@ -176,6 +176,88 @@ fn zarr_write_is_atomic_and_refuses_to_overwrite() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// `Array::to_zarr_group`: the arrays of a group (v2 and v3) read back with their
+/// names and attributes, the group's own attributes, all published together — a
+/// failing member leaves nothing (or the old group) — and bad member names refused.
+#[test]
+fn zarr_group_write_is_atomic_and_reads_back() {
+    let dir = scratch("zarr-group");
+    let path = dir.join("g.zarr");
+    let x = Array::arange(0.0, 24.0, 1.0, [5]).unwrap().reshape(&[4, 6]).unwrap();
+    let lat = Array::arange(-30.0, 31.0, 20.0, [4]).unwrap();
+    let named = |names: &[&str], units: &str| ZarrWriteOptions {
+        dimension_names: Some(names.iter().map(ToString::to_string).collect()),
+        attributes: serde_json::Map::from_iter([("units".to_string(), serde_json::json!(units))]),
+        ..ZarrWriteOptions::default()
+    };
+    let group = serde_json::Map::from_iter([("title".to_string(), serde_json::json!("test"))]);
+    for version in [ZarrVersion::V3, ZarrVersion::V2] {
+        let members = [
+            ("t2m", &x, named(&["lat", "lon"], "K")),
+            ("lat", &lat, named(&["lat"], "degrees_north")),
+        ];
+        Array::to_zarr_group(&path, &members, &group, version, true).unwrap();
+        only(&dir, &["g.zarr"]);
+        for (name, a, dims, units) in [
+            ("t2m", &x, vec!["lat", "lon"], "K"),
+            ("lat", &lat, vec!["lat"], "degrees_north"),
+        ] {
+            let back = Array::from_zarr(path.join(name)).unwrap().compute_chunk().unwrap();
+            same(&back, &a.compute_chunk().unwrap(), 0.0, name);
+            assert_eq!(chunkwise::io::zarr::dimension_names(&path.join(name)).unwrap(), dims);
+            let attrs = chunkwise::io::zarr::attributes(&path.join(name)).unwrap();
+            assert_eq!(
+                attrs.get("units").and_then(|v| v.as_str()),
+                Some(units),
+                "{version:?} {name}"
+            );
+        }
+        assert_eq!(
+            chunkwise::io::zarr::group_arrays(&path).unwrap(),
+            vec!["lat".to_string(), "t2m".to_string()],
+            "{version:?}"
+        );
+        let meta = match version {
+            ZarrVersion::V3 => path.join("zarr.json"),
+            ZarrVersion::V2 => path.join(".zattrs"),
+        };
+        let meta: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(meta).unwrap()).unwrap();
+        let attrs = if version == ZarrVersion::V3 {
+            &meta["attributes"]
+        } else {
+            &meta
+        };
+        assert_eq!(attrs["title"], "test", "{version:?}");
+    }
+    // Not without overwrite; a failing member keeps the old group whole.
+    let members = [("t2m", &x, ZarrWriteOptions::default())];
+    let err = Array::to_zarr_group(&path, &members, &group, ZarrVersion::V3, false).unwrap_err();
+    assert!(err.to_string().contains("already exists"), "{err}");
+    let bad = failing_array();
+    let members = [
+        ("t2m", &x, ZarrWriteOptions::default()),
+        ("bad", &bad, ZarrWriteOptions::default()),
+    ];
+    let err = Array::to_zarr_group(&path, &members, &group, ZarrVersion::V3, true).unwrap_err();
+    assert!(err.to_string().contains("simulated read failure"), "{err}");
+    only(&dir, &["g.zarr"]);
+    assert!(path.join("lat").exists() && !path.join("bad").exists());
+    let fresh = dir.join("h.zarr");
+    assert!(Array::to_zarr_group(&fresh, &members, &group, ZarrVersion::V3, true).is_err());
+    only(&dir, &["g.zarr"]);
+    // Member names are single path components, each once.
+    for name in ["", ".hidden", "a/b", "t2m"] {
+        let members = [
+            ("t2m", &x, ZarrWriteOptions::default()),
+            (name, &lat, ZarrWriteOptions::default()),
+        ];
+        let err = Array::to_zarr_group(&fresh, &members, &group, ZarrVersion::V3, true).unwrap_err();
+        assert!(err.to_string().contains(&format!("member name '{name}'")), "{err}");
+    }
+    only(&dir, &["g.zarr"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[cfg(feature = "hdf5")]
 mod hdf5_writer {
     use super::*;

@@ -565,9 +565,10 @@ fn selections_on_the_command_line_match_the_sliced_reference() {
     std::fs::remove_dir_all(&tmp).unwrap();
 }
 
-/// `--out result.zarr`: the values of `--out result.npy`, the kept dimension names
-/// (renamed after a grouping), the source's units and CF `cell_methods`; an earlier
-/// result is replaced; a bad extension is a one-line error.
+/// `--out result.zarr`: a group with the variable (the values of `--out result.npy`,
+/// the kept dimension names renamed after a grouping, the source's units and CF
+/// `cell_methods`) and the coordinates of the kept dimensions, cut as the data was;
+/// an earlier result is replaced; a bad extension is a one-line error.
 #[test]
 fn zarr_output_keeps_dimensions_units_and_cell_methods() {
     let Some(dir) = fixtures::dir("zarr") else { return };
@@ -624,13 +625,18 @@ fn zarr_output_keeps_dimensions_units_and_cell_methods() {
             assert_eq!(code, 0, "{args:?}: {err}");
         }
         let what = format!("{args:?}");
-        let back = Array::from_zarr(&z).unwrap().compute_chunk().unwrap();
+        // A group (what xarray's open_zarr opens) holding the variable `t2m`.
+        let meta: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(z.join("zarr.json")).unwrap()).unwrap();
+        assert_eq!(meta["node_type"], "group", "{what}");
+        let v = z.join("t2m");
+        let back = Array::from_zarr(&v).unwrap().compute_chunk().unwrap();
         let want = read_npy(&n).unwrap();
         assert_eq!(back.dtype(), want.dtype(), "{what}");
         same(&back, &want, 0.0, &what);
-        let names = chunkwise::io::zarr::dimension_names(&z).unwrap();
+        let names = chunkwise::io::zarr::dimension_names(&v).unwrap();
         assert_eq!(names, dims, "{what}");
-        let attrs = chunkwise::io::zarr::attributes(&z).unwrap();
+        let attrs = chunkwise::io::zarr::attributes(&v).unwrap();
         assert_eq!(attrs.get("units").and_then(|v| v.as_str()), units, "{what}");
         assert_eq!(attrs.get("cell_methods").and_then(|v| v.as_str()), cells, "{what}");
         assert_eq!(attrs.get("source").and_then(|v| v.as_str()), Some(src), "{what}");
@@ -651,11 +657,67 @@ fn zarr_output_keeps_dimensions_units_and_cell_methods() {
     ]
     .concat());
     assert_eq!(code, 0, "{err}");
-    let attrs = chunkwise::io::zarr::attributes(&z).unwrap();
+    let attrs = chunkwise::io::zarr::attributes(&z.join("t2m")).unwrap();
     assert_eq!(
         attrs.get("chunkwise_groups"),
         Some(&serde_json::json!(["JJA", "MAM", "SON"]))
     );
+    // The kept dimensions' coordinates, cut as the data was: latitudes of a band (the
+    // source's are -80, -60, …, 80), all longitudes; the steps of an --isel with the
+    // time units, so xarray decodes them to the same dates; the months of a grouping.
+    let values = |p: std::path::PathBuf| -> Vec<f64> {
+        let c = Array::from_zarr(&p).unwrap().compute_chunk().unwrap();
+        (0..c.shape()[0]).map(|i| c.data().get_f64(i)).collect()
+    };
+    // (source, arguments, dimension, its coordinate values, their units)
+    type Coord<'a> = (&'a std::path::Path, &'a [&'a str], &'a str, Vec<f64>, Option<&'a str>);
+    let coords: [Coord<'_>; 4] = [
+        (
+            &cf,
+            &["--axis", "time", "--sel", "lat=40:-40"],
+            "lat",
+            vec![-40.0, -20.0, 0.0, 20.0, 40.0],
+            None,
+        ),
+        (
+            &cf,
+            &["--axis", "time", "--sel", "lat=40:-40"],
+            "lon",
+            (0..16).map(|i| f64::from(i) * 22.5).collect(),
+            None,
+        ),
+        (
+            &clim,
+            &["--axis", "lat,lon", "--isel", "time=10:20"],
+            "time",
+            (10..20).map(f64::from).collect(),
+            Some("days since 2001-01-01"),
+        ),
+        (
+            &clim,
+            &["--groupby", "month", "--sel", "time=2002-06-01:2002-08-31"],
+            "month",
+            vec![6.0, 7.0, 8.0],
+            None,
+        ),
+    ];
+    for (src, args, dim, want, units) in coords {
+        let z = tmp.join("c.zarr");
+        let mut argv = vec!["reduce", src.to_str().unwrap(), "--op", "nanmean"];
+        argv.extend(args);
+        argv.extend(["--out", z.to_str().unwrap()]);
+        let (code, _, err) = cli(&argv);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        assert_eq!(values(z.join(dim)), want, "{args:?} {dim}");
+        assert_eq!(
+            chunkwise::io::zarr::dimension_names(&z.join(dim)).unwrap(),
+            vec![dim.to_string()]
+        );
+        let attrs = chunkwise::io::zarr::attributes(&z.join(dim)).unwrap();
+        assert_eq!(attrs.get("units").and_then(|v| v.as_str()), units, "{args:?} {dim}");
+        // No coordinate for a reduced dimension.
+        assert!(!z.join(if dim == "time" { "lat" } else { "time" }).exists(), "{args:?}");
+    }
     let (code, _, err) = cli(&["reduce", clim.to_str().unwrap(), "--op", "sum", "--out", "r.txt"]);
     assert_eq!(code, 1);
     assert!(err.contains("a .npy file or a .zarr store"), "{err}");
@@ -911,13 +973,27 @@ fn groupby_keeps_only_the_groups_present_as_xarray() {
         let (code, stdout, stderr) = cli(&argv);
         assert_eq!(code, 0, "{name}: {stderr}");
         let want = read_npy(&dir.join(format!("clim_xr_{name}.npy"))).unwrap();
-        let got = Array::from_zarr(&z).unwrap().compute_chunk().unwrap();
+        let got = Array::from_zarr(z.join("t2m")).unwrap().compute_chunk().unwrap();
         assert_eq!(got.shape(), want.shape(), "{name}");
         let got = Chunk::new(got.shape().to_vec(), got.data().cast(chunkwise::DType::F64)).unwrap();
         same(&got, &want, 1e-6, name);
         let values = &groups[name];
-        let attrs = chunkwise::io::zarr::attributes(&z).unwrap();
+        let attrs = chunkwise::io::zarr::attributes(&z.join("t2m")).unwrap();
         assert_eq!(attrs.get("chunkwise_groups"), Some(values), "{name}");
+        // Numbered groups are the grouped dimension's coordinate, as xarray's.
+        let by = args[3];
+        if let Some(ints) = values
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(serde_json::Value::as_i64)
+            .collect::<Option<Vec<i64>>>()
+        {
+            let c = Array::from_zarr(z.join(by)).unwrap().compute::<i64>().unwrap();
+            assert_eq!(c.iter().copied().collect::<Vec<i64>>(), ints, "{name}");
+        } else {
+            assert!(!z.join(by).exists(), "{name}: season names are not a Zarr coordinate");
+        }
         let json: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
         assert_eq!(
             json["groups"].as_array().map(Vec::len),

@@ -10,6 +10,9 @@
 //! many tools in the field), `ZarrVersion::V2` writes `.zarray` metadata — C order,
 //! little-endian, `.` chunk keys, the same compressors (blosc-lz4 with byte shuffle, zstd,
 //! gzip or none) — and zarrs encodes the chunks through it; sharding has no v2 form.
+//!
+//! [`write_group_metadata`] makes a directory a Zarr group, so several arrays written
+//! into it (`Array::to_zarr_group`) open in xarray as one dataset.
 
 use super::ChunkSink;
 use super::staging;
@@ -22,6 +25,38 @@ use std::sync::{Arc, Mutex};
 use zarrs::array::codec::{BloscCodec, BloscCompressionLevel, BloscCompressor, BloscShuffleMode, GzipCodec, ZstdCodec};
 use zarrs::array::{Array as ZArray, ArrayBuilder, ArraySubset, CodecOptions};
 use zarrs::filesystem::FilesystemStore;
+
+/// Writes the metadata of a Zarr group into the existing directory `dir`: v3
+/// `zarr.json` (`node_type: group`, with `attributes`), or v2 `.zgroup` and, when
+/// there are attributes, `.zattrs` — what zarr-python writes, so xarray's
+/// `open_zarr` opens the group as a dataset of its arrays.
+///
+/// # Errors
+/// [`Error::Io`] when a file cannot be written.
+pub fn write_group_metadata(
+    dir: &Path,
+    version: ZarrVersion,
+    attributes: &serde_json::Map<String, serde_json::Value>,
+) -> Result<()> {
+    let write = |name: &str, v: serde_json::Value| {
+        let path = dir.join(name);
+        std::fs::write(&path, v.to_string()).map_err(|source| Error::Io { path, source })
+    };
+    match version {
+        ZarrVersion::V3 => write(
+            "zarr.json",
+            serde_json::json!({"zarr_format": 3, "node_type": "group", "attributes": attributes}),
+        ),
+        ZarrVersion::V2 => {
+            write(".zgroup", serde_json::json!({"zarr_format": 2}))?;
+            if attributes.is_empty() {
+                Ok(())
+            } else {
+                write(".zattrs", serde_json::Value::Object(attributes.clone()))
+            }
+        }
+    }
+}
 
 /// The compressor of a written Zarr array.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

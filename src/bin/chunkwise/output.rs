@@ -1,17 +1,22 @@
-//! `--out result.zarr`: a reduction's result as a Zarr v3 array that xarray opens with
-//! its dimensions and metadata, not a bare `.npy`.
+//! `--out result.zarr`: a reduction's result as a Zarr v3 group that xarray's
+//! `open_zarr` opens as a dataset, not a bare `.npy`.
 //!
-//! The result keeps the names of the dimensions it kept (the source's, without the
-//! reduced ones; with `--keepdims` all of them; with `--groupby` the grouped dimension
-//! renamed after the grouping, `month`, and the groups present listed in the attribute
-//! `chunkwise_groups` as xarray's coordinate holds them: `[6, 7, 8]`), the source's
-//! `units` where the op keeps them (mean, min, max, median, quantiles, std, sum), CF's
-//! `cell_methods` (`"time: mean"`, `"lat: lon: mean (weighted: coslat)"`), and where
-//! it came from. It is written as one zstd-compressed chunk, staged and renamed into
+//! The group holds the result as a variable named after the source's (`t2m`) and, for
+//! each dimension it kept, that dimension's coordinate: the source's sibling array of
+//! the same name (`lat`, `lon`, `time`), cut by `--sel`/`--isel` as the data was, with
+//! its `units`, `calendar`, `standard_name`, `long_name` and `axis`; for a
+//! `--groupby`, the groups present (`month = [6, 7, 8]`, as xarray's coordinate holds
+//! them; seasons are names, listed in the variable's `chunkwise_groups` attribute
+//! only). The variable carries the names of the dimensions it kept (the source's,
+//! without the reduced ones; with `--keepdims` all of them; with `--groupby` the
+//! grouped dimension renamed after the grouping), the source's `units` where the op
+//! keeps them (mean, min, max, median, quantiles, std, sum), CF's `cell_methods`
+//! (`"time: mean"`, `"lat: lon: mean (weighted: coslat)"`), and where it came from.
+//! Every array is one zstd-compressed chunk; the group is staged and renamed into
 //! place, replacing an earlier result as `--out x.npy` does.
 
 use crate::source;
-use chunkwise::io::zarr_write::ZarrWriteOptions;
+use chunkwise::io::zarr_write::{ZarrVersion, ZarrWriteOptions};
 use chunkwise::{Array, Chunk, Result};
 use std::path::Path;
 
@@ -29,9 +34,73 @@ pub struct Reduction<'a> {
     pub keepdims: bool,
     /// `--weights`.
     pub weights: Option<&'a str>,
+    /// `--isel`/`--sel`, to cut the coordinates as the data was cut.
+    pub selections: &'a [crate::select::Selection],
 }
 
-/// Writes `c` to the Zarr store `path` with the metadata of `what`.
+/// The name of the result variable: the source array's own (`t2m` of
+/// `era5.zarr/t2m` or `file.nc:/surface/t2m`; `x` of a store `x.zarr` that is one array).
+fn variable_name(src: &str) -> String {
+    let name = match source::parse(src) {
+        source::Source::Zarr(p) => p
+            .file_name()
+            .map(|n| n.to_string_lossy().trim_end_matches(".zarr").to_string())
+            .unwrap_or_default(),
+        source::Source::Hdf5(_, ds) => ds.rsplit('/').next().unwrap_or_default().to_string(),
+    };
+    if name.is_empty() || name.starts_with('.') {
+        "result".into()
+    } else {
+        name
+    }
+}
+
+/// The coordinate of dimension `dim` (axis `axis` of the source) beside `src`, cut by
+/// the selections, when there is one of length `len`: its values and attributes.
+fn coordinate(
+    src: &str,
+    dim: &str,
+    axis: usize,
+    len: usize,
+    sels: &[crate::select::Selection],
+) -> Option<(Array, serde_json::Map<String, serde_json::Value>)> {
+    let c = source::sibling(src, dim)?;
+    if c == src {
+        return None;
+    }
+    // The stored values, as xarray would read them before decoding times, unless the
+    // coordinate is packed (then its scale and offset are applied, and not copied).
+    let raw = source::open(&c).ok()?;
+    let packed = source::cf_decoding(&c, raw.dtype())
+        .ok()
+        .flatten()
+        .is_some_and(|cf| cf.scale.is_some() || cf.offset.is_some() || cf.view.is_some());
+    let mut a = if packed {
+        source::open_decoded(&c, false).ok()?
+    } else {
+        raw
+    };
+    if a.ndim() != 1 {
+        return None;
+    }
+    if let Some(s) = sels.iter().find(|s| s.axis == axis) {
+        let one = crate::select::Selection { axis: 0, ..s.clone() };
+        a = crate::select::apply(&a, &[one]).ok()?;
+    }
+    if a.shape() != [len] {
+        return None;
+    }
+    let mut attrs = serde_json::Map::new();
+    for key in ["units", "calendar", "standard_name", "long_name", "axis"] {
+        if let Some(v) = source::string_attr(&c, key) {
+            attrs.insert(key.into(), serde_json::json!(v));
+        }
+    }
+    Some((a, attrs))
+}
+
+/// Writes `c` as a Zarr group at `path`: the variable with the metadata of `what`, and
+/// the coordinates of its dimensions.
 ///
 /// # Errors
 /// The store cannot be written (a missing directory, a file in the way).
@@ -109,14 +178,70 @@ pub fn write_zarr(path: &Path, c: &Chunk, what: &Reduction<'_>) -> Result<()> {
             serde_json::json!(format!("{} {m}{weighted}", over.join(" "))),
         );
     }
-    let opts = ZarrWriteOptions {
-        chunks: Some(c.shape().iter().map(|&n| n.max(1)).collect()),
-        overwrite: true,
-        dimension_names: names.filter(|n| n.len() == c.shape().len()),
-        attributes: attrs,
+    let names = names.filter(|n| n.len() == c.shape().len());
+    let one_chunk = |a: &Array| ZarrWriteOptions {
+        chunks: Some(a.shape().iter().map(|&n| n.max(1)).collect()),
         ..ZarrWriteOptions::default()
     };
     let whole: Vec<usize> = c.shape().iter().map(|&n| n.max(1)).collect();
     let copy = Chunk::new(c.shape().to_vec(), c.data().cast(c.dtype()))?;
-    Array::from_chunk(copy, whole)?.to_zarr(path, &opts)
+    let result = Array::from_chunk(copy, whole)?;
+    let var = variable_name(what.source);
+    // The coordinates of the kept dimensions, by position in the result.
+    let mut coords: Vec<(String, Array, serde_json::Map<String, serde_json::Value>)> = Vec::new();
+    if let (Some(names), Some(d)) = (&names, &dims) {
+        let kept: Vec<usize> = (0..d.len())
+            .filter(|i| what.groupby.is_some() || what.keepdims || !reduced.contains(i))
+            .collect();
+        for (pos, (&axis, name)) in kept.iter().zip(names).enumerate() {
+            let len = c.shape()[pos];
+            if name == &var || coords.iter().any(|(n, _, _)| n == name) {
+                continue;
+            }
+            match what.groupby {
+                // The grouped axis: the groups present, where they are numbers.
+                Some((by, values)) if by == name => {
+                    let ints: Option<Vec<i64>> = values.iter().map(serde_json::Value::as_i64).collect();
+                    if let Some(v) = ints.filter(|v| v.len() == len) {
+                        let v = ndarray::ArrayD::from_shape_vec(vec![len], v)
+                            .map_err(|e| chunkwise::Error::InvalidArgument(format!("{name} coordinate: {e}")))?;
+                        coords.push((
+                            name.clone(),
+                            Array::from_ndarray(v, vec![len.max(1)])?,
+                            serde_json::Map::new(),
+                        ));
+                    }
+                }
+                // A reduced axis kept as length 1 has no coordinate (xarray drops it).
+                _ if reduced.contains(&axis) => {}
+                _ => {
+                    if let Some((a, attrs)) = coordinate(what.source, name, axis, len, what.selections) {
+                        coords.push((name.clone(), a, attrs));
+                    }
+                }
+            }
+        }
+    }
+    let mut members: Vec<(&str, &Array, ZarrWriteOptions)> = vec![(
+        var.as_str(),
+        &result,
+        ZarrWriteOptions {
+            dimension_names: names.clone(),
+            attributes: attrs,
+            ..one_chunk(&result)
+        },
+    )];
+    for (name, a, attrs) in &coords {
+        members.push((
+            name.as_str(),
+            a,
+            ZarrWriteOptions {
+                dimension_names: Some(vec![name.clone()]),
+                attributes: attrs.clone(),
+                ..one_chunk(a)
+            },
+        ));
+    }
+    let group = serde_json::Map::from_iter([("source".to_string(), serde_json::json!(what.source))]);
+    Array::to_zarr_group(path, &members, &group, ZarrVersion::V3, true)
 }

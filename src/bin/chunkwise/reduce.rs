@@ -465,6 +465,7 @@ pub fn run(args: &ReduceArgs) -> chunkwise::Result<()> {
                 groupby: grouped,
                 keepdims: args.keepdims,
                 weights: args.weights.as_deref(),
+                selections: &sels,
             };
             crate::output::write_zarr(path, &c, &what)?;
         } else {

@@ -128,14 +128,19 @@ pub fn dimension_names(s: &str) -> Option<Vec<String>> {
 
 /// SOURCE's `units` attribute, when it has one that is a string.
 pub fn units(s: &str) -> Option<String> {
+    string_attr(s, "units")
+}
+
+/// SOURCE's string attribute `key`, when it has one.
+pub fn string_attr(s: &str, key: &str) -> Option<String> {
     match parse(s) {
         Source::Zarr(p) => chunkwise::io::zarr::attributes(p)
             .ok()?
-            .get("units")?
+            .get(key)?
             .as_str()
             .map(ToString::to_string),
         #[cfg(feature = "hdf5")]
-        Source::Hdf5(file, dataset) => chunkwise::io::hdf5::string_attr(file, dataset, "units").ok()?,
+        Source::Hdf5(file, dataset) => chunkwise::io::hdf5::string_attr(file, dataset, key).ok()?,
         #[cfg(not(feature = "hdf5"))]
         Source::Hdf5(..) => None,
     }
