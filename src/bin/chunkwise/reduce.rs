@@ -1,4 +1,5 @@
-//! `chunkwise reduce`: one reduction of a stored array, printed or saved as `.npy`.
+//! `chunkwise reduce`: one reduction of a stored array, printed or saved (`.npy`, or a
+//! Zarr group xarray opens).
 //!
 //! Result dtypes follow NumPy, except that mean/std/var (and nan-variants) are reported
 //! as float64 (`ReduceOptions::dtype`, NumPy's `dtype=np.float64`: accumulated in f64
@@ -37,9 +38,10 @@ pub struct ReduceArgs {
     /// store's dimension names (`--axis time`, `--axis lat,lon`); all when omitted.
     #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
     axis: Option<Vec<String>>,
-    /// Write the full result to this `.npy` file, or to a `.zarr` store (Zarr v3 with
-    /// the kept dimension names, `units` and CF `cell_methods`, as xarray opens it);
-    /// atomically, replacing an earlier result.
+    /// Write the full result to this `.npy` file, or to a `.zarr` store: a Zarr v3
+    /// group that `xr.open_zarr` opens, with the result as a variable named after the
+    /// source's (kept dimension names, `units`, CF `cell_methods`) and the kept
+    /// dimensions' coordinates; atomically, replacing an earlier result.
     #[arg(long)]
     out: Option<PathBuf>,
     /// Output format.
