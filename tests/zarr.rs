@@ -1018,6 +1018,133 @@ fn groupby_keeps_only_the_groups_present_as_xarray() {
     std::fs::remove_dir_all(&tmp).ok();
 }
 
+/// `--op a,b,c`: several ops computed in one run give what each gives alone (the
+/// options that go with some ops applying to those; sums and moments to the last bit
+/// or so, see below), read the store once, print a JSON line each, and write one
+/// `.zarr` group with a variable each.
+#[test]
+fn several_ops_in_one_run_match_single_runs_and_read_once() {
+    let Some(dir) = fixtures::dir("zarr") else { return };
+    let tmp = std::env::temp_dir().join(format!("cw-multi-op-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let cf = dir.join("cf/era5_v3.zarr/t2m");
+    let cf = cf.to_str().unwrap();
+    let clim = dir.join("clim.zarr/t2m");
+    let clim = clim.to_str().unwrap();
+    let cases: [(&str, &str, &[&str]); 5] = [
+        (cf, "nanmean,nanstd,nanmax,count", &["--axis", "time"]),
+        (cf, "nanmean,median,nanquantile", &["--axis", "lat,lon", "--q", "0.9"]),
+        (
+            clim,
+            "nanmean,nanmax",
+            &["--groupby", "month", "--sel", "time=2001-06-01:2001-08-31"],
+        ),
+        (cf, "mean,std", &["--axis", "lat,lon", "--weights", "coslat"]),
+        (
+            cf,
+            "nanmean,nanvar",
+            &["--ddof", "1", "--axis", "0,2", "--split-every", "3"],
+        ),
+    ];
+    let bytes_read = |line: &str| -> u64 {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        v["bytes_read"].as_u64().unwrap()
+    };
+    for (src, ops, extra) in cases {
+        let z = tmp.join("m.zarr");
+        let mut argv = vec![
+            "reduce",
+            src,
+            "--op",
+            ops,
+            "--out",
+            z.to_str().unwrap(),
+            "--format",
+            "json",
+        ];
+        argv.extend(extra);
+        let (code, stdout, stderr) = cli(&argv);
+        assert_eq!(code, 0, "{ops} {extra:?}: {stderr}");
+        let lines: Vec<&str> = stdout.lines().collect();
+        assert_eq!(lines.len(), ops.split(',').count(), "{stdout}");
+        for (op, line) in ops.split(',').zip(&lines) {
+            assert!(line.contains(&format!("\"op\":\"{op}\"")), "{line}");
+            // The op alone, with the options that go with it.
+            let n = tmp.join(format!("{op}.npy"));
+            let mut alone = vec![
+                "reduce",
+                src,
+                "--op",
+                op,
+                "--out",
+                n.to_str().unwrap(),
+                "--format",
+                "json",
+            ];
+            let mut skip = false;
+            for a in extra {
+                let takes = match *a {
+                    "--ddof" => ["std", "var", "nanstd", "nanvar"].contains(&op),
+                    "--q" => op.contains("quantile"),
+                    _ => true,
+                };
+                if skip {
+                    skip = false;
+                    continue;
+                }
+                if takes {
+                    alone.push(a);
+                } else {
+                    skip = true;
+                }
+            }
+            let (code, single, stderr) = cli(&alone);
+            assert_eq!(code, 0, "{op} alone {alone:?}: {stderr}");
+            let got = Array::from_zarr(z.join(format!("t2m_{op}")))
+                .unwrap()
+                .compute_chunk()
+                .unwrap();
+            // Alone, a reduction streams the stored chunks through its own chunk step;
+            // beside others it reduces the shared, decoded blocks, and the adds of a
+            // sum or moment may round differently in the last bit. Order statistics,
+            // extremes and counts are exact.
+            let exact = ["nanmax", "count", "median", "nanquantile"].contains(&op);
+            let rtol = if exact { 0.0 } else { 1e-13 };
+            same(&got, &read_npy(&n).unwrap(), rtol, &format!("{op} of {ops} {extra:?}"));
+            // One pass: the run read no more than one op alone reads.
+            assert_eq!(bytes_read(line), bytes_read(single.trim()), "{op} of {ops}: {line}");
+        }
+    }
+    for (args, err) in [
+        (
+            vec!["--op", "nanmean,nanmax", "--out", "x.npy"],
+            "a .npy file holds one result",
+        ),
+        (vec!["--op", "nanmean,nanmean"], "nanmean twice"),
+        (
+            vec!["--op", "nanmean,max", "--ddof", "1"],
+            "--ddof goes with std, var, nanstd and nanvar, not nanmean, max",
+        ),
+        (vec!["--op", "nanmean,max", "--q", "0.5"], "--q and --method go with"),
+        (
+            vec!["--op", "nanmean,max", "--weights", "coslat"],
+            "--weights goes with sum, mean, var and std (or their nan-names), not max",
+        ),
+        (vec!["--op", "nanmean,bogus"], "unknown op 'bogus'"),
+    ] {
+        let mut argv = vec!["reduce", cf];
+        argv.extend(args.iter().copied());
+        let (code, _, stderr) = cli(&argv);
+        assert_eq!(code, 1, "{args:?}");
+        assert!(
+            stderr.contains(err) && stderr.lines().count() == 1,
+            "{args:?}: {stderr}"
+        );
+    }
+    assert!(!std::path::Path::new("x.npy").exists());
+    std::fs::remove_dir_all(&tmp).ok();
+}
+
 /// Stores xarray wrote with CF encodings — int16 packed with `scale_factor`/`add_offset`
 /// and a `_FillValue` (v2: the array's `fill_value`; v3: an attribute), float32 with a
 /// 1e20 `_FillValue` (v3: base64 of the float64, xarray's encoding) — decoded through

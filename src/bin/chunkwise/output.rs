@@ -12,8 +12,10 @@
 //! grouped dimension renamed after the grouping), the source's `units` where the op
 //! keeps them (mean, min, max, median, quantiles, std, sum), CF's `cell_methods`
 //! (`"time: mean"`, `"lat: lon: mean (weighted: coslat)"`), and where it came from.
-//! Every array is one zstd-compressed chunk; the group is staged and renamed into
-//! place, replacing an earlier result as `--out x.npy` does.
+//! With several ops (`--op nanmean,nanstd`) each is a variable of its own,
+//! `t2m_nanmean` and `t2m_nanstd`, beside the same coordinates. Every array is one
+//! zstd-compressed chunk; the group is staged and renamed into place, replacing an
+//! earlier result as `--out x.npy` does.
 
 use crate::source;
 use chunkwise::io::zarr_write::{ZarrVersion, ZarrWriteOptions};
@@ -99,12 +101,57 @@ fn coordinate(
     Some((a, attrs))
 }
 
-/// Writes `c` as a Zarr group at `path`: the variable with the metadata of `what`, and
-/// the coordinates of its dimensions.
+/// Writes the results as a Zarr group at `path`: each a variable with the metadata of
+/// its reduction (named after the source's variable, `t2m`; with several ops
+/// `t2m_nanmean`, `t2m_nanstd`, …), and the coordinates of their dimensions.
 ///
 /// # Errors
 /// The store cannot be written (a missing directory, a file in the way).
-pub fn write_zarr(path: &Path, c: &Chunk, what: &Reduction<'_>) -> Result<()> {
+pub fn write_zarr(path: &Path, results: &[(&Chunk, &Reduction<'_>)]) -> Result<()> {
+    let Some(&(first, what)) = results.first() else {
+        return Ok(());
+    };
+    let var = variable_name(what.source);
+    let mut vars: Vec<(String, Array, ZarrWriteOptions)> = Vec::new();
+    for &(c, what) in results {
+        let name = if results.len() > 1 {
+            format!("{var}_{}", what.op)
+        } else {
+            var.clone()
+        };
+        let (a, opts) = variable(c, what)?;
+        vars.push((name, a, opts));
+    }
+    let coords = coordinates(first, what, &vars.iter().map(|v| v.0.as_str()).collect::<Vec<_>>())?;
+    let mut members: Vec<(&str, &Array, ZarrWriteOptions)> = Vec::new();
+    for (name, a, opts) in &vars {
+        members.push((name.as_str(), a, opts.clone()));
+    }
+    for (name, a, attrs) in &coords {
+        members.push((
+            name.as_str(),
+            a,
+            ZarrWriteOptions {
+                dimension_names: Some(vec![name.clone()]),
+                attributes: attrs.clone(),
+                ..one_chunk(a)
+            },
+        ));
+    }
+    let group = serde_json::Map::from_iter([("source".to_string(), serde_json::json!(what.source))]);
+    Array::to_zarr_group(path, &members, &group, ZarrVersion::V3, true)
+}
+
+/// Options writing `a` as one chunk.
+fn one_chunk(a: &Array) -> ZarrWriteOptions {
+    ZarrWriteOptions {
+        chunks: Some(a.shape().iter().map(|&n| n.max(1)).collect()),
+        ..ZarrWriteOptions::default()
+    }
+}
+
+/// The source's dimension names and which of them the reduction reduced.
+fn reduced_dims(what: &Reduction<'_>) -> (Option<Vec<String>>, Vec<usize>) {
     let dims = source::dimension_names(what.source);
     let ndim = dims.as_ref().map_or(0, Vec::len);
     let reduced: Vec<usize> = match (what.groupby, what.axes) {
@@ -112,6 +159,13 @@ pub fn write_zarr(path: &Path, c: &Chunk, what: &Reduction<'_>) -> Result<()> {
         (None, None) => (0..ndim).collect(),
         (None, Some(a)) => chunkwise::grid::normalize_axes(a, ndim).unwrap_or_default(),
     };
+    (dims, reduced)
+}
+
+/// The result `c` as an array, with its dimension names and attributes.
+fn variable(c: &Chunk, what: &Reduction<'_>) -> Result<(Array, ZarrWriteOptions)> {
+    let (dims, reduced) = reduced_dims(what);
+    let ndim = dims.as_ref().map_or(0, Vec::len);
     let names = dims.as_ref().map(|d| {
         let mut names: Vec<String> = Vec::new();
         for (i, n) in d.iter().enumerate() {
@@ -179,69 +233,60 @@ pub fn write_zarr(path: &Path, c: &Chunk, what: &Reduction<'_>) -> Result<()> {
         );
     }
     let names = names.filter(|n| n.len() == c.shape().len());
-    let one_chunk = |a: &Array| ZarrWriteOptions {
-        chunks: Some(a.shape().iter().map(|&n| n.max(1)).collect()),
-        ..ZarrWriteOptions::default()
-    };
     let whole: Vec<usize> = c.shape().iter().map(|&n| n.max(1)).collect();
     let copy = Chunk::new(c.shape().to_vec(), c.data().cast(c.dtype()))?;
     let result = Array::from_chunk(copy, whole)?;
-    let var = variable_name(what.source);
-    // The coordinates of the kept dimensions, by position in the result.
-    let mut coords: Vec<(String, Array, serde_json::Map<String, serde_json::Value>)> = Vec::new();
-    if let (Some(names), Some(d)) = (&names, &dims) {
-        let kept: Vec<usize> = (0..d.len())
-            .filter(|i| what.groupby.is_some() || what.keepdims || !reduced.contains(i))
-            .collect();
-        for (pos, (&axis, name)) in kept.iter().zip(names).enumerate() {
-            let len = c.shape()[pos];
-            if name == &var || coords.iter().any(|(n, _, _)| n == name) {
-                continue;
-            }
-            match what.groupby {
-                // The grouped axis: the groups present, where they are numbers.
-                Some((by, values)) if by == name => {
-                    let ints: Option<Vec<i64>> = values.iter().map(serde_json::Value::as_i64).collect();
-                    if let Some(v) = ints.filter(|v| v.len() == len) {
-                        let v = ndarray::ArrayD::from_shape_vec(vec![len], v)
-                            .map_err(|e| chunkwise::Error::InvalidArgument(format!("{name} coordinate: {e}")))?;
-                        coords.push((
-                            name.clone(),
-                            Array::from_ndarray(v, vec![len.max(1)])?,
-                            serde_json::Map::new(),
-                        ));
-                    }
+    let opts = ZarrWriteOptions {
+        dimension_names: names,
+        attributes: attrs,
+        ..one_chunk(&result)
+    };
+    Ok((result, opts))
+}
+
+/// A coordinate array: its name, values and attributes.
+type Coordinate = (String, Array, serde_json::Map<String, serde_json::Value>);
+
+/// The coordinates of the dimensions result `c` kept, by name, skipping `taken`
+/// names (the variables).
+fn coordinates(c: &Chunk, what: &Reduction<'_>, taken: &[&str]) -> Result<Vec<Coordinate>> {
+    let (dims, reduced) = reduced_dims(what);
+    let mut coords: Vec<Coordinate> = Vec::new();
+    let Some(d) = dims else { return Ok(coords) };
+    let kept: Vec<usize> = (0..d.len())
+        .filter(|i| what.groupby.is_some() || what.keepdims || !reduced.contains(i))
+        .collect();
+    if kept.len() != c.shape().len() {
+        return Ok(coords);
+    }
+    for (pos, &axis) in kept.iter().enumerate() {
+        let len = c.shape()[pos];
+        let g = what.axes.and_then(|a| a.first()).copied().unwrap_or(0);
+        let grouped_axis = what
+            .groupby
+            .filter(|_| chunkwise::grid::normalize_axis(g, d.len()).ok() == Some(axis));
+        let name = grouped_axis.map_or_else(|| d[axis].clone(), |(by, _)| by.to_string());
+        if taken.contains(&name.as_str()) || coords.iter().any(|(n, _, _)| n == &name) {
+            continue;
+        }
+        match grouped_axis {
+            // The grouped axis: the groups present, where they are numbers.
+            Some((_, values)) => {
+                let ints: Option<Vec<i64>> = values.iter().map(serde_json::Value::as_i64).collect();
+                if let Some(v) = ints.filter(|v| v.len() == len) {
+                    let v = ndarray::ArrayD::from_shape_vec(vec![len], v)
+                        .map_err(|e| chunkwise::Error::InvalidArgument(format!("{name} coordinate: {e}")))?;
+                    coords.push((name, Array::from_ndarray(v, vec![len.max(1)])?, serde_json::Map::new()));
                 }
-                // A reduced axis kept as length 1 has no coordinate (xarray drops it).
-                _ if reduced.contains(&axis) => {}
-                _ => {
-                    if let Some((a, attrs)) = coordinate(what.source, name, axis, len, what.selections) {
-                        coords.push((name.clone(), a, attrs));
-                    }
+            }
+            // A reduced axis kept as length 1 has no coordinate (xarray drops it).
+            None if reduced.contains(&axis) => {}
+            None => {
+                if let Some((a, attrs)) = coordinate(what.source, &name, axis, len, what.selections) {
+                    coords.push((name, a, attrs));
                 }
             }
         }
     }
-    let mut members: Vec<(&str, &Array, ZarrWriteOptions)> = vec![(
-        var.as_str(),
-        &result,
-        ZarrWriteOptions {
-            dimension_names: names.clone(),
-            attributes: attrs,
-            ..one_chunk(&result)
-        },
-    )];
-    for (name, a, attrs) in &coords {
-        members.push((
-            name.as_str(),
-            a,
-            ZarrWriteOptions {
-                dimension_names: Some(vec![name.clone()]),
-                attributes: attrs.clone(),
-                ..one_chunk(a)
-            },
-        ));
-    }
-    let group = serde_json::Map::from_iter([("source".to_string(), serde_json::json!(what.source))]);
-    Array::to_zarr_group(path, &members, &group, ZarrVersion::V3, true)
+    Ok(coords)
 }

@@ -1,5 +1,7 @@
-//! `chunkwise reduce`: one reduction of a stored array, printed or saved (`.npy`, or a
-//! Zarr group xarray opens).
+//! `chunkwise reduce`: reductions of a stored array, printed or saved (`.npy`, or a
+//! Zarr group xarray opens). Several ops given together are built as separate lazy
+//! results over the same selected input and computed in one run (`compute_many`), so
+//! the store is read once for all of them.
 //!
 //! Result dtypes follow NumPy, except that mean/std/var (and nan-variants) are reported
 //! as float64 (`ReduceOptions::dtype`, NumPy's `dtype=np.float64`: accumulated in f64
@@ -20,7 +22,9 @@ pub struct ReduceArgs {
     /// The reduction: sum, mean, min, max, prod, std, var, nansum, nanmean, nanmin, nanmax,
     /// nanstd, nanvar, argmin, argmax, count, any, all; or the order statistics median,
     /// nanmedian, quantile, nanquantile, percentile and nanpercentile (with --q; NumPy's
-    /// dtypes: float32 stays float32, integers give float64).
+    /// dtypes: float32 stays float32, integers give float64). Several, comma-separated
+    /// (`nanmean,nanstd,nanmax`), are computed in one pass over the data: one result
+    /// each (a JSON line each with --format json; variables of one --out .zarr).
     #[arg(long)]
     op: String,
     /// The quantile (0–1) of --op quantile/nanquantile, or the percentile (0–100) of
@@ -199,15 +203,9 @@ impl Op {
 }
 
 /// The quantile options of `--op quantile` and its kin: `(q in [0, 1], options)`;
-/// `--q`/`--method` given with any other op are refused.
+/// `None` for other ops (`check_options` refuses `--q`/`--method` without one).
 fn quantile_args(op: Op, args: &ReduceArgs) -> chunkwise::Result<Option<(f64, chunkwise::QuantileOptions)>> {
     let Op::Quantile { skip_nan, percent } = op else {
-        if args.q.is_some() || args.method.is_some() {
-            return Err(chunkwise::Error::InvalidArgument(format!(
-                "--q and --method go with --op quantile, nanquantile, percentile or nanpercentile, not {}",
-                op.name()
-            )));
-        }
         return Ok(None);
     };
     let (range, what) = if percent {
@@ -278,53 +276,60 @@ fn kept_shape(shape: &[usize], axes: &chunkwise::Axes) -> chunkwise::Result<Vec<
         .collect())
 }
 
-/// Runs the command.
-///
-/// # Errors
-/// Bad input (source, op, axis, empty selection) or a failing read.
-pub fn run(args: &ReduceArgs) -> chunkwise::Result<()> {
-    let op = Op::parse(&args.op)?;
-    let quantile = quantile_args(op, args)?;
-    // A bad or unavailable --device is reported before any data is touched.
-    chunkwise::device::DeviceKind::parse(&args.run.device)
-        .and_then(chunkwise::device::DeviceKind::resolve)
-        .map_err(|e| crate::run_opts::device_error(&args.run.device, e))?;
-    if let Some(out) = &args.out
-        && out.extension().is_none_or(|e| e != "npy" && e != "zarr")
-    {
+/// The ops of `--op`: one, or several separated by commas (`nanmean,nanstd,nanmax`),
+/// each once.
+fn parse_ops(s: &str) -> chunkwise::Result<Vec<Op>> {
+    let mut ops: Vec<Op> = Vec::new();
+    for w in s.split(',') {
+        let op = Op::parse(w.trim())?;
+        if ops.contains(&op) {
+            return Err(chunkwise::Error::InvalidArgument(format!(
+                "--op {s}: {} twice",
+                op.name()
+            )));
+        }
+        ops.push(op);
+    }
+    Ok(ops)
+}
+
+/// The ops' names, as the errors list them (`mean` or `mean, max`).
+fn names(ops: &[Op]) -> String {
+    ops.iter().map(|o| o.name()).collect::<Vec<_>>().join(", ")
+}
+
+/// Options that go with some ops only: refused when no op in the list takes them (with
+/// several ops, each option applies to the ops that take it).
+fn check_options(ops: &[Op], args: &ReduceArgs) -> chunkwise::Result<()> {
+    let spread = |op: &Op| {
+        matches!(
+            op,
+            Op::Tree(ReduceOp::Std | ReduceOp::Var | ReduceOp::NanStd | ReduceOp::NanVar)
+        )
+    };
+    if let Some(d) = args.ddof {
+        if !ops.iter().any(spread) {
+            return Err(chunkwise::Error::InvalidArgument(format!(
+                "--ddof goes with std, var, nanstd and nanvar, not {}",
+                names(ops)
+            )));
+        }
+        if !d.is_finite() || d < 0.0 {
+            return Err(chunkwise::Error::InvalidArgument(format!(
+                "--ddof {d}: must be a number ≥ 0"
+            )));
+        }
+    }
+    if (args.q.is_some() || args.method.is_some()) && !ops.iter().any(|o| matches!(o, Op::Quantile { .. })) {
         return Err(chunkwise::Error::InvalidArgument(format!(
-            "--out {}: the output must be a .npy file or a .zarr store",
-            out.display()
+            "--q and --method go with --op quantile, nanquantile, percentile or nanpercentile, not {}",
+            names(ops)
         )));
     }
-    let x = source::open_decoded(&args.source, args.raw)?;
-    let full = x.shape();
-    let sels = crate::select::resolve(&args.isel, &args.sel, &args.source, &full)?;
-    let x = crate::select::apply(&x, &sels)?;
-    let axis = resolve_axes(args.axis.as_deref(), &args.source)?;
-    let moment = matches!(
-        op,
-        Op::Tree(
-            ReduceOp::Mean | ReduceOp::Std | ReduceOp::Var | ReduceOp::NanMean | ReduceOp::NanStd | ReduceOp::NanVar
-        )
-    );
-    let spread = matches!(
-        op,
-        Op::Tree(ReduceOp::Std | ReduceOp::Var | ReduceOp::NanStd | ReduceOp::NanVar)
-    );
-    if let Some(d) = args.ddof
-        && (!spread || !d.is_finite() || d < 0.0)
-    {
-        return Err(chunkwise::Error::InvalidArgument(if spread {
-            format!("--ddof {d}: must be a number ≥ 0")
-        } else {
-            format!("--ddof goes with std, var, nanstd and nanvar, not {}", op.name())
-        }));
-    }
-    if args.split_every.is_some() && !matches!(op, Op::Tree(_)) {
+    if args.split_every.is_some() && !ops.iter().any(|o| matches!(o, Op::Tree(_))) {
         return Err(chunkwise::Error::InvalidArgument(format!(
             "--split-every goes with the tree reductions, not {} (an order statistic has no combine tree)",
-            op.name()
+            names(ops)
         )));
     }
     if args.weights.is_some() {
@@ -333,7 +338,7 @@ pub fn run(args: &ReduceArgs) -> chunkwise::Result<()> {
                 "--weights does not go with --groupby, --ddof or --split-every".into(),
             ));
         }
-        if weighted_kind(op).is_none() {
+        if let Some(op) = ops.iter().find(|o| weighted_kind(**o).is_none()) {
             return Err(chunkwise::Error::InvalidArgument(format!(
                 "--weights goes with sum, mean, var and std (or their nan-names), not {}",
                 op.name()
@@ -349,6 +354,45 @@ pub fn run(args: &ReduceArgs) -> chunkwise::Result<()> {
             "--keepdims does not go with --groupby (the grouped axis becomes the groups)".into(),
         ));
     }
+    if args.groupby.is_none() && (args.time_origin.is_some() || args.time_step.is_some() || args.time_coord.is_some()) {
+        return Err(chunkwise::Error::InvalidArgument(
+            "--time-origin, --time-step and --time-coord go with --groupby".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// What one op of the command needs besides the op: the selected data, the source's
+/// full shape, the selections and the axes.
+struct Input<'a> {
+    x: &'a chunkwise::Array,
+    full: &'a [usize],
+    sels: &'a [crate::select::Selection],
+    axis: Option<&'a [isize]>,
+    /// `--weights`, cut as the data: built once, shared by the ops.
+    weights: Option<&'a chunkwise::Array>,
+}
+
+/// The lazy result of `op` over the input, and the groups of a `--groupby`.
+fn build(
+    op: Op,
+    args: &ReduceArgs,
+    input: &Input<'_>,
+) -> chunkwise::Result<(chunkwise::Array, Option<(String, crate::timecoord::Groups)>)> {
+    let Input {
+        x,
+        full,
+        sels,
+        axis,
+        weights,
+    } = *input;
+    let quantile = quantile_args(op, args)?;
+    let moment = matches!(
+        op,
+        Op::Tree(
+            ReduceOp::Mean | ReduceOp::Std | ReduceOp::Var | ReduceOp::NanMean | ReduceOp::NanStd | ReduceOp::NanVar
+        )
+    );
     // Moments are reported as float64 (NumPy's dtype=np.float64): accumulated in f64
     // and never rounded to float32 first.
     let opts = ReduceOptions {
@@ -366,7 +410,7 @@ pub fn run(args: &ReduceArgs) -> chunkwise::Result<()> {
             )));
         };
         let by_key = chunkwise::time::GroupBy::parse(by)?;
-        let axis = match axis.as_deref() {
+        let axis = match axis {
             None => 0,
             Some([a]) => *a,
             Some(_) => {
@@ -394,26 +438,19 @@ pub fn run(args: &ReduceArgs) -> chunkwise::Result<()> {
         groups = Some((by.clone(), g));
         r
     } else {
-        if args.time_origin.is_some() || args.time_step.is_some() || args.time_coord.is_some() {
-            return Err(chunkwise::Error::InvalidArgument(
-                "--time-origin, --time-step and --time-coord go with --groupby".into(),
-            ));
-        }
-        let axes: chunkwise::Axes = match &axis {
+        let axes: chunkwise::Axes = match axis {
             None => chunkwise::Axes::All,
             Some(a) => {
                 if x.ndim() == 0 {
                     return Err(chunkwise::Error::AxisOutOfRange { axis: a[0], ndim: 0 });
                 }
-                chunkwise::Axes::List(a.clone())
+                chunkwise::Axes::List(a.to_vec())
             }
         };
         let kept = args.keepdims.then(|| kept_shape(&x.shape(), &axes)).transpose()?;
-        let r = if let Some(spec) = &args.weights {
-            let w = crate::weights::weights(spec, args.lat_coord.as_deref(), &args.source, &full)?;
-            let w = crate::select::apply_broadcast(&w, &sels, full.len())?;
+        let r = if let (Some(spec), Some(w)) = (&args.weights, weights) {
             let wx = x
-                .weighted(&w)
+                .weighted(w)
                 .map_err(|e| chunkwise::Error::InvalidArgument(format!("--weights {spec}: {e}")))?;
             match weighted_kind(op) {
                 Some(ReduceOp::Sum) => wx.sum(axes)?,
@@ -442,47 +479,127 @@ pub fn run(args: &ReduceArgs) -> chunkwise::Result<()> {
             _ => r,
         }
     };
+    Ok((r, groups))
+}
+
+/// Runs the command.
+///
+/// # Errors
+/// Bad input (source, op, axis, empty selection) or a failing read.
+pub fn run(args: &ReduceArgs) -> chunkwise::Result<()> {
+    let ops = parse_ops(&args.op)?;
+    check_options(&ops, args)?;
+    // A bad or unavailable --device is reported before any data is touched.
+    chunkwise::device::DeviceKind::parse(&args.run.device)
+        .and_then(chunkwise::device::DeviceKind::resolve)
+        .map_err(|e| crate::run_opts::device_error(&args.run.device, e))?;
+    if let Some(out) = &args.out {
+        if out.extension().is_none_or(|e| e != "npy" && e != "zarr") {
+            return Err(chunkwise::Error::InvalidArgument(format!(
+                "--out {}: the output must be a .npy file or a .zarr store",
+                out.display()
+            )));
+        }
+        if ops.len() > 1 && out.extension().is_some_and(|e| e == "npy") {
+            return Err(chunkwise::Error::InvalidArgument(format!(
+                "--out {}: a .npy file holds one result; write several ops to a .zarr store",
+                out.display()
+            )));
+        }
+    }
+    let x = source::open_decoded(&args.source, args.raw)?;
+    let full = x.shape();
+    let sels = crate::select::resolve(&args.isel, &args.sel, &args.source, &full)?;
+    let x = crate::select::apply(&x, &sels)?;
+    let axis = resolve_axes(args.axis.as_deref(), &args.source)?;
+    let weights = match &args.weights {
+        Some(spec) => {
+            let w = crate::weights::weights(spec, args.lat_coord.as_deref(), &args.source, &full)?;
+            Some(crate::select::apply_broadcast(&w, &sels, full.len())?)
+        }
+        None => None,
+    };
+    let input = Input {
+        x: &x,
+        full: &full,
+        sels: &sels,
+        axis: axis.as_deref(),
+        weights: weights.as_ref(),
+    };
+    let mut results = Vec::with_capacity(ops.len());
+    let mut groups: Option<(String, crate::timecoord::Groups)> = None;
+    for &op in &ops {
+        let (r, g) = build(op, args, &input)?;
+        results.push(r);
+        groups = groups.or(g);
+    }
     let (rt, bar) = args.run.runtime(args.format == Format::Json)?;
-    if args.run.explain(&rt, &[&r])? {
+    let refs: Vec<&chunkwise::Array> = results.iter().collect();
+    if args.run.explain(&rt, &refs)? {
         return Ok(());
     }
+    // Several ops are computed together: one read of the data, their common tasks
+    // (the loads, the selection) shared.
     let t0 = Instant::now();
-    let result = rt.compute_with_stats(&[&r]);
+    let result = rt.compute_with_stats(&refs);
     let elapsed = t0.elapsed().as_secs_f64();
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
-    let (mut out, stats) = result?;
+    let (out, stats) = result?;
     args.run.finish(bar, &stats)?;
-    let c = out
-        .pop()
-        .ok_or_else(|| chunkwise::Error::Unsupported("no result".into()))?;
+    if out.len() != ops.len() {
+        return Err(chunkwise::Error::Unsupported("no result".into()));
+    }
     if let Some(path) = &args.out {
         if path.extension().is_some_and(|e| e == "zarr") {
             let grouped = groups.as_ref().map(|(by, g)| (by.as_str(), g.values.as_slice()));
-            let what = crate::output::Reduction {
-                source: &args.source,
-                op: op.name(),
-                axes: axis.as_deref(),
-                groupby: grouped,
-                keepdims: args.keepdims,
-                weights: args.weights.as_deref(),
-                selections: &sels,
-            };
-            crate::output::write_zarr(path, &c, &what)?;
+            let whats: Vec<crate::output::Reduction<'_>> = ops
+                .iter()
+                .map(|op| crate::output::Reduction {
+                    source: &args.source,
+                    op: op.name(),
+                    axes: axis.as_deref(),
+                    groupby: grouped,
+                    keepdims: args.keepdims,
+                    weights: args.weights.as_deref(),
+                    selections: &sels,
+                })
+                .collect();
+            let pairs: Vec<(&Chunk, &crate::output::Reduction<'_>)> = out.iter().zip(&whats).collect();
+            crate::output::write_zarr(path, &pairs)?;
         } else {
-            write_npy(path, &c)?;
+            write_npy(path, &out[0])?;
         }
     }
+    for (op, c) in ops.iter().zip(&out) {
+        print_result(*op, c, args, groups.as_ref(), elapsed, &stats, &rt);
+    }
+    if let (Some(p), Format::Text) = (&args.out, args.format) {
+        println!("written to {}", p.display());
+    }
+    Ok(())
+}
+
+/// Prints one op's result: a JSON object (one line per op), or text.
+fn print_result(
+    op: Op,
+    c: &Chunk,
+    args: &ReduceArgs,
+    groups: Option<&(String, crate::timecoord::Groups)>,
+    elapsed: f64,
+    stats: &chunkwise::RunStats,
+    rt: &chunkwise::Runtime,
+) {
     match args.format {
         Format::Json => {
             let shape = c.shape().iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
             let mut value = if c.shape().is_empty() {
-                format!(",\"value\":{}", json_value(&c))
+                format!(",\"value\":{}", json_value(c))
             } else {
                 String::new()
             };
-            if let Some((by, g)) = &groups {
+            if let Some((by, g)) = groups {
                 value.push_str(&format!(
                     ",\"groupby\":{},\"groups\":{}",
                     serde_json::to_string(by).unwrap_or_default(),
@@ -506,17 +623,13 @@ pub fn run(args: &ReduceArgs) -> chunkwise::Result<()> {
         }
         Format::Text => {
             if c.shape().is_empty() {
-                println!("{} = {}", op.name(), json_value(&c).replace("null", "nan"));
+                println!("{} = {}", op.name(), json_value(c).replace("null", "nan"));
             } else {
                 println!("{}: result of shape {:?}, dtype {}", op.name(), c.shape(), c.dtype());
-                if let Some((by, g)) = &groups {
+                if let Some((by, g)) = groups {
                     println!("groups ({by}): {}", g.names.join(", "));
-                }
-                if let Some(p) = &args.out {
-                    println!("written to {}", p.display());
                 }
             }
         }
     }
-    Ok(())
 }
