@@ -349,6 +349,14 @@ fn check_options(ops: &[Op], args: &ReduceArgs) -> chunkwise::Result<()> {
             "--lat-coord goes with --weights coslat".into(),
         ));
     }
+    if args.groupby.is_some()
+        && let Some(op) = ops.iter().find(|o| !matches!(o, Op::Tree(_)))
+    {
+        return Err(chunkwise::Error::InvalidArgument(format!(
+            "--groupby takes the tree reductions, not {}",
+            op.name()
+        )));
+    }
     if args.keepdims && args.groupby.is_some() {
         return Err(chunkwise::Error::InvalidArgument(
             "--keepdims does not go with --groupby (the grouped axis becomes the groups)".into(),
@@ -362,29 +370,56 @@ fn check_options(ops: &[Op], args: &ReduceArgs) -> chunkwise::Result<()> {
     Ok(())
 }
 
-/// What one op of the command needs besides the op: the selected data, the source's
-/// full shape, the selections and the axes.
+/// What one op of the command needs besides the op: the selected data and the axes,
+/// and what the ops share (weights, groups).
 struct Input<'a> {
     x: &'a chunkwise::Array,
-    full: &'a [usize],
-    sels: &'a [crate::select::Selection],
     axis: Option<&'a [isize]>,
     /// `--weights`, cut as the data: built once, shared by the ops.
     weights: Option<&'a chunkwise::Array>,
+    /// `--groupby`: the grouped axis and its groups, found once for all ops.
+    grouped: Option<(usize, &'a crate::timecoord::Groups)>,
 }
 
-/// The lazy result of `op` over the input, and the groups of a `--groupby`.
-fn build(
-    op: Op,
+/// The grouped axis and the groups of `--groupby BY` (one axis, the time coordinate
+/// read once for all ops).
+fn groups_of(
+    by: &str,
     args: &ReduceArgs,
-    input: &Input<'_>,
-) -> chunkwise::Result<(chunkwise::Array, Option<(String, crate::timecoord::Groups)>)> {
+    x: &chunkwise::Array,
+    full: &[usize],
+    sels: &[crate::select::Selection],
+    axis: Option<&[isize]>,
+) -> chunkwise::Result<(usize, crate::timecoord::Groups)> {
+    let by_key = chunkwise::time::GroupBy::parse(by)?;
+    let axis = match axis {
+        None => 0,
+        Some([a]) => *a,
+        Some(_) => {
+            return Err(chunkwise::Error::InvalidArgument(
+                "--groupby groups one axis: give a single --axis".into(),
+            ));
+        }
+    };
+    let ax = chunkwise::grid::normalize_axis(axis, x.ndim())?;
+    let t = crate::timecoord::TimeArgs {
+        origin: args.time_origin.as_deref(),
+        step: args.time_step.as_deref(),
+        calendar: args.calendar.as_deref(),
+        coord: args.time_coord.as_deref(),
+    };
+    let keep: Option<Vec<usize>> = sels.iter().find(|s| s.axis == ax).map(|s| s.positions().collect());
+    let g = crate::timecoord::labels(by_key, &t, &args.source, ax, full[ax], keep.as_deref())?;
+    Ok((ax, g))
+}
+
+/// The lazy result of `op` over the input.
+fn build(op: Op, args: &ReduceArgs, input: &Input<'_>) -> chunkwise::Result<chunkwise::Array> {
     let Input {
         x,
-        full,
-        sels,
         axis,
         weights,
+        grouped,
     } = *input;
     let quantile = quantile_args(op, args)?;
     let moment = matches!(
@@ -401,42 +436,20 @@ fn build(
         keepdims: args.keepdims,
         split_every: args.split_every.unwrap_or(chunkwise::ops::DEFAULT_SPLIT_EVERY),
     };
-    let mut groups: Option<(String, crate::timecoord::Groups)> = None;
-    let r = if let Some(by) = &args.groupby {
+    let r = if let Some((ax, g)) = grouped {
         let Op::Tree(op) = op else {
             return Err(chunkwise::Error::InvalidArgument(format!(
                 "--groupby takes the tree reductions, not {}",
                 op.name()
             )));
         };
-        let by_key = chunkwise::time::GroupBy::parse(by)?;
-        let axis = match axis {
-            None => 0,
-            Some([a]) => *a,
-            Some(_) => {
-                return Err(chunkwise::Error::InvalidArgument(
-                    "--groupby groups one axis: give a single --axis".into(),
-                ));
-            }
-        };
-        let ax = chunkwise::grid::normalize_axis(axis, x.ndim())?;
-        let t = crate::timecoord::TimeArgs {
-            origin: args.time_origin.as_deref(),
-            step: args.time_step.as_deref(),
-            calendar: args.calendar.as_deref(),
-            coord: args.time_coord.as_deref(),
-        };
-        let keep: Option<Vec<usize>> = sels.iter().find(|s| s.axis == ax).map(|s| s.positions().collect());
-        let g = crate::timecoord::labels(by_key, &t, &args.source, ax, full[ax], keep.as_deref())?;
         let gopts = chunkwise::GroupByOptions {
             ngroups: Some(g.names.len()),
             dtype: opts.dtype,
             ddof: opts.ddof,
             split_every: opts.split_every,
         };
-        let r = x.groupby_reduce(&g.labels, ax as isize, op, &gopts)?;
-        groups = Some((by.clone(), g));
-        r
+        x.groupby_reduce(&g.labels, ax as isize, op, &gopts)?
     } else {
         let axes: chunkwise::Axes = match axis {
             None => chunkwise::Axes::All,
@@ -479,7 +492,7 @@ fn build(
             _ => r,
         }
     };
-    Ok((r, groups))
+    Ok(r)
 }
 
 /// Runs the command.
@@ -519,20 +532,21 @@ pub fn run(args: &ReduceArgs) -> chunkwise::Result<()> {
         }
         None => None,
     };
+    let grouped = match &args.groupby {
+        Some(by) => Some(groups_of(by, args, &x, &full, &sels, axis.as_deref())?),
+        None => None,
+    };
     let input = Input {
         x: &x,
-        full: &full,
-        sels: &sels,
         axis: axis.as_deref(),
         weights: weights.as_ref(),
+        grouped: grouped.as_ref().map(|(ax, g)| (*ax, g)),
     };
-    let mut results = Vec::with_capacity(ops.len());
-    let mut groups: Option<(String, crate::timecoord::Groups)> = None;
-    for &op in &ops {
-        let (r, g) = build(op, args, &input)?;
-        results.push(r);
-        groups = groups.or(g);
-    }
+    let results = ops
+        .iter()
+        .map(|&op| build(op, args, &input))
+        .collect::<chunkwise::Result<Vec<_>>>()?;
+    let groups: Option<(String, crate::timecoord::Groups)> = args.groupby.clone().zip(grouped.map(|(_, g)| g));
     let (rt, bar) = args.run.runtime(args.format == Format::Json)?;
     let refs: Vec<&chunkwise::Array> = results.iter().collect();
     if args.run.explain(&rt, &refs)? {
