@@ -697,31 +697,24 @@ pub fn dimension_names(file: &Path, object: &str) -> Option<Vec<String>> {
         .collect()
 }
 
+/// `ds`'s fixed-length string attribute `name` (the kind the HDF5 dimension-scale API
+/// and netCDF-4 write), without trailing NULs; `None` when absent or of another type.
+fn fixed_attr(ds: &hdf5::Dataset, name: &str) -> Option<String> {
+    let v = ds.attr(name).ok()?.read_raw::<hdf5::types::FixedAscii<1024>>().ok()?;
+    v.first().map(|s| s.as_str().trim_end_matches('\0').to_string())
+}
+
 /// Whether `ds` is an HDF5 dimension scale (its `CLASS` attribute is
 /// `DIMENSION_SCALE`): a netCDF-4 coordinate variable or bare dimension.
 fn is_scale(ds: &hdf5::Dataset) -> bool {
-    ds.attr("CLASS")
-        .and_then(|a| a.read_raw::<hdf5::types::FixedAscii<64>>())
-        .ok()
-        .and_then(|v| {
-            v.first()
-                .map(|s| s.as_str().trim_end_matches('\0') == "DIMENSION_SCALE")
-        })
-        .unwrap_or(false)
+    fixed_attr(ds, "CLASS").is_some_and(|c| c == "DIMENSION_SCALE")
 }
 
 /// Whether `ds` is a netCDF-4 dimension without a coordinate variable: a dimension
 /// scale that only carries a length (netCDF writes its `NAME` as "This is a netCDF
 /// dimension but not a netCDF variable"), whose values mean nothing.
 fn bare_dimension(ds: &hdf5::Dataset) -> bool {
-    ds.attr("NAME")
-        .and_then(|a| a.read_raw::<hdf5::types::FixedAscii<1024>>())
-        .ok()
-        .and_then(|v| {
-            v.first()
-                .map(|s| s.as_str().starts_with("This is a netCDF dimension but not"))
-        })
-        .unwrap_or(false)
+    fixed_attr(ds, "NAME").is_some_and(|n| n.starts_with("This is a netCDF dimension but not"))
 }
 
 /// Whether dataset `object` of `file` holds values: it exists and is not a netCDF-4
