@@ -7,7 +7,7 @@
 #    run as root and missing); the default features need no system library;
 # 2. rustfmt check; clippy with warnings denied, for the default features and for
 #    `--features hdf5,cuda` (cuda builds without a toolkit: cudarc loads the driver and
-#    NVRTC at run time);
+#    NVRTC at run time); rustdoc with warnings denied (broken or private doc links);
 # 3. generates the fixtures with the reference implementations in a venv under target/
 #    (pip from PyPI): Zarr stores by zarr-python 3, HDF5 by h5py, NetCDF-4 by netCDF4,
 #    CF-encoded stores by xarray (whose decoded values are the answers);
@@ -73,6 +73,9 @@ if [ -z "${SKIP_HDF5:-}" ]; then
 else
   FEATURES="cuda"
 fi
+echo "== cargo doc --features $FEATURES (warnings denied)"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --features "$FEATURES"
+
 echo "== cargo test --features $FEATURES"
 cargo test --features "$FEATURES" --lib --bins --tests --examples
 cargo test --features "$FEATURES" --doc

@@ -18,7 +18,7 @@
 //!
 //! Layers (a module uses only its own layer or lower ones; see DESIGN.md):
 //! L0 [`error`], [`bytesize`], [`dtype`], [`grid`], [`ops`], [`time`] · L1 [`device`] · L2 [`chunk`] · L3 [`io`] ·
-//! L4 [`expr`], [`array`], [`graph`], [`optimize`], [`delayed`] · L5 [`scheduler`] ·
+//! L4 [`expr`], [`array`](mod@array), [`graph`], [`optimize`], [`delayed`](mod@delayed) · L5 [`scheduler`] ·
 //! L6 [`runtime`], [`store`], [`persist`].
 //!
 //! Feature flags: `zarr` (default; Zarr v2/v3 through `zarrs`), `hdf5` (HDF5/NetCDF-4,

@@ -1,6 +1,6 @@
 /*
  * A C copy of the axis-0 mean loop of chunkwise's CPU reduction kernels
- * (src/device/cpu/reduce.rs `MeanBank::rows`, src/device/cpu/mean512.rs), over a
+ * (src/device/cpu/reduce/bank.rs `MeanBank::rows`, src/device/cpu/mean512.rs), over a
  * (365, 721*1440) f32 field in memory: the loop's own rate, without the engine around
  * it, to tell what the machine allows from what the engine costs.
  *

@@ -39,7 +39,7 @@ pub fn default_rechunk_mem() -> usize {
 
 impl Array {
     /// The same array with new chunks; staged through intermediate chunks when the
-    /// grids do not nest (see the module docs), with [`default_rechunk_mem`].
+    /// grids do not nest (see the module docs), with `default_rechunk_mem`.
     ///
     /// # Errors
     /// [`Error::InvalidChunks`](crate::Error::InvalidChunks) when the spec does not fit.

@@ -13,7 +13,7 @@
 //! [`CpuBackend`] is the reference: host [`Buffer`]s, the CPU kernels every other test
 //! checks against unchunked ndarray references. [`CudaDevice`] runs the same contract on
 //! a GPU (its stand-in without the `cuda` feature refuses every call with
-//! [`Error::CudaNotCompiled`](crate::Error::CudaNotCompiled)).
+//! [`Error::CudaNotCompiled`]).
 
 use super::cpu::eval::{BlockCtx, InputRef, eval_block};
 use super::cpu::reduce::{ArgInfo, RowSource, merge, partial};

@@ -14,7 +14,7 @@
 //!
 //! The codec chains most climate stores use (zstd, or blosc, on plain little-endian
 //! bytes) are decoded by chunkwise itself instead, streamed from the chunk file into the
-//! block's buffer ([`super::zarr_direct`]), for any box inside one stored chunk: the
+//! block's buffer (`zarr_direct`), for any box inside one stored chunk: the
 //! generic path holds the whole compressed chunk and a chunk-sized intermediate. Boxes
 //! spanning several stored chunks, missing chunks and other codecs go through zarrs.
 

@@ -301,7 +301,7 @@ pub(super) fn finish_reduce(node: &ReduceNode, p: Partial, pshape: Vec<usize>, f
 /// Executes a task over its input values (in dependency order). Values passed with no
 /// other owner are reused in place where the task can (a combine's first partial).
 /// With a GPU, reduction chunk and combine steps it can take run there
-/// ([`super::gpu_exec`]); everything else, and everything without one, on the CPU.
+/// (`gpu_exec`); everything else, and everything without one, on the CPU.
 ///
 /// # Errors
 /// Whatever the kernel or storage reports.

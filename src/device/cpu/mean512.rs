@@ -16,7 +16,7 @@
 //! in row order to a +0.0 register, a skipped NaN adds +0.0, counts are i32 lanes, and
 //! the register is added to the accumulator once per call. So the bits do not depend on
 //! which loop ran (`wide_mean_loop_gives_the_bits_of_the_portable_one` in
-//! `reduce.rs` holds them equal).
+//! `reduce/mod.rs` holds them equal).
 
 use super::reduce::Prefetch;
 use std::mem::MaybeUninit;

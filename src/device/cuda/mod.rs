@@ -10,7 +10,7 @@
 //!
 //! [`CudaDevice`] is the handle the rest of the crate uses: a copyable ordinal. Without
 //! the `cuda` feature it is a zero-size stand-in whose constructor returns
-//! [`Error::CudaNotCompiled`] and whose buffer types cannot be constructed, so code
+//! [`crate::Error::CudaNotCompiled`] and whose buffer types cannot be constructed, so code
 //! outside `device/` needs no `#[cfg]` (the pattern of candle's `dummy_cuda_backend.rs`).
 //! Opening a GPU never panics on a machine without a driver: the driver library is
 //! probed before any symbol is resolved.
@@ -72,7 +72,7 @@ impl CudaDevice {
     /// Opens GPU `ordinal` (once per process; later calls return the same device).
     ///
     /// # Errors
-    /// [`Error::CudaNotCompiled`] in a build without the `cuda` feature; [`Error::Cuda`]
+    /// [`crate::Error::CudaNotCompiled`] in a build without the `cuda` feature; [`crate::Error::Cuda`]
     /// without a driver, without such a GPU, or when its context fails.
     pub fn new(ordinal: usize) -> Result<Self> {
         gpu::get(ordinal)?;
@@ -161,7 +161,7 @@ impl CudaDevice {
     /// (broadcastable) shape: one generated kernel, compiled once per distinct program.
     ///
     /// # Errors
-    /// [`Error::Unsupported`] for generators (arange, random: the CPU runs those).
+    /// [`crate::Error::Unsupported`] for generators (arange, random: the CPU runs those).
     pub fn fused(self, prog: &Program, inputs: &[(&DeviceBuffer, &[usize])], shape: &[usize]) -> Result<DeviceBuffer> {
         elementwise::fused(&self.gpu()?, prog, inputs, shape)
     }
@@ -170,7 +170,7 @@ impl CudaDevice {
     /// index of the block's first element along the reduced axis (arg ops).
     ///
     /// # Errors
-    /// [`Error::Unsupported`] for empty blocks or reduced axes that are not one run.
+    /// [`crate::Error::Unsupported`] for empty blocks or reduced axes that are not one run.
     pub fn reduce(
         self,
         op: ReduceOp,

@@ -1,5 +1,5 @@
 //! The CUDA backend's modules without the `cuda` feature: [`gpu::get`] returns
-//! [`Error::CudaNotCompiled`] and every other type is uninhabited, so the public API in
+//! [`crate::Error::CudaNotCompiled`] and every other type is uninhabited, so the public API in
 //! `mod.rs` is written once and compiles unchanged in both builds.
 
 /// Stand-in for the opened-GPU module.
@@ -19,7 +19,7 @@ pub mod gpu {
         }
     }
 
-    /// Always [`Error::CudaNotCompiled`].
+    /// Always [`crate::Error::CudaNotCompiled`].
     pub fn get(_ordinal: usize) -> Result<Arc<Gpu>> {
         Err(Error::CudaNotCompiled)
     }

@@ -17,7 +17,7 @@
 //!   blosc, files with a user block) goes through `H5Dread`, under the lock: correct,
 //!   serial.
 //!
-//! Big-endian data is byte-swapped after decoding. [`write`] holds `to_hdf5`.
+//! Big-endian data is byte-swapped after decoding. [`write`](mod@write) holds `to_hdf5`.
 
 pub mod filters;
 pub mod write;

@@ -1,7 +1,7 @@
 //! Block matrix products: `c += a · b` for C-order row-major blocks.
 //!
-//! Floats run through our packed, cache-blocked GEMM ([`packed`]) with AVX2/FMA
-//! micro-kernels ([`avx2`]; f64 in AVX-512 where the CPU has it) when the CPU has them
+//! Floats run through our packed, cache-blocked GEMM (`packed`) with AVX2/FMA
+//! micro-kernels (`avx2`; f64 in AVX-512 where the CPU has it) when the CPU has them
 //! (checked once at run time), else
 //! through ndarray's `general_mat_mul` (`matrixmultiply`). Single-threaded: the
 //! scheduler already runs one block product per core. Integers (and bools, as 0/1)
