@@ -113,7 +113,8 @@ impl Array {
 
     /// Writes `members` (name, array, options) as the arrays of a new Zarr group at
     /// `path` with group attributes `attributes` — a dataset xarray's `open_zarr`
-    /// opens, with coordinates beside the variable. The whole group is staged under a
+    /// opens, with coordinates beside the variable and the members' metadata
+    /// consolidated into the group's (as xarray writes it). The whole group is staged under a
     /// temporary name and published when every member is written, so `path` holds
     /// the old group or the complete new one, never a part.
     ///
@@ -149,7 +150,6 @@ impl Array {
             source,
         })?;
         let written = (|| {
-            crate::io::zarr_write::write_group_metadata(&tmp, version, attributes)?;
             for (name, array, opts) in members {
                 let opts = crate::io::zarr_write::ZarrWriteOptions {
                     version,
@@ -158,7 +158,8 @@ impl Array {
                 };
                 array.to_zarr(tmp.join(name), &opts)?;
             }
-            Ok(())
+            let names: Vec<&str> = members.iter().map(|m| m.0).collect();
+            crate::io::zarr_write::write_group_metadata(&tmp, version, attributes, &names)
         })();
         match written {
             Ok(()) => staging::publish(&tmp, target),

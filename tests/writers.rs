@@ -228,6 +228,37 @@ fn zarr_group_write_is_atomic_and_reads_back() {
             &meta
         };
         assert_eq!(attrs["title"], "test", "{version:?}");
+        // Every member's metadata consolidated into the group's, as xarray writes it.
+        let json = |p: std::path::PathBuf| -> serde_json::Value {
+            serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+        };
+        for name in ["t2m", "lat"] {
+            match version {
+                ZarrVersion::V3 => {
+                    let inline = &meta["consolidated_metadata"];
+                    assert_eq!(inline["kind"], "inline");
+                    assert_eq!(
+                        inline["metadata"][name],
+                        json(path.join(name).join("zarr.json")),
+                        "{name}"
+                    );
+                }
+                ZarrVersion::V2 => {
+                    let all = json(path.join(".zmetadata"));
+                    assert_eq!(all["zarr_consolidated_format"], 1);
+                    let m = &all["metadata"];
+                    assert_eq!(m[".zattrs"]["title"], "test");
+                    assert_eq!(m[".zgroup"]["zarr_format"], 2);
+                    for file in [".zarray", ".zattrs"] {
+                        assert_eq!(
+                            m[format!("{name}/{file}")],
+                            json(path.join(name).join(file)),
+                            "{name}/{file}"
+                        );
+                    }
+                }
+            }
+        }
     }
     // Not without overwrite; a failing member keeps the old group whole.
     let members = [("t2m", &x, ZarrWriteOptions::default())];

@@ -745,6 +745,93 @@ fn info_describes_the_store() {
 }
 
 #[test]
+fn consolidated_stores_read_as_their_arrays() {
+    // zarr-python's consolidated metadata (v2 `.zmetadata`, v3 inline in the root
+    // zarr.json), as xarray's to_zarr writes by default.
+    let Some(dir) = fixtures::dir("zarr") else { return };
+    let want = read_npy(&dir.join("group_t2m.npy")).unwrap();
+    for v in [2, 3] {
+        let store = dir.join(format!("consolidated_v{v}.zarr"));
+        let t2m = store.join("era5/t2m");
+        let got = Array::from_zarr(&t2m).unwrap().compute_chunk().unwrap();
+        same(&got, &want, 0.0, &format!("consolidated v{v}"));
+        let (code, out, err) = cli(&["info", store.to_str().unwrap()]);
+        assert_eq!(code, 0, "{err}");
+        assert!(
+            out.contains("arrays      2") && out.contains("era5/t2m") && out.contains("lat "),
+            "{out}"
+        );
+        let (code, out, err) = cli(&["reduce", t2m.to_str().unwrap(), "--op", "nanmax"]);
+        assert_eq!(code, 0, "{err}");
+        let data = want.data();
+        let max = (0..data.len())
+            .map(|i| data.get_f64(i))
+            .filter(|x| !x.is_nan())
+            .fold(f64::NEG_INFINITY, f64::max);
+        assert_eq!(out.trim(), format!("nanmax = {}", max as f32), "v{v}");
+    }
+}
+
+#[test]
+fn scalar_results_print_as_numpy_prints_them() {
+    // Text output: a float32 in its shortest form, infinities as inf/-inf (not nan);
+    // JSON keeps the exact f64 digits and writes non-finite values as null.
+    use chunkwise::io::zarr_write::ZarrWriteOptions;
+    let tmp = std::env::temp_dir().join(format!("cw-scalar-text-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let path = tmp.join("x.zarr");
+    let v = vec![1.1f32, f32::INFINITY, -2.5, f32::NEG_INFINITY, f32::NAN, 0.1];
+    let x = Array::from_ndarray(ndarray::Array1::from(v), vec![4]).unwrap();
+    x.to_zarr(&path, &ZarrWriteOptions::default()).unwrap();
+    let p = path.to_str().unwrap();
+    for (op, want) in [
+        ("max", "max = nan"),
+        ("nanmax", "nanmax = inf"),
+        ("nanmin", "nanmin = -inf"),
+        ("nansum", "nansum = nan"),
+        ("count", "count = 5"),
+    ] {
+        let (code, out, err) = cli(&["reduce", p, "--op", op]);
+        assert_eq!((code, out.trim()), (0, want), "{err}");
+    }
+    let y = Array::from_ndarray(ndarray::Array1::from(vec![0.1f32, 22.906734, 3.0]), vec![2]).unwrap();
+    let ypath = tmp.join("y.zarr");
+    y.to_zarr(&ypath, &ZarrWriteOptions::default()).unwrap();
+    let (code, out, err) = cli(&["reduce", ypath.to_str().unwrap(), "--op", "max"]);
+    assert_eq!((code, out.trim()), (0, "max = 22.906734"), "{err}");
+    let (_, out, _) = cli(&["reduce", ypath.to_str().unwrap(), "--op", "max", "--format", "json"]);
+    assert!(
+        out.contains(&format!("\"value\":{:?}", f64::from(22.906734f32))),
+        "{out}"
+    );
+    let (_, out, _) = cli(&["reduce", p, "--op", "nanmax", "--format", "json"]);
+    assert!(out.contains("\"value\":null"), "{out}");
+    std::fs::remove_dir_all(&tmp).unwrap();
+}
+
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    // `chunkwise info … | head -1`: the reader is gone before the first line is
+    // written. The process ends as `cat` would (SIGPIPE), never with a panic.
+    let Some(dir) = fixtures::dir("zarr") else { return };
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_chunkwise"))
+        .args(["info", dir.join("group.zarr").to_str().unwrap()])
+        .stdout(writer)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(err.is_empty(), "{err}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(out.status.signal(), Some(13), "{:?}", out.status);
+    }
+}
+
+#[test]
 fn memory_limit_trace_and_explain_on_the_command_line() {
     let Some(dir) = fixtures::dir("zarr") else { return };
     let src = dir.join("v3_sharded_f32.zarr");

@@ -11,8 +11,9 @@
 //! little-endian, `.` chunk keys, the same compressors (blosc-lz4 with byte shuffle, zstd,
 //! gzip or none) — and zarrs encodes the chunks through it; sharding has no v2 form.
 //!
-//! [`write_group_metadata`] makes a directory a Zarr group, so several arrays written
-//! into it (`Array::to_zarr_group`) open in xarray as one dataset.
+//! [`write_group_metadata`] makes a directory of written arrays a Zarr group, with their
+//! metadata consolidated into it, so they open in xarray as one dataset
+//! (`Array::to_zarr_group`).
 
 use super::ChunkSink;
 use super::staging;
@@ -26,34 +27,73 @@ use zarrs::array::codec::{BloscCodec, BloscCompressionLevel, BloscCompressor, Bl
 use zarrs::array::{Array as ZArray, ArrayBuilder, ArraySubset, CodecOptions};
 use zarrs::filesystem::FilesystemStore;
 
-/// Writes the metadata of a Zarr group into the existing directory `dir`: v3
-/// `zarr.json` (`node_type: group`, with `attributes`), or v2 `.zgroup` and, when
-/// there are attributes, `.zattrs` — what zarr-python writes, so xarray's
-/// `open_zarr` opens the group as a dataset of its arrays.
+/// Writes the metadata of a Zarr group into the existing directory `dir`, whose
+/// arrays `members` are already written: v3 `zarr.json` (`node_type: group`, with
+/// `attributes`), or v2 `.zgroup` and, when there are attributes, `.zattrs` — what
+/// zarr-python writes, so xarray's `open_zarr` opens the group as a dataset of its
+/// arrays. The members' metadata is also consolidated into the group's, as xarray's
+/// `to_zarr` does by default (v3 inline under `consolidated_metadata`, v2 in
+/// `.zmetadata`): `open_zarr` reads one document instead of one per array, and does not
+/// warn that it had to fall back to reading them one by one.
 ///
 /// # Errors
-/// [`Error::Io`] when a file cannot be written.
+/// [`Error::Io`] when a file cannot be read or written; [`Error::Format`] when a
+/// member's metadata is not JSON.
 pub fn write_group_metadata(
     dir: &Path,
     version: ZarrVersion,
     attributes: &serde_json::Map<String, serde_json::Value>,
+    members: &[&str],
 ) -> Result<()> {
-    let write = |name: &str, v: serde_json::Value| {
+    use serde_json::{Map, Value, json};
+    let write = |name: &str, v: Value| {
         let path = dir.join(name);
         std::fs::write(&path, v.to_string()).map_err(|source| Error::Io { path, source })
     };
+    // A member's metadata document, when it has that file.
+    let read = |rel: String| -> Result<Option<Value>> {
+        let path = dir.join(rel);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => serde_json::from_str(&text)
+                .map(Some)
+                .map_err(|e| Error::Format(format!("{}: {e}", path.display()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(Error::Io { path, source }),
+        }
+    };
+    let mut meta = Map::new();
     match version {
-        ZarrVersion::V3 => write(
-            "zarr.json",
-            serde_json::json!({"zarr_format": 3, "node_type": "group", "attributes": attributes}),
-        ),
-        ZarrVersion::V2 => {
-            write(".zgroup", serde_json::json!({"zarr_format": 2}))?;
-            if attributes.is_empty() {
-                Ok(())
-            } else {
-                write(".zattrs", serde_json::Value::Object(attributes.clone()))
+        ZarrVersion::V3 => {
+            for m in members {
+                if let Some(v) = read(format!("{m}/zarr.json"))? {
+                    meta.insert((*m).to_string(), v);
+                }
             }
+            write(
+                "zarr.json",
+                json!({
+                    "zarr_format": 3,
+                    "node_type": "group",
+                    "attributes": attributes,
+                    "consolidated_metadata": {"kind": "inline", "must_understand": false, "metadata": meta},
+                }),
+            )
+        }
+        ZarrVersion::V2 => {
+            write(".zgroup", json!({"zarr_format": 2}))?;
+            meta.insert(".zgroup".into(), json!({"zarr_format": 2}));
+            if !attributes.is_empty() {
+                write(".zattrs", Value::Object(attributes.clone()))?;
+                meta.insert(".zattrs".into(), Value::Object(attributes.clone()));
+            }
+            for m in members {
+                for file in [".zarray", ".zattrs"] {
+                    if let Some(v) = read(format!("{m}/{file}"))? {
+                        meta.insert(format!("{m}/{file}"), v);
+                    }
+                }
+            }
+            write(".zmetadata", json!({"metadata": meta, "zarr_consolidated_format": 1}))
         }
     }
 }

@@ -56,7 +56,29 @@ enum Command {
     Info(info::InfoArgs),
 }
 
+/// Output into a closed pipe (`chunkwise info … | head -3`) ends the process quietly,
+/// as it ends `cat` or `grep`: Rust starts programs with SIGPIPE ignored, so a write to
+/// the closed pipe fails and `println!` panics. Output files are complete before
+/// anything is printed about them (written under a temporary name, then renamed), so
+/// the signal never leaves a partial one.
+fn default_sigpipe() {
+    #[cfg(target_os = "linux")]
+    {
+        unsafe extern "C" {
+            fn signal(signum: i32, handler: usize) -> usize;
+        }
+        const SIGPIPE: i32 = 13;
+        const SIG_DFL: usize = 0;
+        // SAFETY: restores the default disposition of one signal, before any thread
+        // is started; no handler code is installed.
+        unsafe {
+            signal(SIGPIPE, SIG_DFL);
+        }
+    }
+}
+
 fn main() -> ExitCode {
+    default_sigpipe();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

@@ -142,6 +142,26 @@ fn float(x: f64) -> String {
     if x.is_finite() { format!("{x:?}") } else { "null".into() }
 }
 
+/// A 0-d result as text, as NumPy prints it: a float32 in its shortest form
+/// (`22.906734`, not the f64 digits of the same value), `nan`, `inf`, `-inf`.
+fn text_value(c: &Chunk) -> String {
+    fn text<T: std::fmt::Debug + Into<f64> + Copy>(x: T) -> String {
+        let f: f64 = x.into();
+        if f.is_nan() {
+            "nan".into()
+        } else if f.is_infinite() {
+            if f > 0.0 { "inf" } else { "-inf" }.into()
+        } else {
+            format!("{x:?}")
+        }
+    }
+    match c.data() {
+        chunkwise::Buffer::F32(v) => text(v[0]),
+        chunkwise::Buffer::F64(v) => text(v[0]),
+        _ => json_value(c),
+    }
+}
+
 /// What `--op` names: a tree reduction, or an order statistic (computed over the axes
 /// rechunked whole, `Array::median`, `Array::quantile_with`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -637,7 +657,7 @@ fn print_result(
         }
         Format::Text => {
             if c.shape().is_empty() {
-                println!("{} = {}", op.name(), json_value(c).replace("null", "nan"));
+                println!("{} = {}", op.name(), text_value(c));
             } else {
                 println!("{}: result of shape {:?}, dtype {}", op.name(), c.shape(), c.dtype());
                 if let Some((by, g)) = groups {
