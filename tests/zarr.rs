@@ -167,7 +167,14 @@ fn bad_input_gives_one_line_errors_and_no_output_file() {
             args("v3_bool.zarr", &["--op", "sum", "--device", "tpu"]),
             "--device tpu",
         ),
-        (args("nope.zarr", &["--op", "sum"]), "nope.zarr"),
+        (
+            args("nope.zarr", &["--op", "sum"]),
+            "nope.zarr: no such file or directory",
+        ),
+        (
+            args("manifest.json", &["--op", "sum"]),
+            "manifest.json: a file, not a Zarr store",
+        ),
         (args("bad_metadata.zarr", &["--op", "sum"]), "bad_metadata.zarr"),
         (args("corrupt_chunk.zarr", &["--op", "sum"]), "corrupt_chunk.zarr"),
         (args("truncated_chunk.zarr", &["--op", "sum"]), "truncated_chunk.zarr"),

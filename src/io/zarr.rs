@@ -67,7 +67,7 @@ impl ZarrSource {
         if !path.exists() {
             return Err(Error::Io {
                 path,
-                source: std::io::Error::from(std::io::ErrorKind::NotFound),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or directory"),
             });
         }
         let v3_group = std::fs::read_to_string(path.join("zarr.json"))
@@ -92,6 +92,11 @@ impl ZarrSource {
                     } else {
                         children.join(", ")
                     }
+                )));
+            }
+            if path.is_file() {
+                return Err(Error::Format(format!(
+                    "{shown}: a file, not a Zarr store (a directory); an HDF5/NetCDF-4 dataset is named FILE:/path/to/dataset"
                 )));
             }
             return Err(Error::Format(format!(

@@ -62,7 +62,7 @@ fn open_hdf5(file: &Path, dataset: &str) -> Result<Array> {
     if !file.exists() {
         return Err(Error::Io {
             path: file.to_path_buf(),
-            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or directory"),
         });
     }
     Err(Error::Unsupported(format!(
