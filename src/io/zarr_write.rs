@@ -315,7 +315,11 @@ impl ZarrSink {
             b.dimension_names(opts.dimension_names.clone());
             b.attributes(opts.attributes.clone());
             let a = b.build(store, "/").map_err(|e| e.to_string())?;
-            a.store_metadata().map_err(|e| e.to_string())?;
+            // Without zarrs's `_zarrs` attribute (a JSON object naming the writer):
+            // xarray copies attributes into a dataset, and netCDF cannot store an
+            // object, so `xr.open_zarr(out).to_netcdf(…)` failed on it.
+            let meta = zarrs::array::ArrayMetadataOptions::default().with_include_zarrs_metadata(false);
+            a.store_metadata_opt(&meta).map_err(|e| e.to_string())?;
             Ok(a)
         })();
         let array = match built {
