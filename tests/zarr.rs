@@ -839,6 +839,52 @@ fn output_into_a_closed_pipe_ends_quietly() {
 }
 
 #[test]
+fn text_coordinates_are_listed_and_refused_by_name() {
+    // xarray writes a string coordinate as v2 `<U3` or v3 `fixed_length_utf32`.
+    let Some(dir) = fixtures::dir("zarr") else { return };
+    let tmp = std::env::temp_dir().join(format!("cw-stations-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    for (v, dtype) in [(2, "<U3"), (3, "fixed_length_utf32")] {
+        let store = dir.join(format!("stations_v{v}.zarr"));
+        let (code, out, err) = cli(&["info", store.to_str().unwrap()]);
+        assert_eq!(code, 0, "{err}");
+        let line = out
+            .lines()
+            .find(|l| l.trim_start().starts_with("station"))
+            .unwrap_or("");
+        assert!(
+            line.contains("(station)")
+                && line.contains(&format!("[3] {dtype}"))
+                && line.contains("a data type chunkwise does not read"),
+            "v{v}: {out}"
+        );
+        let (code, _, err) = cli(&["reduce", store.join("station").to_str().unwrap(), "--op", "max"]);
+        assert_eq!(code, 1);
+        assert!(
+            err.contains(&format!("data type '{dtype}' is not supported")),
+            "v{v}: {err}"
+        );
+        // The variable reduces; its text coordinate stays out of the output store.
+        let out_path = tmp.join(format!("v{v}.zarr"));
+        let (code, _, err) = cli(&[
+            "reduce",
+            store.join("t").to_str().unwrap(),
+            "--op",
+            "sum",
+            "--axis",
+            "time",
+            "--out",
+            out_path.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "{err}");
+        let sum = Array::from_zarr(out_path.join("t")).unwrap().compute::<f32>().unwrap();
+        assert_eq!(sum.iter().copied().collect::<Vec<_>>(), [18.0, 22.0, 26.0], "v{v}");
+        assert!(!out_path.join("station").exists(), "v{v}");
+    }
+    std::fs::remove_dir_all(&tmp).unwrap();
+}
+
+#[test]
 fn memory_limit_trace_and_explain_on_the_command_line() {
     let Some(dir) = fixtures::dir("zarr") else { return };
     let src = dir.join("v3_sharded_f32.zarr");

@@ -104,18 +104,22 @@ impl ZarrSource {
             )));
         }
         let store = FilesystemStore::new(&path).map_err(|e| Error::Format(format!("{shown}: {e}")))?;
-        let array = ZArray::open(Arc::new(store), "/")
-            .map_err(|e| Error::Format(format!("{shown}: invalid Zarr metadata: {e}")))?;
+        let unsupported =
+            |dname: &str| Error::Format(format!("{shown}: data type '{dname}' is not supported ({SUPPORTED})"));
+        let array = ZArray::open(Arc::new(store), "/").map_err(|e| {
+            // A v2 text array (`<U3`, as xarray writes a string coordinate) has metadata
+            // zarrs refuses; what matters is that chunkwise reads no text.
+            match stored_layout(&path) {
+                Some((_, dname, _)) if is_text(&dname) => unsupported(&dname),
+                _ => Error::Format(format!("{shown}: invalid Zarr metadata: {e}")),
+            }
+        })?;
         let dname = array
             .data_type()
             .name(ZarrVersion::V3)
             .map(|c| c.into_owned())
             .unwrap_or_else(|| array.data_type().to_string());
-        let dtype: DType = dname.parse().map_err(|_| {
-            Error::Format(format!(
-                "{shown}: data type '{dname}' is not supported (bool, int8–64, uint8–64, float32/64)"
-            ))
-        })?;
+        let dtype: DType = dname.parse().map_err(|_| unsupported(&dname))?;
         let shape: Vec<usize> = array.shape().iter().map(|&n| n as usize).collect();
         let chunks = if shape.contains(&0) || shape.is_empty() {
             shape.iter().map(|&n| n.max(1)).collect()
@@ -373,6 +377,47 @@ pub fn dimension_names(path: &Path) -> Option<Vec<String>> {
         return Some(n);
     }
     attributes(path).ok()?.get("_ARRAY_DIMENSIONS").and_then(names)
+}
+
+/// The data types chunkwise reads, for messages.
+const SUPPORTED: &str = "bool, int8–64, uint8–64, float32/64";
+
+/// Whether a stored data type name is text: NumPy's `<U`/`|S`/`|O` in v2, zarr-python's
+/// `string`, `fixed_length_utf32` or `fixed_length_ascii`-style names in v3.
+fn is_text(dtype: &str) -> bool {
+    let code = dtype.trim_start_matches(['<', '>', '|', '=']);
+    code.starts_with('U')
+        || code.starts_with('S')
+        || code == "O"
+        || ["str", "utf", "ascii", "bytes"].iter().any(|t| dtype.contains(t))
+}
+
+/// What the metadata of the Zarr array at `path` says of it, read as plain JSON: shape,
+/// data type as stored (`float32`, `fixed_length_utf32`, `<U3`, …) and chunk shape. For
+/// listing arrays chunkwise cannot open (text coordinates, as xarray writes a
+/// `season` or `station` coordinate), which zarrs's own validation may refuse. `None`
+/// when there is no readable array metadata.
+#[must_use]
+pub fn stored_layout(path: &Path) -> Option<(Vec<u64>, String, Vec<u64>)> {
+    let json = |name: &str| -> Option<serde_json::Value> {
+        serde_json::from_str(&std::fs::read_to_string(path.join(name)).ok()?).ok()
+    };
+    let u64s =
+        |v: &serde_json::Value| -> Option<Vec<u64>> { v.as_array()?.iter().map(serde_json::Value::as_u64).collect() };
+    if let Some(j) = json("zarr.json").filter(|j| j.get("node_type").and_then(|n| n.as_str()) == Some("array")) {
+        let dtype = match &j["data_type"] {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.get("name")?.as_str()?.to_string(),
+        };
+        let chunks = u64s(&j["chunk_grid"]["configuration"]["chunk_shape"])?;
+        return Some((u64s(&j["shape"])?, dtype, chunks));
+    }
+    let j = json(".zarray")?;
+    let dtype = match &j["dtype"] {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    Some((u64s(&j["shape"])?, dtype, u64s(&j["chunks"])?))
 }
 
 /// The CF attributes xarray would decode the Zarr array at `path` with (see

@@ -83,7 +83,13 @@ fn print_listing(arrays: &[(String, String)]) {
                     a.dtype()
                 );
             }
-            Err(e) => println!("  {name:<width$}  cannot be read: {e}"),
+            Err(e) => match source::stored_layout(src) {
+                // An array of text (a `season` or `station` coordinate): listed as stored.
+                Some((shape, dtype, block)) => println!(
+                    "  {name:<width$}  {dims:<dwidth$}{shape:?} {dtype}  blocks {block:?}  (a data type chunkwise does not read)"
+                ),
+                None => println!("  {name:<width$}  cannot be read: {e}"),
+            },
         }
     }
 }

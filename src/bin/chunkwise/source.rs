@@ -126,6 +126,15 @@ pub fn dimension_names(s: &str) -> Option<Vec<String>> {
     }
 }
 
+/// Shape, stored data type and chunk shape from a Zarr SOURCE's metadata alone, for
+/// listing an array chunkwise cannot open (text); `None` for HDF5 or unreadable metadata.
+pub fn stored_layout(s: &str) -> Option<(Vec<u64>, String, Vec<u64>)> {
+    match parse(s) {
+        Source::Zarr(p) => chunkwise::io::zarr::stored_layout(p),
+        Source::Hdf5(..) => None,
+    }
+}
+
 /// SOURCE's `units` attribute, when it has one that is a string.
 pub fn units(s: &str) -> Option<String> {
     string_attr(s, "units")
