@@ -111,6 +111,32 @@ fn info_describes_the_dataset() {
     );
 }
 
+#[test]
+fn text_variables_are_listed_and_refused_by_name() {
+    let Some(dir) = fixtures::dir("hdf5") else { return };
+    let file = format!("{}/stations.nc", dir.display());
+    let (code, out, err) = cli(&["info", &file]);
+    assert_eq!(code, 0, "{err}");
+    let line = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("/station"))
+        .unwrap_or("");
+    assert!(
+        line.contains("(station)")
+            && line.contains("[3] unicode")
+            && line.contains("a data type chunkwise does not read"),
+        "{out}"
+    );
+    let (code, _, err) = cli(&["reduce", &format!("{file}:/station"), "--op", "max"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("datatype unicode") && err.contains("is not supported"),
+        "{err}"
+    );
+    let (code, out, err) = cli(&["reduce", &format!("{file}:/t"), "--op", "sum"]);
+    assert_eq!((code, out.trim()), (0, "sum = 66.0"), "{err}");
+}
+
 /// `reduce --groupby month` on a NetCDF-4 file: the CF `time` variable next to the data
 /// (units as netCDF's fixed-length string attribute, 6-hourly) gives the months.
 #[test]

@@ -83,7 +83,7 @@ fn print_listing(arrays: &[(String, String)]) {
                     a.dtype()
                 );
             }
-            Err(e) => match source::stored_layout(src) {
+            Err(e) => match source::stored_layout(src).filter(|_| e.to_string().contains("is not supported (bool")) {
                 // An array of text (a `season` or `station` coordinate): listed as stored.
                 Some((shape, dtype, block)) => println!(
                     "  {name:<width$}  {dims:<dwidth$}{shape:?} {dtype}  blocks {block:?}  (a data type chunkwise does not read)"

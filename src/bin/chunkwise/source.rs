@@ -126,11 +126,14 @@ pub fn dimension_names(s: &str) -> Option<Vec<String>> {
     }
 }
 
-/// Shape, stored data type and chunk shape from a Zarr SOURCE's metadata alone, for
-/// listing an array chunkwise cannot open (text); `None` for HDF5 or unreadable metadata.
+/// Shape, stored data type and chunk shape of SOURCE from its metadata alone, for
+/// listing an array chunkwise cannot open (text); `None` when unreadable.
 pub fn stored_layout(s: &str) -> Option<(Vec<u64>, String, Vec<u64>)> {
     match parse(s) {
         Source::Zarr(p) => chunkwise::io::zarr::stored_layout(p),
+        #[cfg(feature = "hdf5")]
+        Source::Hdf5(file, dataset) => chunkwise::io::hdf5::stored_layout(file, dataset),
+        #[cfg(not(feature = "hdf5"))]
         Source::Hdf5(..) => None,
     }
 }

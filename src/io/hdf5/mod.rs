@@ -717,6 +717,21 @@ fn bare_dimension(ds: &hdf5::Dataset) -> bool {
     fixed_attr(ds, "NAME").is_some_and(|n| n.starts_with("This is a netCDF dimension but not"))
 }
 
+/// Shape, stored data type (HDF5's description: `unicode (var len)`, …) and chunk
+/// shape (the shape, when not chunked) of dataset `object`, whatever its type: for
+/// listing datasets chunkwise cannot open (text, as netCDF-4 stores a string
+/// coordinate). `None` when the file or dataset cannot be read.
+#[must_use]
+pub fn stored_layout(file: &Path, object: &str) -> Option<(Vec<u64>, String, Vec<u64>)> {
+    let ds = hdf5::File::open(file).ok()?.dataset(object).ok()?;
+    let desc = ds.dtype().ok()?.to_descriptor().ok()?.to_string();
+    let shape: Vec<u64> = ds.shape().iter().map(|&n| n as u64).collect();
+    let chunks = ds
+        .chunk()
+        .map_or_else(|| shape.clone(), |c| c.iter().map(|&n| n as u64).collect());
+    Some((shape, desc, chunks))
+}
+
 /// Whether dataset `object` of `file` holds values: it exists and is not a netCDF-4
 /// dimension without a coordinate variable (see [`group_datasets`]).
 #[must_use]
