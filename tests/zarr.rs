@@ -839,6 +839,35 @@ fn output_into_a_closed_pipe_ends_quietly() {
 }
 
 #[test]
+fn help_shows_examples_one_per_line() {
+    for (cmd, example) in [
+        (
+            "reduce",
+            "chunkwise reduce era5.zarr/t2m --op nanmean --axis 0 --out clim.npy",
+        ),
+        ("info", "chunkwise info era5.zarr/t2m"),
+        ("bench", "chunkwise bench --list"),
+    ] {
+        let (code, out, err) = cli(&[cmd, "--help"]);
+        assert_eq!(code, 0, "{err}");
+        assert!(out.contains("Examples:\n"), "{cmd}: {out}");
+        assert!(
+            out.lines().any(|l| l.trim() == example),
+            "{cmd}: '{example}' not a line of {out}"
+        );
+    }
+    let (code, out, _) = cli(&["--help"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.lines()
+            .any(|l| l.trim_start().starts_with("reduce  Reduce a stored array")),
+        "{out}"
+    );
+    let (code, _, err) = cli(&["reduce"]);
+    assert_eq!(code, 2, "usage errors exit with 2: {err}");
+}
+
+#[test]
 fn text_coordinates_are_listed_and_refused_by_name() {
     // xarray writes a string coordinate as v2 `<U3` or v3 `fixed_length_utf32`.
     let Some(dir) = fixtures::dir("zarr") else { return };

@@ -29,15 +29,16 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run the built-in benchmark suite on generated data.
+    /// Run the built-in benchmark suite on generated data
     ///
     /// Examples:
     ///   chunkwise bench                       # every workload, small size
     ///   chunkwise bench fused --size medium --repeat 5
     ///   chunkwise bench --list
     ///   chunkwise bench --format json
+    #[command(verbatim_doc_comment)]
     Bench(bench::BenchArgs),
-    /// Reduce a stored array (Zarr v2/v3, HDF5/NetCDF-4) over some or all axes.
+    /// Reduce a stored array (Zarr v2/v3, HDF5/NetCDF-4) over some or all axes
     ///
     /// Examples:
     ///   chunkwise reduce era5.zarr/t2m --op nanmean --axis 0 --out clim.npy
@@ -47,12 +48,15 @@ enum Command {
     ///   chunkwise reduce data.nc:/t2m --op nanstd --axis 0 --explain --dot graph.dot
     ///   chunkwise reduce era5.zarr/t2m --op mean --axis lat,lon --weights coslat --out gmst.npy
     ///   chunkwise reduce era5.nc:/t2m --op nanstd --axis time --ddof 1
+    #[command(verbatim_doc_comment)]
     Reduce(Box<reduce::ReduceArgs>),
-    /// Describe a stored array (shape, dimension names, dtype, chunks, codecs, fill
-    /// value, CF decoding, sizes), or list the arrays of a group or file.
+    /// Describe a stored array (shape, dims, dtype, chunks, codecs, fill value, CF decoding, sizes), or list a group's arrays
     ///
-    /// Example:
+    /// Examples:
     ///   chunkwise info era5.zarr/t2m
+    ///   chunkwise info era5.zarr              # the arrays of a group, as xarray lists them
+    ///   chunkwise info era5.nc:/surface/t2m
+    #[command(verbatim_doc_comment)]
     Info(info::InfoArgs),
 }
 
