@@ -181,6 +181,10 @@ fn bad_input_gives_one_line_errors_and_no_output_file() {
         (args("corrupt_blosc.zarr", &["--op", "sum"]), "corrupt_blosc.zarr"),
         (args("group.zarr", &["--op", "sum"]), "group"),
         (args("v3_bool.zarr", &["--op", "mode"]), "unknown op 'mode'"),
+        (
+            args("v3_bool.zarr", &["--op", "sum,"]),
+            "--op sum,: an empty name between commas",
+        ),
         // the order statistics read through the same checks
         (
             args("corrupt_chunk.zarr", &["--op", "nanmedian", "--axis", "0"]),

@@ -301,6 +301,11 @@ fn kept_shape(shape: &[usize], axes: &chunkwise::Axes) -> chunkwise::Result<Vec<
 fn parse_ops(s: &str) -> chunkwise::Result<Vec<Op>> {
     let mut ops: Vec<Op> = Vec::new();
     for w in s.split(',') {
+        if w.trim().is_empty() && s.contains(',') {
+            return Err(chunkwise::Error::InvalidArgument(format!(
+                "--op {s}: an empty name between commas"
+            )));
+        }
         let op = Op::parse(w.trim())?;
         if ops.contains(&op) {
             return Err(chunkwise::Error::InvalidArgument(format!(
