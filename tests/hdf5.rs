@@ -111,6 +111,44 @@ fn info_describes_the_dataset() {
     );
 }
 
+/// A variable in a subgroup over a dimension defined at the root (`/surface/t2m` over
+/// `lat`, whose coordinate variable is `/lat`): netCDF's scoping finds the coordinate
+/// in the group above, for `--weights coslat` and `--sel` alike.
+#[test]
+fn coordinates_are_found_in_the_groups_above() {
+    use chunkwise::io::npy::read_npy;
+    let Some(dir) = fixtures::dir("hdf5") else { return };
+    let tmp = std::env::temp_dir().join(format!("cw-h5-scoped-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let var = format!("{}/era5.nc:/surface/t2m", dir.display());
+    let run = |name: &str, rest: &[&str]| {
+        let out = tmp.join(format!("{name}.npy"));
+        let mut args = vec!["reduce", &var, "--op", "mean", "--out", out.to_str().unwrap()];
+        args.extend_from_slice(rest);
+        let (code, _, err) = cli(&args);
+        assert_eq!(code, 0, "{name}: {err}");
+        read_npy(&out).unwrap()
+    };
+    let lat = format!("{}/era5.nc:/lat", dir.display());
+    same(
+        &run("coslat", &["--axis", "lat,lon", "--weights", "coslat"]),
+        &run(
+            "named",
+            &["--axis", "lat,lon", "--weights", "coslat", "--lat-coord", &lat],
+        ),
+        0.0,
+        "--weights coslat finds /lat",
+    );
+    // lat is -90, -67.5, …, 90: 0 ≤ lat ≤ 40 is positions 4 and 5.
+    same(
+        &run("sel", &["--axis", "time", "--sel", "lat=0:40"]),
+        &run("isel", &["--axis", "time", "--isel", "lat=4:6"]),
+        0.0,
+        "--sel lat finds /lat",
+    );
+    std::fs::remove_dir_all(&tmp).unwrap();
+}
+
 #[test]
 fn text_variables_are_listed_and_refused_by_name() {
     let Some(dir) = fixtures::dir("hdf5") else { return };

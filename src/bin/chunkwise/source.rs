@@ -158,9 +158,11 @@ pub fn string_attr(s: &str, key: &str) -> Option<String> {
     }
 }
 
-/// The array named `name` beside SOURCE `s` (in the same Zarr group or HDF5 group), as
-/// a SOURCE, when it exists and holds values: where xarray finds a dimension's
-/// coordinate.
+/// The array named `name` beside SOURCE `s`, as a SOURCE, when it exists and holds
+/// values: where a dimension's coordinate is. In a Zarr store, the same group (as
+/// xarray looks); in a NetCDF-4 file, the same group or the nearest group above it
+/// that has one, netCDF's scoping of dimensions (`/surface/t2m` over dimension `lat`
+/// defined at the root has its coordinate in `/lat`).
 pub fn sibling(s: &str, name: &str) -> Option<String> {
     match parse(s) {
         Source::Zarr(p) => {
@@ -168,9 +170,14 @@ pub fn sibling(s: &str, name: &str) -> Option<String> {
             chunkwise::io::zarr::is_zarr(&c).then(|| c.display().to_string())
         }
         Source::Hdf5(file, ds) => {
-            let group = ds.rsplit_once('/').map_or("", |(g, _)| g);
-            let c = format!("{}:{group}/{name}", file.display());
-            hdf5_has_values(file, &format!("{group}/{name}")).then_some(c)
+            let mut group = ds.rsplit_once('/').map_or("", |(g, _)| g);
+            loop {
+                let object = format!("{group}/{name}");
+                if hdf5_has_values(file, &object) {
+                    return Some(format!("{}:{object}", file.display()));
+                }
+                group = group.rsplit_once('/')?.0;
+            }
         }
     }
 }

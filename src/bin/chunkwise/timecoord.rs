@@ -132,7 +132,8 @@ fn coordinate(t: &TimeArgs<'_>, src: &str, axis: usize, _len: usize) -> Result<(
                 let group = ds.rsplit_once('/').map_or("", |(g, _)| g);
                 let dims = source::dimension_names(src);
                 let name = dims.and_then(|d| d.get(axis).cloned()).unwrap_or_else(|| "time".into());
-                format!("{}:{group}/{name}", file.display())
+                // The same group, or a group above it (netCDF's dimension scoping).
+                source::sibling(src, &name).unwrap_or_else(|| format!("{}:{group}/{name}", file.display()))
             }
         },
     };
