@@ -83,8 +83,10 @@ fn print_listing(arrays: &[(String, String)]) {
                     a.dtype()
                 );
             }
+            // The readers' "data type … is not supported (bool, int8–64, …)": an array of
+            // text (a `season` or `station` coordinate), listed as stored. Any other
+            // error (corrupt metadata, a missing filter) is shown as it is.
             Err(e) => match source::stored_layout(src).filter(|_| e.to_string().contains("is not supported (bool")) {
-                // An array of text (a `season` or `station` coordinate): listed as stored.
                 Some((shape, dtype, block)) => println!(
                     "  {name:<width$}  {dims:<dwidth$}{shape:?} {dtype}  blocks {block:?}  (a data type chunkwise does not read)"
                 ),

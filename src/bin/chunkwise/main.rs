@@ -66,7 +66,8 @@ enum Command {
 /// anything is printed about them (written under a temporary name, then renamed), so
 /// the signal never leaves a partial one.
 fn default_sigpipe() {
-    #[cfg(target_os = "linux")]
+    // SIGPIPE is 13 and SIG_DFL 0 on Linux, macOS and the BSDs.
+    #[cfg(unix)]
     {
         unsafe extern "C" {
             fn signal(signum: i32, handler: usize) -> usize;
