@@ -64,7 +64,7 @@ pub enum Error {
     #[error("{0}")]
     Value(String),
     /// An operating-system error on a path.
-    #[error("{path}: {source}")]
+    #[error("{path}: {}", os_text(source))]
     Io {
         /// The file or directory.
         path: PathBuf,
@@ -137,5 +137,20 @@ impl Error {
             Error::Task { source, .. } => source.root(),
             e => e,
         }
+    }
+}
+
+/// What the OS said, as the one-line errors put it: "no such file or directory", not
+/// "No such file or directory (os error 2)".
+fn os_text(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match (e.raw_os_error(), text.rfind(" (os error ")) {
+        (Some(_), Some(i)) => {
+            let mut chars = text[..i].chars();
+            chars
+                .next()
+                .map_or_else(String::new, |c| c.to_lowercase().chain(chars).collect())
+        }
+        _ => text,
     }
 }

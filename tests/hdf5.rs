@@ -67,6 +67,15 @@ fn bad_input_gives_one_line_errors_and_no_output_file() {
         (args("cases.h5:/era5", &["--op", "sum"]), "is a group, not a dataset"),
         (args("cases.h5", &["--op", "sum"]), "name the dataset"),
         (args("not_hdf5.h5:/x", &["--op", "sum"]), "not an HDF5"),
+        (
+            args("missing.nc:t2m", &["--op", "sum"]),
+            "missing.nc: no such file or directory",
+        ),
+        (
+            args("classic.nc:/t2m", &["--op", "sum"]),
+            "classic.nc: a netCDF-3 64-bit-offset file, which chunkwise does not read",
+        ),
+        (args("classic.nc", &["--op", "sum"]), "nccopy -k nc4"),
         (args("truncated.h5:/gzip_i64", &["--op", "sum"]), "truncated.h5"),
         (
             args("bad_chunks.h5:/garbled", &["--op", "sum"]),
@@ -108,6 +117,48 @@ fn info_describes_the_dataset() {
     assert!(
         out.contains("(9 in the grid, 2 stored)") && out.contains("fill value  7"),
         "{out}"
+    );
+}
+
+/// `file.nc:t2m` (no `/` after the colon, as netCDF users write it) names the same
+/// variable as `file.nc:/t2m`, in `reduce` and `info` alike; `info` on a netCDF-3 file
+/// says what it is.
+#[test]
+fn variables_are_named_with_or_without_the_leading_slash() {
+    let Some(dir) = fixtures::dir("hdf5") else { return };
+    let f = |s: &str| format!("{}/{s}", dir.display());
+    let tmp = std::env::temp_dir().join(format!("cw-h5-noslash-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let mut runs = Vec::new();
+    for (i, var) in ["era5.nc:/surface/t2m", "era5.nc:surface/t2m"].iter().enumerate() {
+        let out = tmp.join(format!("{i}.npy"));
+        let reduced = cli(&[
+            "reduce",
+            &f(var),
+            "--op",
+            "nanmean",
+            "--axis",
+            "0",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(reduced.0, 0, "{var}: {}", reduced.2);
+        let (code, scalar, err) = cli(&["reduce", &f(var), "--op", "max"]);
+        assert_eq!(code, 0, "{var}: {err}");
+        runs.push((std::fs::read(&out).unwrap(), scalar, cli(&["info", &f(var)])));
+    }
+    assert!(
+        runs[0] == runs[1],
+        "the two namings differ: {:?} / {:?}",
+        runs[0].1,
+        runs[1].1
+    );
+    let _ = std::fs::remove_dir_all(&tmp);
+    let (code, _, err) = cli(&["info", &f("classic.nc")]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("a netCDF-3 64-bit-offset file") && err.lines().count() == 1,
+        "{err}"
     );
 }
 

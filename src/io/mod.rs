@@ -12,6 +12,7 @@ pub mod memory;
 pub mod npy;
 pub mod shuffle;
 pub mod sliced;
+pub mod sniff;
 pub mod spill;
 pub mod staging;
 #[cfg(feature = "zarr")]

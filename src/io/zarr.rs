@@ -95,6 +95,9 @@ impl ZarrSource {
                 )));
             }
             if path.is_file() {
+                if let Some(what) = super::sniff::foreign_format(&path) {
+                    return Err(Error::Format(format!("{shown}: {what}")));
+                }
                 return Err(Error::Format(format!(
                     "{shown}: a file, not a Zarr store (a directory); an HDF5/NetCDF-4 dataset is named FILE:/path/to/dataset"
                 )));

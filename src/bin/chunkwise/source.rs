@@ -1,7 +1,8 @@
 //! Parsing a SOURCE argument into a lazy array.
 //!
 //! `path/store.zarr` or `path/store.zarr/group/array` (Zarr v2 or v3, recognised by its
-//! metadata files), or `file.h5:/group/dataset` / `file.nc:/group/var` (HDF5, NetCDF-4).
+//! metadata files), or `file.h5:/group/dataset` / `file.nc:/group/var` (HDF5, NetCDF-4;
+//! `file.nc:var` too).
 
 use chunkwise::{Array, Error, Result};
 use std::path::Path;
@@ -14,18 +15,30 @@ pub enum Source<'a> {
     Hdf5(&'a Path, &'a str),
 }
 
-/// Splits `file.h5:/dataset` forms from plain paths.
+/// Splits `file.h5:/dataset` forms from plain paths. The `/` after the colon may be
+/// left out (`file.nc:t2m`, as netCDF tools and xarray users name variables); the part
+/// before the colon must then end as an HDF5/netCDF file does or be a file, so a Zarr
+/// directory with a colon in its name (`run:2020.zarr`) stays a Zarr path.
 pub fn parse(s: &str) -> Source<'_> {
-    if let Some(i) = s.rfind(":/") {
-        let file = &s[..i];
+    let hdf5_file = |file: &str| {
         let lower = file.to_ascii_lowercase();
-        if [".h5", ".hdf5", ".hdf", ".nc", ".nc4", ".he5"]
+        [".h5", ".hdf5", ".hdf", ".nc", ".nc4", ".he5"]
             .iter()
             .any(|e| lower.ends_with(e))
             || Path::new(file).is_file()
-        {
+    };
+    if let Some(i) = s.rfind(":/") {
+        let file = &s[..i];
+        if hdf5_file(file) {
             return Source::Hdf5(Path::new(file), &s[i + 1..]);
         }
+    }
+    if let Some((file, dataset)) = s.rsplit_once(':')
+        && !dataset.is_empty()
+        && !dataset.starts_with('/')
+        && hdf5_file(file)
+    {
+        return Source::Hdf5(Path::new(file), dataset);
     }
     Source::Zarr(Path::new(s))
 }

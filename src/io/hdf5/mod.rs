@@ -82,6 +82,21 @@ pub fn is_hdf5(path: &Path) -> bool {
         && &sig == b"\x89HDF\r\n\x1a\n"
 }
 
+/// An error unless `path` is an HDF5 file: what the file is instead when its signature
+/// says (netCDF-3, GRIB, …; see [`super::sniff`]).
+fn check_signature(path: &Path) -> Result<()> {
+    if is_hdf5(path) {
+        return Ok(());
+    }
+    if let Some(what) = super::sniff::foreign_format(path) {
+        return Err(Error::Format(format!("{}: {what}", path.display())));
+    }
+    Err(Error::Format(format!(
+        "{}: not an HDF5 or NetCDF-4 file (no HDF5 signature)",
+        path.display()
+    )))
+}
+
 /// The chunkwise dtype of an HDF5 datatype.
 fn map_dtype(desc: &TypeDescriptor) -> Option<DType> {
     Some(match desc {
@@ -134,12 +149,7 @@ impl Hdf5Source {
             path: path.clone(),
             source: e,
         })?;
-        if !is_hdf5(&path) {
-            return Err(Error::Format(format!(
-                "{}: not an HDF5 or NetCDF-4 file (no HDF5 signature)",
-                path.display()
-            )));
-        }
+        check_signature(&path)?;
         let h5 = hdf5::File::open(&path).map_err(|e| h5err(&path, "cannot open", &e))?;
         let dpath = if dataset.starts_with('/') {
             dataset.to_string()
@@ -766,6 +776,11 @@ pub fn group_datasets(file: &Path, group: &str) -> Result<Option<Vec<String>>> {
             }
         }
     }
+    std::fs::File::open(file).map_err(|e| Error::Io {
+        path: file.to_path_buf(),
+        source: e,
+    })?;
+    check_signature(file)?;
     let h5 = hdf5::File::open(file).map_err(|e| h5err(file, "cannot open", &e))?;
     let g = group.trim_end_matches('/');
     if h5.group(if g.is_empty() { "/" } else { g }).is_err() {
