@@ -155,6 +155,8 @@ fn bad_input_gives_one_line_errors_and_no_output_file() {
             .collect()
     };
     let no_dir = std::env::temp_dir().join("chunkwise-no-such-dir/r.npy");
+    let dir_npy = std::env::temp_dir().join(format!("chunkwise-dir-{}.npy", std::process::id()));
+    std::fs::create_dir_all(&dir_npy).unwrap();
     // `--device cuda` is a one-line error on a machine (or build) without a GPU.
     if chunkwise::device::cuda::CudaDevice::count() == 0 {
         fixtures::check_bad_inputs(&[(
@@ -231,7 +233,11 @@ fn bad_input_gives_one_line_errors_and_no_output_file() {
         ),
         (
             args("v3_bool.zarr", &["--op", "sum", "--out", no_dir.to_str().unwrap()]),
-            "chunkwise-no-such-dir/r.npy",
+            "chunkwise-no-such-dir: directory does not exist",
+        ),
+        (
+            args("v3_bool.zarr", &["--op", "sum", "--out", dir_npy.to_str().unwrap()]),
+            "is a directory, not a .npy file",
         ),
         (
             args("v3_zstd_f32.zarr", &["--op", "mean", "--ddof", "1"]),
@@ -334,6 +340,7 @@ fn bad_input_gives_one_line_errors_and_no_output_file() {
             "not degrees within ±90",
         ),
     ]);
+    std::fs::remove_dir(&dir_npy).unwrap();
     // Usage errors exit with 2.
     assert_eq!(cli(&["reduce", &p("v3_bool.zarr")]).0, 2);
 }

@@ -74,6 +74,7 @@ pub fn write_npy(path: &Path, c: &Chunk) -> Result<()> {
     bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
     bytes.extend_from_slice(header.as_bytes());
     bytes.extend_from_slice(&le_bytes(c.data()));
+    super::staging::check_target(path, true)?;
     let tmp = super::staging::temp_sibling(path);
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;

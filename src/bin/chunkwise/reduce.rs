@@ -538,6 +538,15 @@ pub fn run(args: &ReduceArgs) -> chunkwise::Result<()> {
                 out.display()
             )));
         }
+        // Checked now, not after a long run: the directory must exist, and a .npy
+        // cannot replace a directory.
+        chunkwise::io::staging::check_target(out, true)?;
+        if out.extension().is_some_and(|e| e == "npy") && out.is_dir() {
+            return Err(chunkwise::Error::InvalidArgument(format!(
+                "--out {}: is a directory, not a .npy file",
+                out.display()
+            )));
+        }
         if ops.len() > 1 && out.extension().is_some_and(|e| e == "npy") {
             return Err(chunkwise::Error::InvalidArgument(format!(
                 "--out {}: a .npy file holds one result; write several ops to a .zarr store",
