@@ -111,6 +111,19 @@ fn info_describes_the_dataset() {
     ] {
         assert!(out.contains(want), "'{want}' not in {out}");
     }
+    let (code, out, err) = cli(&[
+        "info",
+        &format!("{}/era5.nc:/surface/t2m", dir.display()),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(j["codecs"], serde_json::json!(["fletcher32", "shuffle", "deflate(4)"]));
+    assert_eq!(j["fill_value"], "NaN");
+    assert_eq!(j["dims"], serde_json::json!(["time", "lat", "lon"]));
+    assert_eq!(j["chunks"], serde_json::json!([3, 9, 8]));
+    assert_eq!(j["read_path"], "direct chunk reads, filters decoded in parallel");
     let (code, out, _) = cli(&["info", &format!("{}/cases.h5:/partial_fill7_i32", dir.display())]);
     assert_eq!(code, 0);
     // 3 × 3 chunks in the grid, rows 0..5 and columns 0..10 written: 2 stored.

@@ -762,6 +762,60 @@ fn info_describes_the_store() {
     assert!(out.contains("(9 in the grid, 2 stored)"), "{out}");
 }
 
+/// `info --format json`: one JSON object with the same facts as the text, for scripts.
+#[test]
+fn info_as_json_holds_the_same_facts() {
+    let Some(dir) = fixtures::dir("zarr") else { return };
+    let json = |src: &str| -> serde_json::Value {
+        let (code, out, err) = cli(&["info", src, "--format", "json"]);
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(out.lines().count(), 1, "{out}");
+        serde_json::from_str(&out).unwrap()
+    };
+    let partial = dir.join("v2_zlib_partial_i32.zarr");
+    let j = json(partial.to_str().unwrap());
+    let (_, text, _) = cli(&["info", partial.to_str().unwrap()]);
+    let shape: Vec<usize> = serde_json::from_value(j["shape"].clone()).unwrap();
+    assert!(text.contains(&format!("shape       {shape:?}")), "{text}");
+    assert_eq!(j["format"], "Zarr v2");
+    assert_eq!(j["dtype"], "int32");
+    assert_eq!(
+        (j["chunks_in_grid"].as_u64(), j["chunks_stored"].as_u64()),
+        (Some(9), Some(2))
+    );
+    assert_eq!(j["fill_value"], 7);
+    assert_eq!(j["codecs"]["compressor"]["id"], "zlib");
+    assert_eq!(
+        j["bytes_in_memory"].as_u64(),
+        Some(shape.iter().product::<usize>() as u64 * 4)
+    );
+    assert!(j["cf_decoding"].is_null());
+    // A group: its arrays, a text coordinate marked unreadable.
+    let g = json(dir.join("stations_v3.zarr").to_str().unwrap());
+    assert_eq!(g["format"], "Zarr group");
+    let arrays = g["arrays"].as_array().unwrap();
+    let names: Vec<&str> = arrays.iter().map(|a| a["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["station", "t"]);
+    assert_eq!(
+        (arrays[0]["readable"].as_bool(), arrays[1]["readable"].as_bool()),
+        (Some(false), Some(true))
+    );
+    assert_eq!(arrays[1]["dims"], serde_json::json!(["time", "station"]));
+    assert_eq!(arrays[1]["shape"], serde_json::json!([4, 3]));
+    // CF decoding: the attributes' effect, and the text line's words.
+    let src = dir.join("cf/era5_v3.zarr/t2m");
+    let j = json(src.to_str().unwrap());
+    let cf = &j["cf_decoding"];
+    assert_eq!(cf["fill_values"], serde_json::json!([-32767.0]));
+    assert_eq!(
+        (cf["scale_factor"].as_f64(), cf["add_offset"].as_f64()),
+        (Some(0.002), Some(280.0))
+    );
+    assert_eq!(cf["dtype"], "float64");
+    let (_, text, _) = cli(&["info", src.to_str().unwrap()]);
+    assert!(text.contains(cf["text"].as_str().unwrap()), "{cf} / {text}");
+}
+
 #[test]
 fn consolidated_stores_read_as_their_arrays() {
     // zarr-python's consolidated metadata (v2 `.zmetadata`, v3 inline in the root

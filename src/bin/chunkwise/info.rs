@@ -1,7 +1,13 @@
 //! `chunkwise info`: what a stored array is, without reading its data.
+//!
+//! Each fact is gathered once into a [`Report`] and printed either as aligned text lines
+//! (for people) or as one JSON object (`--format json`, for scripts: `jq .shape`), so
+//! the two forms cannot disagree.
 
+use crate::reduce::Format;
 use crate::source::{self, Source};
 use chunkwise::io::ChunkSource;
+use serde_json::{Value, json};
 use std::path::Path;
 
 /// Arguments of `chunkwise info`.
@@ -9,6 +15,54 @@ use std::path::Path;
 pub struct InfoArgs {
     /// The array: `store.zarr`, `store.zarr/group/array` (Zarr v2/v3), or `file.h5:/dataset`.
     source: String,
+    /// Output format: aligned lines, or one JSON object (`jq .shape`).
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+}
+
+/// The facts about an array or a group, in the order they are shown: a text label and
+/// line, and the JSON member with the same content.
+#[derive(Default)]
+struct Report {
+    facts: Vec<(&'static str, &'static str, String, Value)>,
+    /// A group's members, each as a text line and a JSON object.
+    members: Option<Vec<(String, Value)>>,
+}
+
+impl Report {
+    fn fact(&mut self, key: &'static str, label: &'static str, text: impl Into<String>, json: Value) {
+        self.facts.push((key, label, text.into(), json));
+    }
+
+    fn print(&self, format: Format) {
+        match format {
+            Format::Text => {
+                // Facts with no label are JSON-only (the text folds them into another line).
+                for (_, label, text, _) in self.facts.iter().filter(|f| !f.1.is_empty()) {
+                    println!("{label:<12}{text}");
+                }
+                if let Some(m) = &self.members {
+                    println!("{:<12}{}", "arrays", m.len());
+                    for (line, _) in m {
+                        println!("{line}");
+                    }
+                }
+            }
+            Format::Json => {
+                let mut obj = serde_json::Map::new();
+                for (key, _, _, json) in &self.facts {
+                    obj.insert((*key).to_string(), json.clone());
+                }
+                if let Some(m) = &self.members {
+                    obj.insert(
+                        "arrays".into(),
+                        Value::Array(m.iter().map(|(_, j)| j.clone()).collect()),
+                    );
+                }
+                println!("{}", Value::Object(obj));
+            }
+        }
+    }
 }
 
 fn dir_stats(p: &Path) -> (u64, usize) {
@@ -41,85 +95,155 @@ fn dir_stats(p: &Path) -> (u64, usize) {
 
 /// The datasets of an HDF5/NetCDF-4 file or group, one line each.
 #[cfg(feature = "hdf5")]
-fn hdf5_listing(file: &Path, group: &str) -> chunkwise::Result<()> {
+fn hdf5_listing(file: &Path, group: &str) -> chunkwise::Result<Report> {
     let names = chunkwise::io::hdf5::group_datasets(file, group)?.unwrap_or_default();
-    println!("source      {}:{group}", file.display());
-    println!("format      HDF5 group (NetCDF-4 files are HDF5)");
+    let mut r = Report::default();
+    let shown = format!("{}:{group}", file.display());
+    r.fact("source", "source", shown.clone(), json!(shown));
+    r.fact(
+        "format",
+        "format",
+        "HDF5 group (NetCDF-4 files are HDF5)",
+        json!("HDF5 group"),
+    );
     let sources: Vec<(String, String)> = names
         .iter()
         .map(|n| (n.clone(), format!("{}:{n}", file.display())))
         .collect();
-    print_listing(&sources);
-    Ok(())
+    r.members = Some(listing(&sources));
+    Ok(r)
 }
 
 /// One line per array of a group, as xarray's repr lists a dataset's variables: name,
 /// dimension names where the store records them, shape, dtype, blocks, and the CF
 /// decoding `chunkwise reduce` applies (or why it cannot be read).
-fn print_listing(arrays: &[(String, String)]) {
-    println!("arrays      {}", arrays.len());
+fn listing(arrays: &[(String, String)]) -> Vec<(String, Value)> {
     let width = arrays.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
-    let dims: Vec<String> = arrays
+    let dims: Vec<Option<Vec<String>>> = arrays.iter().map(|(_, src)| source::dimension_names(src)).collect();
+    let dims_text: Vec<String> = dims
         .iter()
-        .map(|(_, src)| {
-            source::dimension_names(src)
-                .map(|d| format!("({})  ", d.join(", ")))
-                .unwrap_or_default()
-        })
+        .map(|d| d.as_ref().map(|d| format!("({})  ", d.join(", "))).unwrap_or_default())
         .collect();
-    let dwidth = dims.iter().map(|d| d.chars().count()).max().unwrap_or(0);
-    for ((name, src), dims) in arrays.iter().zip(&dims) {
-        match source::open(src) {
+    let dwidth = dims_text.iter().map(|d| d.chars().count()).max().unwrap_or(0);
+    let mut out = Vec::new();
+    for (((name, src), dims), dtext) in arrays.iter().zip(&dims).zip(&dims_text) {
+        let mut j = serde_json::Map::new();
+        j.insert("name".into(), json!(name));
+        j.insert("dims".into(), json!(dims));
+        let line = match source::open(src) {
             Ok(a) => {
                 let block: Vec<usize> = a.chunks().iter().map(|c| c.first().copied().unwrap_or(0)).collect();
-                let cf = match source::cf_decoding(src, a.dtype()) {
-                    Ok(Some(cf)) => format!("  cf {}", cf.describe()),
-                    Ok(None) => String::new(),
-                    Err(e) => format!("  cf not possible: {e}"),
-                };
-                println!(
-                    "  {name:<width$}  {dims:<dwidth$}{:?} {}  blocks {block:?}{cf}",
+                let (cf_text, cf_json) = cf(src, a.dtype());
+                j.insert("shape".into(), json!(a.shape()));
+                j.insert("dtype".into(), json!(a.dtype().name()));
+                j.insert("blocks".into(), json!(block));
+                j.insert("cf_decoding".into(), cf_json);
+                j.insert("readable".into(), json!(true));
+                let cf_text = cf_text.map(|t| format!("  cf {t}")).unwrap_or_default();
+                format!(
+                    "  {name:<width$}  {dtext:<dwidth$}{:?} {}  blocks {block:?}{cf_text}",
                     a.shape(),
                     a.dtype()
-                );
+                )
             }
             // The readers' "data type … is not supported (bool, int8–64, …)": an array of
             // text (a `season` or `station` coordinate), listed as stored. Any other
             // error (corrupt metadata, a missing filter) is shown as it is.
-            Err(e) => match source::stored_layout(src).filter(|_| e.to_string().contains("is not supported (bool")) {
-                Some((shape, dtype, block)) => println!(
-                    "  {name:<width$}  {dims:<dwidth$}{shape:?} {dtype}  blocks {block:?}  (a data type chunkwise does not read)"
-                ),
-                None => println!("  {name:<width$}  cannot be read: {e}"),
-            },
-        }
+            Err(e) => {
+                j.insert("readable".into(), json!(false));
+                match source::stored_layout(src).filter(|_| e.to_string().contains("is not supported (bool")) {
+                    Some((shape, dtype, block)) => {
+                        j.insert("shape".into(), json!(shape));
+                        j.insert("dtype".into(), json!(dtype));
+                        j.insert("blocks".into(), json!(block));
+                        j.insert("error".into(), json!("a data type chunkwise does not read"));
+                        format!(
+                            "  {name:<width$}  {dtext:<dwidth$}{shape:?} {dtype}  blocks {block:?}  (a data type chunkwise does not read)"
+                        )
+                    }
+                    None => {
+                        j.insert("error".into(), json!(e.to_string()));
+                        format!("  {name:<width$}  cannot be read: {e}")
+                    }
+                }
+            }
+        };
+        out.push((line, Value::Object(j)));
+    }
+    out
+}
+
+/// What `chunkwise reduce` decodes (without `--raw`): the text (`None` when nothing is
+/// decoded) and the JSON form (`null` then; an object of the attributes' effect, or
+/// `{"error": …}` when the attributes cannot be used).
+fn cf(source: &str, dtype: chunkwise::DType) -> (Option<String>, Value) {
+    match source::cf_decoding(source, dtype) {
+        Ok(Some(cf)) => (
+            Some(cf.describe()),
+            json!({
+                "fill_values": cf.fills.iter().map(|&(v, _)| v).collect::<Vec<f64>>(),
+                "scale_factor": cf.scale,
+                "add_offset": cf.offset,
+                "read_as": cf.view.map(chunkwise::DType::name),
+                "dtype": cf.dtype.name(),
+                "text": cf.describe(),
+            }),
+        ),
+        Ok(None) => (None, Value::Null),
+        Err(e) => (Some(format!("not possible: {e}")), json!({ "error": e.to_string() })),
     }
 }
 
-/// What `chunkwise reduce` decodes (without `--raw`): the CF line.
-fn print_cf(source: &str, dtype: chunkwise::DType) {
-    match source::cf_decoding(source, dtype) {
-        Ok(Some(cf)) => println!("cf decoding {} (reduce --raw reads the stored values)", cf.describe()),
-        Ok(None) => println!("cf decoding none"),
-        Err(e) => println!("cf decoding not possible: {e}"),
-    }
+/// The CF fact: what `chunkwise reduce` decodes (without `--raw`).
+fn cf_fact(r: &mut Report, source: &str, dtype: chunkwise::DType) {
+    let (text, json) = cf(source, dtype);
+    let text = match text {
+        Some(t) if t.starts_with("not possible") => t,
+        Some(t) => format!("{t} (reduce --raw reads the stored values)"),
+        None => "none".into(),
+    };
+    r.fact("cf_decoding", "cf decoding", text, json);
 }
 
 /// The dimension names, where the store records them (`--axis` takes them).
-fn print_dims(source: &str) {
+fn dims_fact(r: &mut Report, source: &str) {
     if let Some(d) = source::dimension_names(source) {
-        println!("dims        ({})", d.join(", "));
+        r.fact("dims", "dims", format!("({})", d.join(", ")), json!(d));
     }
 }
 
-/// The last two lines: bytes in memory and on disk, with the compression ratio.
-fn print_sizes(mem: usize, bytes: u64) {
-    println!("in memory   {mem} bytes ({:.1} MB)", mem as f64 / 1e6);
-    println!(
-        "on disk     {bytes} bytes ({:.1} MB, ratio {:.2})",
-        bytes as f64 / 1e6,
-        mem as f64 / bytes.max(1) as f64
+/// The last two facts: bytes in memory and on disk, with the compression ratio.
+fn sizes_fact(r: &mut Report, mem: usize, bytes: u64) {
+    r.fact(
+        "bytes_in_memory",
+        "in memory",
+        format!("{mem} bytes ({:.1} MB)", mem as f64 / 1e6),
+        json!(mem),
     );
+    r.fact(
+        "bytes_on_disk",
+        "on disk",
+        format!(
+            "{bytes} bytes ({:.1} MB, ratio {:.2})",
+            bytes as f64 / 1e6,
+            mem as f64 / bytes.max(1) as f64
+        ),
+        json!(bytes),
+    );
+}
+
+/// The chunk grid fact: stored chunk shape, how many the grid has, how many are stored.
+fn chunks_fact(r: &mut Report, shape: &[usize], chunks: &[usize], present: Option<usize>) {
+    let nchunks: usize = shape.iter().zip(chunks).map(|(&n, &c)| n.div_ceil(c.max(1))).product();
+    let stored = present.map_or("?".into(), |p| p.to_string());
+    r.fact(
+        "chunks",
+        "chunks",
+        format!("{chunks:?} ({nchunks} in the grid, {stored} stored)"),
+        json!(chunks),
+    );
+    r.fact("chunks_in_grid", "", String::new(), json!(nchunks));
+    r.fact("chunks_stored", "", String::new(), json!(present));
 }
 
 /// Runs the command.
@@ -127,6 +251,11 @@ fn print_sizes(mem: usize, bytes: u64) {
 /// # Errors
 /// A missing path or something that is not a readable array.
 pub fn run(args: &InfoArgs) -> chunkwise::Result<()> {
+    report(args)?.print(args.format);
+    Ok(())
+}
+
+fn report(args: &InfoArgs) -> chunkwise::Result<Report> {
     let path = match source::parse(&args.source) {
         #[cfg(feature = "hdf5")]
         Source::Zarr(path) if path.is_file() && chunkwise::io::hdf5::is_hdf5(path) => {
@@ -134,14 +263,16 @@ pub fn run(args: &InfoArgs) -> chunkwise::Result<()> {
         }
         Source::Zarr(path) => {
             if let Some(arrays) = chunkwise::io::zarr::group_arrays(path) {
-                println!("source      {}", path.display());
-                println!("format      Zarr group");
+                let mut r = Report::default();
+                let shown = path.display().to_string();
+                r.fact("source", "source", shown.clone(), json!(shown));
+                r.fact("format", "format", "Zarr group", json!("Zarr group"));
                 let sources: Vec<(String, String)> = arrays
                     .iter()
                     .map(|a| (a.clone(), format!("{}/{a}", path.display())))
                     .collect();
-                print_listing(&sources);
-                return Ok(());
+                r.members = Some(listing(&sources));
+                return Ok(r);
             }
             path
         }
@@ -154,8 +285,9 @@ pub fn run(args: &InfoArgs) -> chunkwise::Result<()> {
         }
         #[cfg(not(feature = "hdf5"))]
         Source::Hdf5(..) => {
+            // Fails, saying the binary was built without the hdf5 feature.
             let _ = source::open(&args.source)?;
-            return Ok(());
+            return Err(chunkwise::Error::Unsupported("HDF5 needs the hdf5 feature".into()));
         }
     };
     if path.is_file() {
@@ -166,66 +298,95 @@ pub fn run(args: &InfoArgs) -> chunkwise::Result<()> {
     let meta = serde_json::to_value(src.zarr().metadata()).unwrap_or_default();
     let shape = src.shape().to_vec();
     let chunks = src.natural_chunks().unwrap_or_default();
-    let nchunks: usize = shape.iter().zip(&chunks).map(|(&n, &c)| n.div_ceil(c.max(1))).product();
     let (bytes, present) = dir_stats(path);
     let mem = shape.iter().product::<usize>() * src.dtype().size();
-    let version = meta.get("zarr_format").and_then(serde_json::Value::as_u64).unwrap_or(0);
-    println!("source      {}", path.display());
-    println!("format      Zarr v{version}");
-    println!("shape       {shape:?}");
-    print_dims(&args.source);
-    println!("dtype       {}", src.dtype());
-    println!("chunks      {chunks:?} ({nchunks} in the grid, {present} stored)");
-    let codecs = if version == 2 {
-        format!(
-            "filters {} compressor {} order {}",
-            meta.get("filters").map_or("null".into(), ToString::to_string),
-            meta.get("compressor").map_or("null".into(), ToString::to_string),
-            meta.get("order").map_or("C".into(), ToString::to_string)
+    let version = meta.get("zarr_format").and_then(Value::as_u64).unwrap_or(0);
+    let mut r = Report::default();
+    let shown = path.display().to_string();
+    r.fact("source", "source", shown.clone(), json!(shown));
+    r.fact(
+        "format",
+        "format",
+        format!("Zarr v{version}"),
+        json!(format!("Zarr v{version}")),
+    );
+    r.fact("shape", "shape", format!("{shape:?}"), json!(shape));
+    dims_fact(&mut r, &args.source);
+    r.fact("dtype", "dtype", src.dtype().to_string(), json!(src.dtype().name()));
+    chunks_fact(&mut r, &shape, &chunks, Some(present));
+    let (codecs_text, codecs_json) = if version == 2 {
+        let get = |k: &str| meta.get(k).cloned().unwrap_or(Value::Null);
+        let order = meta.get("order").cloned().unwrap_or(json!("C"));
+        (
+            format!(
+                "filters {} compressor {} order {order}",
+                get("filters"),
+                get("compressor")
+            ),
+            json!({ "filters": get("filters"), "compressor": get("compressor"), "order": order }),
         )
     } else {
-        meta.get("codecs").map_or("[]".into(), ToString::to_string)
+        let c = meta.get("codecs").cloned().unwrap_or(json!([]));
+        (c.to_string(), c)
     };
-    println!("codecs      {codecs}");
-    println!(
-        "fill value  {}",
-        meta.get("fill_value").map_or("null".into(), ToString::to_string)
-    );
-    print_cf(&args.source, src.dtype());
-    print_sizes(mem, bytes);
-    Ok(())
+    r.fact("codecs", "codecs", codecs_text, codecs_json);
+    let fill = meta.get("fill_value").cloned().unwrap_or(Value::Null);
+    r.fact("fill_value", "fill value", fill.to_string(), fill);
+    cf_fact(&mut r, &args.source, src.dtype());
+    sizes_fact(&mut r, mem, bytes);
+    Ok(r)
+}
+
+/// A fill value as Zarr metadata writes one: a number, or `"NaN"`, `"Infinity"`,
+/// `"-Infinity"`.
+#[cfg(feature = "hdf5")]
+fn scalar_json(s: chunkwise::Scalar) -> Value {
+    match s {
+        chunkwise::Scalar::Bool(b) => json!(b),
+        chunkwise::Scalar::Int(i) => json!(i),
+        chunkwise::Scalar::UInt(u) => json!(u),
+        chunkwise::Scalar::Float(f) if f.is_nan() => json!("NaN"),
+        chunkwise::Scalar::Float(f) if f.is_infinite() => json!(if f > 0.0 { "Infinity" } else { "-Infinity" }),
+        chunkwise::Scalar::Float(f) => json!(f),
+    }
 }
 
 #[cfg(feature = "hdf5")]
-fn hdf5_info(file: &Path, dataset: &str) -> chunkwise::Result<()> {
+fn hdf5_info(file: &Path, dataset: &str) -> chunkwise::Result<Report> {
     let src = chunkwise::io::hdf5::Hdf5Source::open(file, dataset)?;
     let shape = src.shape().to_vec();
     let mem = shape.iter().product::<usize>() * src.dtype().size();
     let (bytes, present) = src.storage();
-    println!("source      {}", src.name());
-    println!("format      HDF5 (NetCDF-4 files are HDF5)");
-    println!("shape       {shape:?}");
-    print_dims(&format!("{}:{dataset}", file.display()));
-    println!("dtype       {}", src.dtype());
+    let named = format!("{}:{dataset}", file.display());
+    let mut r = Report::default();
+    r.fact("source", "source", src.name(), json!(src.name()));
+    r.fact("format", "format", "HDF5 (NetCDF-4 files are HDF5)", json!("HDF5"));
+    r.fact("shape", "shape", format!("{shape:?}"), json!(shape));
+    dims_fact(&mut r, &named);
+    r.fact("dtype", "dtype", src.dtype().to_string(), json!(src.dtype().name()));
     match src.stored_chunks() {
-        Some(chunks) => {
-            let nchunks: usize = shape.iter().zip(chunks).map(|(&n, &c)| n.div_ceil(c.max(1))).product();
-            let stored = present.map_or("?".into(), |p| p.to_string());
-            println!("chunks      {chunks:?} ({nchunks} in the grid, {stored} stored)");
-        }
-        None => println!("chunks      none (contiguous or compact storage)"),
+        Some(chunks) => chunks_fact(&mut r, &shape, chunks, present),
+        None => r.fact("chunks", "chunks", "none (contiguous or compact storage)", Value::Null),
     }
-    println!(
-        "codecs      {}",
-        if src.filters().is_empty() {
+    let filters = src.filters();
+    r.fact(
+        "codecs",
+        "codecs",
+        if filters.is_empty() {
             "none".to_string()
         } else {
-            src.filters().join(", ")
-        }
+            filters.join(", ")
+        },
+        json!(filters),
     );
-    println!("fill value  {}", src.fill_value());
-    print_cf(&format!("{}:{dataset}", file.display()), src.dtype());
-    println!("read path   {}", src.read_path());
-    print_sizes(mem, bytes);
-    Ok(())
+    r.fact(
+        "fill_value",
+        "fill value",
+        src.fill_value().to_string(),
+        scalar_json(src.fill_value()),
+    );
+    cf_fact(&mut r, &named, src.dtype());
+    r.fact("read_path", "read path", src.read_path(), json!(src.read_path()));
+    sizes_fact(&mut r, mem, bytes);
+    Ok(r)
 }

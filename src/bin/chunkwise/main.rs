@@ -56,6 +56,7 @@ enum Command {
     ///   chunkwise info era5.zarr/t2m
     ///   chunkwise info era5.zarr              # the arrays of a group, as xarray lists them
     ///   chunkwise info era5.nc:/surface/t2m
+    ///   chunkwise info era5.zarr/t2m --format json | jq .chunks
     #[command(verbatim_doc_comment)]
     Info(info::InfoArgs),
 }
