@@ -372,3 +372,111 @@ fn raw_reads_stored_values_and_info_shows_the_decoding() {
         "{out}"
     );
 }
+
+/// `'mf/era5_*.nc:t2m'`: three yearly files, each packed with its own scale and offset
+/// and counting time from its own first day (as xarray writes them), read as one array
+/// along time — equal to xarray's answers on the concatenated files for a mean over
+/// time, a monthly climatology (times joined across files), a `--sel` that spans two
+/// files, and an area-weighted mean per step; `--out .zarr` carries the joined times.
+#[test]
+fn several_files_read_as_one_like_open_mfdataset() {
+    use chunkwise::io::npy::read_npy;
+    let Some(dir) = fixtures::dir("hdf5") else { return };
+    let mf = dir.join("mf");
+    let pattern = format!("{}/era5_*.nc:t2m", mf.display());
+    let tmp = std::env::temp_dir().join(format!("cw-h5-mf-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    for (name, args) in [
+        ("nanmean_time", vec!["--op", "nanmean", "--axis", "time"]),
+        ("month_nanmean", vec!["--op", "nanmean", "--groupby", "month"]),
+        (
+            "winter_nanmax",
+            vec![
+                "--op",
+                "nanmax",
+                "--axis",
+                "time",
+                "--sel",
+                "time=2001-12-15:2002-01-15",
+            ],
+        ),
+        ("gmst", vec!["--op", "mean", "--axis", "lat,lon", "--weights", "coslat"]),
+    ] {
+        let out = tmp.join(format!("{name}.npy"));
+        let mut full = vec!["reduce", pattern.as_str()];
+        full.extend(&args);
+        full.extend(["--out", out.to_str().unwrap()]);
+        let (code, _, err) = cli(&full);
+        assert_eq!(code, 0, "{name}: {err}");
+        let want = read_npy(&mf.join(format!("{name}.npy"))).unwrap();
+        fixtures::same(&read_npy(&out).unwrap(), &want, 1e-12, name);
+    }
+    // The whole decoded array, through the library's view of the same files.
+    let (code, out, err) = cli(&["reduce", &pattern, "--op", "nansum", "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let got: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let all = read_npy(&mf.join("t2m.npy")).unwrap();
+    let want: f64 = (0..all.data().len())
+        .map(|i| all.data().get_f64(i))
+        .filter(|v| !v.is_nan())
+        .sum();
+    let v = got["value"].as_f64().unwrap();
+    assert!((v - want).abs() <= 1e-9 * want.abs(), "{v} vs {want}");
+    // The joined time axis goes with the result into Zarr: 1095 days from 2001-01-01.
+    let store = tmp.join("g.zarr");
+    let (code, _, err) = cli(&[
+        "reduce",
+        &pattern,
+        "--op",
+        "mean",
+        "--axis",
+        "lat,lon",
+        "--out",
+        store.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let time = Array::from_zarr(store.join("time")).unwrap().compute::<i64>().unwrap();
+    assert_eq!(
+        time.iter().copied().collect::<Vec<_>>(),
+        (0..1095).collect::<Vec<i64>>()
+    );
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
+/// Files that are not one dataset are refused by name: another grid, other units, a
+/// pattern matching nothing, files named without their variable.
+#[test]
+fn files_that_are_not_one_dataset_are_refused() {
+    let Some(dir) = fixtures::dir("hdf5") else { return };
+    let p = |n: &str| format!("{}/mf/{n}", dir.display());
+    fixtures::check_bad_inputs(&[
+        (
+            vec![p("grid_?.nc:t2m"), "--op".into(), "max".into()],
+            "disagree on coordinate 'lat'",
+        ),
+        (
+            vec![p("units_?.nc:t2m"), "--op".into(), "max".into()],
+            "disagree on 'units' ('K' in",
+        ),
+        (
+            vec![p("nope_*.nc:t2m"), "--op".into(), "max".into()],
+            "no file matches the pattern",
+        ),
+        (
+            vec![p("era5_*.nc"), "--op".into(), "max".into()],
+            "name the variable as",
+        ),
+    ]);
+    // info: the joined array and each file, as text and JSON.
+    let (code, out, err) = cli(&["info", &p("era5_*.nc:t2m"), "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(j["shape"], serde_json::json!([1095, 5, 6]));
+    assert_eq!(j["files"].as_array().unwrap().len(), 3);
+    assert_eq!(j["cf_decoding"].as_array().unwrap().len(), 3, "packed per file: {j}");
+    let (_, text, _) = cli(&["info", &p("era5_*.nc:t2m")]);
+    assert!(
+        text.contains("3 files joined along the first axis") && text.contains("none across two files"),
+        "{text}"
+    );
+}

@@ -1467,3 +1467,41 @@ fn cf_encoded_stores_decode_as_xarray_decodes_them() {
     assert_eq!(code, 0, "{err}");
     std::fs::remove_dir_all(&bad).unwrap();
 }
+
+/// `'mf/era5_*.zarr/t2m'`: two yearly Zarr v3 stores (written by xarray, each counting
+/// time from its own first day) read as one array: equal to xarray's answers on the
+/// concatenated stores, the blocks being each store's own chunks.
+#[test]
+fn several_stores_read_as_one_like_open_mfdataset() {
+    let Some(dir) = fixtures::dir("zarr") else { return };
+    let mf = dir.join("mf");
+    let pattern = format!("{}/era5_*.zarr/t2m", mf.display());
+    let tmp = std::env::temp_dir().join(format!("cw-zarr-mf-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    for (name, args) in [
+        ("nanmean_time", vec!["--op", "nanmean", "--axis", "time"]),
+        ("month_nanmean", vec!["--op", "nanmean", "--groupby", "month"]),
+    ] {
+        let out = tmp.join(format!("{name}.npy"));
+        let mut full = vec!["reduce", pattern.as_str()];
+        full.extend(&args);
+        full.extend(["--out", out.to_str().unwrap()]);
+        let (code, _, err) = cli(&full);
+        assert_eq!(code, 0, "{name}: {err}");
+        same(
+            &read_npy(&out).unwrap(),
+            &read_npy(&mf.join(format!("{name}.npy"))).unwrap(),
+            1e-12,
+            name,
+        );
+    }
+    let (code, out, err) = cli(&["info", &pattern, "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(j["shape"], serde_json::json!([730, 4, 5]));
+    // 365 = 11 × 31 + 24 per store: 12 blocks each, none across the two.
+    assert_eq!(j["blocks"], serde_json::json!([31, 4, 5]));
+    let (_, text, _) = cli(&["info", &pattern]);
+    assert!(text.contains("(24 blocks, none across two files)"), "{text}");
+    let _ = std::fs::remove_dir_all(&tmp);
+}

@@ -6,6 +6,7 @@
 //! [`npy`], Zarr v2/v3 (`zarr` feature) and HDF5/NetCDF-4 (`hdf5` feature).
 
 pub mod cf;
+pub mod concat;
 #[cfg(feature = "hdf5")]
 pub mod hdf5;
 pub mod memory;

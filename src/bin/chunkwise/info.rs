@@ -13,7 +13,8 @@ use std::path::Path;
 /// Arguments of `chunkwise info`.
 #[derive(clap::Args, Debug)]
 pub struct InfoArgs {
-    /// The array: `store.zarr`, `store.zarr/group/array` (Zarr v2/v3), or `file.h5:/dataset`.
+    /// The array: `store.zarr`, `store.zarr/group/array` (Zarr v2/v3), `file.h5:/dataset`
+    /// or `file.nc:var`; a pattern (`'era5_*.nc:t2m'`) joins its files along the first axis.
     source: String,
     /// Output format: aligned lines, or one JSON object (`jq .shape`).
     #[arg(long, value_enum, default_value = "text")]
@@ -256,6 +257,9 @@ pub fn run(args: &InfoArgs) -> chunkwise::Result<()> {
 }
 
 fn report(args: &InfoArgs) -> chunkwise::Result<Report> {
+    if let Some(parts) = source::expand(&args.source)? {
+        return pattern_report(&args.source, &parts);
+    }
     let path = match source::parse(&args.source) {
         #[cfg(feature = "hdf5")]
         Source::Zarr(path) if path.is_file() && chunkwise::io::hdf5::is_hdf5(path) => {
@@ -388,5 +392,105 @@ fn hdf5_info(file: &Path, dataset: &str) -> chunkwise::Result<Report> {
     cf_fact(&mut r, &named, src.dtype());
     r.fact("read_path", "read path", src.read_path(), json!(src.read_path()));
     sizes_fact(&mut r, mem, bytes);
+    Ok(r)
+}
+
+/// Several files read as one (a SOURCE pattern): the joined array, and each file.
+fn pattern_report(pattern: &str, parts: &[String]) -> chunkwise::Result<Report> {
+    let stored = source::open(pattern)?;
+    let decoded = source::open_decoded(pattern, false)?;
+    let mut r = Report::default();
+    r.fact("source", "source", pattern, json!(pattern));
+    r.fact(
+        "format",
+        "format",
+        format!(
+            "{} files joined along the first axis (as xarray's open_mfdataset)",
+            parts.len()
+        ),
+        json!(format!("{} files", parts.len())),
+    );
+    let shape = stored.shape();
+    r.fact("shape", "shape", format!("{shape:?}"), json!(shape));
+    dims_fact(&mut r, pattern);
+    r.fact(
+        "dtype",
+        "dtype",
+        stored.dtype().to_string(),
+        json!(stored.dtype().name()),
+    );
+    let block: Vec<usize> = stored
+        .chunks()
+        .iter()
+        .map(|c| c.first().copied().unwrap_or(0))
+        .collect();
+    let nblocks: usize = stored.chunks().iter().map(Vec::len).product();
+    r.fact(
+        "blocks",
+        "blocks",
+        format!("{block:?} ({nblocks} blocks, none across two files)"),
+        json!(block),
+    );
+    let decodings: Vec<Option<String>> = parts
+        .iter()
+        .map(|p| {
+            source::open(p)
+                .ok()
+                .and_then(|a| source::cf_decoding(p, a.dtype()).ok().flatten())
+                .map(|cf| cf.describe())
+        })
+        .collect();
+    let (text, j) = if decodings.iter().all(|d| d == &decodings[0]) {
+        match &decodings[0] {
+            Some(d) => (format!("{d} (every file)"), json!(d)),
+            None => ("none".to_string(), Value::Null),
+        }
+    } else {
+        (
+            format!("each file by its own attributes → {}", decoded.dtype()),
+            json!(decodings),
+        )
+    };
+    r.fact("cf_decoding", "cf decoding", text, j);
+    let mut total = 0;
+    let mut files = Vec::new();
+    let mut lines = Vec::new();
+    for p in parts {
+        let a = source::open(p)?;
+        let file = match source::parse(p) {
+            Source::Hdf5(f, _) => f.to_path_buf(),
+            Source::Zarr(z) => z.to_path_buf(),
+        };
+        let bytes = if file.is_dir() {
+            dir_stats(&file).0
+        } else {
+            std::fs::metadata(&file).map_or(0, |m| m.len())
+        };
+        total += bytes;
+        lines.push(format!("{} {:?}", file.display(), a.shape()));
+        files.push(json!({ "source": p, "shape": a.shape(), "bytes": bytes }));
+    }
+    let shown = if lines.len() > 4 {
+        format!("{}, {}, …, {}", lines[0], lines[1], lines[lines.len() - 1])
+    } else {
+        lines.join(", ")
+    };
+    r.fact("files", "files", format!("{}: {shown}", lines.len()), json!(files));
+    let mem = shape.iter().product::<usize>() * stored.dtype().size();
+    r.fact(
+        "bytes_in_memory",
+        "in memory",
+        format!("{mem} bytes ({:.1} MB)", mem as f64 / 1e6),
+        json!(mem),
+    );
+    r.fact(
+        "bytes_of_files",
+        "on disk",
+        format!(
+            "{total} bytes ({:.1} MB) in the files, every variable counted",
+            total as f64 / 1e6
+        ),
+        json!(total),
+    );
     Ok(r)
 }

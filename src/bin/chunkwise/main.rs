@@ -48,6 +48,7 @@ enum Command {
     ///   chunkwise reduce data.nc:/t2m --op nanstd --axis 0 --explain --dot graph.dot
     ///   chunkwise reduce era5.zarr/t2m --op mean --axis lat,lon --weights coslat --out gmst.npy
     ///   chunkwise reduce era5.nc:/t2m --op nanstd --axis time --ddof 1
+    ///   chunkwise reduce 'era5_*.nc:t2m' --op nanmean --groupby month --out clim.zarr   # files as one
     #[command(verbatim_doc_comment)]
     Reduce(Box<reduce::ReduceArgs>),
     /// Describe a stored array (shape, dims, dtype, chunks, codecs, fill value, CF decoding, sizes), or list a group's arrays

@@ -17,7 +17,8 @@ use std::time::Instant;
 /// Arguments of `chunkwise reduce`.
 #[derive(clap::Args, Debug)]
 pub struct ReduceArgs {
-    /// The array: `store.zarr`, `store.zarr/group/array` (Zarr v2/v3), or `file.h5:/dataset`.
+    /// The array: `store.zarr`, `store.zarr/group/array` (Zarr v2/v3), `file.h5:/dataset`
+    /// or `file.nc:var`; a pattern (`'era5_*.nc:t2m'`) joins its files along the first axis.
     source: String,
     /// The reduction: sum, mean, min, max, prod, std, var, nansum, nanmean, nanmin, nanmax,
     /// nanstd, nanvar, argmin, argmax, count, any, all; or the order statistics median,

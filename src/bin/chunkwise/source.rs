@@ -3,6 +3,15 @@
 //! `path/store.zarr` or `path/store.zarr/group/array` (Zarr v2 or v3, recognised by its
 //! metadata files), or `file.h5:/group/dataset` / `file.nc:/group/var` (HDF5, NetCDF-4;
 //! `file.nc:var` too).
+//!
+//! **Several files as one** (xarray's `open_mfdataset`): a pattern in the file part —
+//! `era5_*.nc:t2m`, `runs/19??.zarr/t2m` — names every matching file, in sorted order,
+//! concatenated along the first axis (the record dimension, time in ERA5 and CMIP
+//! files). Each file is CF-decoded by its own attributes (ERA5 packs every file with its
+//! own `scale_factor`); the files must agree on shape off that axis, on `units` and
+//! `calendar`, and on the coordinates of the other dimensions, or the source is refused
+//! by name. The first axis's coordinate (`time`) is the files' coordinates joined the
+//! same way; every other coordinate is the first file's.
 
 use chunkwise::{Array, Error, Result};
 use std::path::Path;
@@ -26,6 +35,7 @@ pub fn parse(s: &str) -> Source<'_> {
             .iter()
             .any(|e| lower.ends_with(e))
             || Path::new(file).is_file()
+            || is_pattern(file)
     };
     if let Some(i) = s.rfind(":/") {
         let file = &s[..i];
@@ -49,6 +59,9 @@ pub fn parse(s: &str) -> Source<'_> {
 /// A missing path, something that is not an array, invalid metadata; HDF5 sources when
 /// the binary was built without the `hdf5` feature.
 pub fn open(s: &str) -> Result<Array> {
+    if let Some(parts) = expand(s)? {
+        return open_many(s, &parts, true);
+    }
     match parse(s) {
         Source::Zarr(p) => {
             #[cfg(feature = "hdf5")]
@@ -91,6 +104,9 @@ fn open_hdf5(file: &Path, dataset: &str) -> Result<Array> {
 /// # Errors
 /// Unreadable or unusable CF attributes, named with the source.
 pub fn cf_decoding(s: &str, stored: chunkwise::DType) -> Result<Option<chunkwise::io::cf::CfDecoding>> {
+    if let Some(parts) = expand(s)? {
+        return cf_decoding(&parts[0], stored);
+    }
     let attrs = match parse(s) {
         Source::Zarr(p) => chunkwise::io::zarr::cf_attrs(p, stored)?,
         Source::Hdf5(file, dataset) => hdf5_cf_attrs(file, dataset)?,
@@ -107,6 +123,9 @@ pub fn cf_decoding(s: &str, stored: chunkwise::DType) -> Result<Option<chunkwise
 /// # Errors
 /// As [`open`] and [`cf_decoding`].
 pub fn open_decoded(s: &str, raw: bool) -> Result<Array> {
+    if let Some(parts) = expand(s)? {
+        return open_many(s, &parts, raw);
+    }
     let x = open(s)?;
     if raw {
         return Ok(x);
@@ -130,6 +149,9 @@ fn hdf5_cf_attrs(_file: &Path, _dataset: &str) -> Result<chunkwise::io::cf::CfAt
 /// The dimension names of SOURCE's axes, where the store records them: Zarr v3
 /// `dimension_names` or xarray's v2 `_ARRAY_DIMENSIONS`, HDF5/NetCDF-4 dimension scales.
 pub fn dimension_names(s: &str) -> Option<Vec<String>> {
+    if let Some(parts) = expand(s).ok()? {
+        return dimension_names(&parts[0]);
+    }
     match parse(s) {
         Source::Zarr(p) => chunkwise::io::zarr::dimension_names(p),
         #[cfg(feature = "hdf5")]
@@ -142,6 +164,9 @@ pub fn dimension_names(s: &str) -> Option<Vec<String>> {
 /// Shape, stored data type and chunk shape of SOURCE from its metadata alone, for
 /// listing an array chunkwise cannot open (text); `None` when unreadable.
 pub fn stored_layout(s: &str) -> Option<(Vec<u64>, String, Vec<u64>)> {
+    if is_pattern(s) {
+        return None;
+    }
     match parse(s) {
         Source::Zarr(p) => chunkwise::io::zarr::stored_layout(p),
         #[cfg(feature = "hdf5")]
@@ -158,6 +183,9 @@ pub fn units(s: &str) -> Option<String> {
 
 /// SOURCE's string attribute `key`, when it has one.
 pub fn string_attr(s: &str, key: &str) -> Option<String> {
+    if let Some(parts) = expand(s).ok()? {
+        return string_attr(&parts[0], key);
+    }
     match parse(s) {
         Source::Zarr(p) => chunkwise::io::zarr::attributes(p)
             .ok()?
@@ -177,6 +205,26 @@ pub fn string_attr(s: &str, key: &str) -> Option<String> {
 /// that has one, netCDF's scoping of dimensions (`/surface/t2m` over dimension `lat`
 /// defined at the root has its coordinate in `/lat`).
 pub fn sibling(s: &str, name: &str) -> Option<String> {
+    if let Some(parts) = expand(s).ok()? {
+        // The first file's coordinate; along the concatenated axis, every file's.
+        let c = sibling(&parts[0], name)?;
+        let concat_dim = dimension_names(&parts[0]).and_then(|d| d.first().cloned());
+        if concat_dim.as_deref() != Some(name) {
+            return Some(c);
+        }
+        return match (parse(s), parse(&c)) {
+            (Source::Hdf5(pattern, _), Source::Hdf5(_, object)) => Some(format!("{}:{object}", pattern.display())),
+            (Source::Zarr(pattern), Source::Zarr(_)) => Some(
+                pattern
+                    .parent()
+                    .unwrap_or(Path::new("."))
+                    .join(name)
+                    .display()
+                    .to_string(),
+            ),
+            _ => None,
+        };
+    }
     match parse(s) {
         Source::Zarr(p) => {
             let c = p.parent().unwrap_or(Path::new(".")).join(name);
@@ -212,6 +260,10 @@ fn hdf5_has_values(_file: &Path, _object: &str) -> bool {
 /// # Errors
 /// As [`open`].
 pub fn open_reader(s: &str) -> Result<std::sync::Arc<dyn chunkwise::io::ChunkSource>> {
+    if let Some(parts) = expand(s)? {
+        let readers = parts.iter().map(|p| open_reader(p)).collect::<Result<Vec<_>>>()?;
+        return Ok(std::sync::Arc::new(chunkwise::io::concat::ConcatSource::new(readers)?));
+    }
     match parse(s) {
         Source::Zarr(p) => Ok(std::sync::Arc::new(chunkwise::io::zarr::ZarrSource::open(p)?)),
         #[cfg(feature = "hdf5")]
@@ -221,4 +273,185 @@ pub fn open_reader(s: &str) -> Result<std::sync::Arc<dyn chunkwise::io::ChunkSou
         #[cfg(not(feature = "hdf5"))]
         Source::Hdf5(file, dataset) => open_hdf5(file, dataset).map(|_| unreachable!("needs the hdf5 feature")),
     }
+}
+
+/// Whether `s` holds a file-name pattern (`*`, `?`, `[`) and no file of that literal
+/// name exists.
+pub fn is_pattern(s: &str) -> bool {
+    s.contains(['*', '?', '[']) && !Path::new(s).exists()
+}
+
+/// The sources a pattern names, sorted (`None` for a plain SOURCE): for HDF5 the files
+/// matching the part before the colon, each with the dataset; for Zarr the directories
+/// matching the path.
+///
+/// # Errors
+/// An invalid pattern, or one that matches nothing.
+pub fn expand(s: &str) -> Result<Option<Vec<String>>> {
+    let (pattern, dataset) = match parse(s) {
+        Source::Hdf5(file, dataset) => (file.display().to_string(), Some(dataset)),
+        Source::Zarr(p) => (p.display().to_string(), None),
+    };
+    if !is_pattern(&pattern) {
+        return Ok(None);
+    }
+    let paths = glob::glob(&pattern).map_err(|e| Error::InvalidArgument(format!("{s}: not a valid pattern: {e}")))?;
+    let mut found: Vec<String> = paths
+        .flatten()
+        .filter(|p| if dataset.is_some() { p.is_file() } else { p.is_dir() })
+        .map(|p| match dataset {
+            Some(d) => format!("{}:{d}", p.display()),
+            None => p.display().to_string(),
+        })
+        .collect();
+    found.sort();
+    if found.is_empty() && dataset.is_none() {
+        // Files, not Zarr directories: HDF5/netCDF files named without their variable.
+        let files: Vec<_> = glob::glob(&pattern)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|p| p.is_file())
+            .collect();
+        if let Some(f) = files.first() {
+            return Err(Error::InvalidArgument(format!(
+                "{s}: matches {} file(s); name the variable as {s}:VAR (`chunkwise info {}` lists them)",
+                files.len(),
+                f.display()
+            )));
+        }
+    }
+    if found.is_empty() {
+        return Err(Error::InvalidArgument(format!("{s}: no file matches the pattern")));
+    }
+    Ok(Some(found))
+}
+
+/// The files of pattern `s` (sources `parts`) read as one array along the first axis,
+/// each decoded by its own CF attributes unless `raw`.
+fn open_many(s: &str, parts: &[String], raw: bool) -> Result<Array> {
+    let readers = parts.iter().map(|p| open_reader(p)).collect::<Result<Vec<_>>>()?;
+    let decodings = parts
+        .iter()
+        .zip(&readers)
+        .map(|(p, r)| if raw { Ok(None) } else { cf_decoding(p, r.dtype()) })
+        .collect::<Result<Vec<_>>>()?;
+    let rebase = check_agree(s, parts)?;
+    let same_type = readers.iter().all(|r| r.dtype() == readers[0].dtype());
+    if same_type && rebase.iter().all(Option::is_none) && decodings.iter().all(|d| d == &decodings[0]) {
+        // One source over every file: blocks are the files' own chunks, and the
+        // reduction reads it as it reads one file.
+        let src = chunkwise::io::concat::ConcatSource::new(readers)?;
+        let chunks = chunkwise::ChunkSpec::explicit(src.chunks());
+        let x = Array::from_source(std::sync::Arc::new(src), chunks)?;
+        return match &decodings[0] {
+            Some(cf) => x.decode_cf(cf),
+            None => Ok(x),
+        };
+    }
+    // Files packed differently, stored in different types, or times counted from
+    // different dates: each decoded alone, then joined.
+    let arrays = parts
+        .iter()
+        .zip(readers)
+        .zip(decodings.into_iter().zip(rebase))
+        .map(|((p, r), (cf, rebase))| {
+            let chunks = r
+                .natural_chunks()
+                .map_or_else(chunkwise::ChunkSpec::auto, chunkwise::ChunkSpec::from);
+            let x = Array::from_source(r, chunks)?;
+            let x = match cf {
+                Some(cf) => x.decode_cf(&cf),
+                None => Ok(x),
+            }
+            .map_err(|e| Error::InvalidArgument(format!("{p}: {e}")))?;
+            Ok(match rebase {
+                // Whole days counted in days or hours stay integers, as stored.
+                Some((scale, shift))
+                    if x.dtype().is_integer() && scale.fract() == 0.0 && shift.fract() == 0.0 && shift.abs() < 9e15 =>
+                {
+                    &(&x.astype(chunkwise::DType::I64) * scale as i64) + shift as i64
+                }
+                Some((scale, shift)) => &(&x.astype(chunkwise::DType::F64) * scale) + shift,
+                None => x,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let refs: Vec<&Array> = arrays.iter().collect();
+    Array::concatenate(&refs, 0)
+}
+
+/// The files of a pattern must describe one dataset split along its first axis: the
+/// same `units` and `calendar`, and the same coordinate values on every other
+/// dimension (a file on another grid would be averaged in cell by cell). Times counted
+/// from different dates (`days since 2001-01-01` in one file, `days since 2002-01-01`
+/// in the next, as xarray writes yearly files) are the one difference allowed: each
+/// file gets the `(scale, shift)` that counts its times in the first file's units (even
+/// when `raw`: it is what makes the files' times one axis, not a decoding).
+fn check_agree(s: &str, parts: &[String]) -> Result<Vec<Option<(f64, f64)>>> {
+    use chunkwise::time::{Calendar, CfTime};
+    let first = &parts[0];
+    let shown = |v: &Option<String>| v.as_deref().map_or("none".into(), |v| format!("'{v}'"));
+    let disagree = |key: &str, a: &Option<String>, p: &str, b: &Option<String>| {
+        Error::InvalidArgument(format!(
+            "{s}: the files disagree on '{key}' ({} in {first}, {} in {p})",
+            shown(a),
+            shown(b)
+        ))
+    };
+    let calendar = string_attr(first, "calendar");
+    let units = string_attr(first, "units");
+    let time = |u: &Option<String>| {
+        let cal = Calendar::parse(calendar.as_deref().unwrap_or("standard")).ok()?;
+        CfTime::parse_units(u.as_deref()?, cal).ok()
+    };
+    let mut rebase = vec![None];
+    for p in &parts[1..] {
+        let c = string_attr(p, "calendar");
+        if c != calendar {
+            return Err(disagree("calendar", &calendar, p, &c));
+        }
+        let u = string_attr(p, "units");
+        if u == units {
+            rebase.push(None);
+            continue;
+        }
+        match (time(&units), time(&u)) {
+            (Some(t0), Some(t)) => {
+                rebase.push(Some((
+                    t.unit_seconds / t0.unit_seconds,
+                    t0.offset(t.origin, t.origin_seconds),
+                )));
+            }
+            _ => return Err(disagree("units", &units, p, &u)),
+        }
+    }
+    let dims = dimension_names(first).unwrap_or_default();
+    for dim in dims.iter().skip(1) {
+        let Some(c0) = sibling(first, dim) else { continue };
+        let values = |c: &str| -> Result<Vec<f64>> {
+            let a = open_decoded(c, false)?;
+            Ok(a.astype(chunkwise::DType::F64)
+                .compute::<f64>()?
+                .iter()
+                .copied()
+                .collect())
+        };
+        let want = values(&c0)?;
+        for p in &parts[1..] {
+            let same = match sibling(p, dim) {
+                Some(c) => {
+                    let got = values(&c)?;
+                    got.len() == want.len() && got.iter().zip(&want).all(|(a, b)| a == b || (a.is_nan() && b.is_nan()))
+                }
+                None => false,
+            };
+            if !same {
+                return Err(Error::InvalidArgument(format!(
+                    "{s}: the files disagree on coordinate '{dim}' ({first} and {p}); they must share every axis but the first"
+                )));
+            }
+        }
+    }
+    Ok(rebase)
 }

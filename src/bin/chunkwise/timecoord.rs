@@ -8,10 +8,9 @@
 //! CF's `"<unit> since <date>"` and whose optional `calendar` attribute picks the
 //! calendar.
 
-use crate::source::{self, Source};
+use crate::source;
 use chunkwise::time::{Calendar, CfTime, GroupBy, GroupValue};
 use chunkwise::{Array, DType, Error, Result};
-use std::path::Path;
 
 /// Where the time axis comes from.
 pub struct TimeArgs<'a> {
@@ -117,40 +116,21 @@ fn no_coord(what: &str) -> Error {
 fn coordinate(t: &TimeArgs<'_>, src: &str, axis: usize, _len: usize) -> Result<(CfTime, Vec<f64>)> {
     let target = match t.coord {
         Some(c) => c.to_string(),
-        None => match source::parse(src) {
-            Source::Zarr(p) => {
-                let dims = chunkwise::io::zarr::dimension_names(p);
-                let name = dims.and_then(|d| d.get(axis).cloned()).unwrap_or_else(|| "time".into());
-                let parent = p.parent().unwrap_or(Path::new("."));
-                let c = parent.join(&name);
-                if !chunkwise::io::zarr::is_zarr(&c) {
-                    return Err(no_coord(&format!("{} is not a Zarr array", c.display())));
-                }
-                c.display().to_string()
-            }
-            Source::Hdf5(file, ds) => {
-                let group = ds.rsplit_once('/').map_or("", |(g, _)| g);
-                let dims = source::dimension_names(src);
-                let name = dims.and_then(|d| d.get(axis).cloned()).unwrap_or_else(|| "time".into());
-                // The same group, or a group above it (netCDF's dimension scoping).
-                source::sibling(src, &name).unwrap_or_else(|| format!("{}:{group}/{name}", file.display()))
-            }
-        },
-    };
-    let (units, calendar, vals) = match source::parse(&target) {
-        Source::Zarr(p) => {
-            let attrs = chunkwise::io::zarr::attributes(p)?;
-            let get = |k: &str| attrs.get(k).and_then(|v| v.as_str()).map(ToString::to_string);
-            (get("units"), get("calendar"), values(&Array::from_zarr(p)?)?)
+        None => {
+            let dims = source::dimension_names(src);
+            let name = dims.and_then(|d| d.get(axis).cloned()).unwrap_or_else(|| "time".into());
+            // The same group, or (NetCDF-4) a group above it; for a pattern of files,
+            // every file's times joined (see `source`).
+            source::sibling(src, &name).ok_or_else(|| no_coord(&format!("no array '{name}' beside {src}")))?
         }
-        Source::Hdf5(file, ds) => hdf5_coord(file, ds)?,
     };
-    let units = units.ok_or_else(|| no_coord(&format!("{target} has no 'units' attribute")))?;
+    let a = source::open(&target).map_err(|e| no_coord(&e.to_string()))?;
+    let units =
+        source::string_attr(&target, "units").ok_or_else(|| no_coord(&format!("{target} has no 'units' attribute")))?;
+    let calendar = source::string_attr(&target, "calendar");
     let cal = Calendar::parse(t.calendar.or(calendar.as_deref()).unwrap_or("standard"))?;
-    Ok((CfTime::parse_units(&units, cal)?, vals))
+    Ok((CfTime::parse_units(&units, cal)?, values(&a)?))
 }
-
-type Coord = (Option<String>, Option<String>, Vec<f64>);
 
 /// The CF time axis of coordinate SOURCE `c` when its `units` are `"<unit> since
 /// <date>"` (its `calendar`, or standard); `None` for any other coordinate.
@@ -158,53 +138,10 @@ type Coord = (Option<String>, Option<String>, Vec<f64>);
 /// # Errors
 /// A calendar chunkwise does not know.
 pub fn cf_time(c: &str) -> Result<Option<CfTime>> {
-    let (units, calendar) = match source::parse(c) {
-        Source::Zarr(p) => {
-            let attrs = chunkwise::io::zarr::attributes(p)?;
-            let get = |k: &str| attrs.get(k).and_then(|v| v.as_str()).map(ToString::to_string);
-            (get("units"), get("calendar"))
-        }
-        Source::Hdf5(file, ds) => hdf5_units(file, ds),
-    };
-    let Some(units) = units.filter(|u| u.contains(" since ")) else {
+    let Some(units) = source::string_attr(c, "units").filter(|u| u.contains(" since ")) else {
         return Ok(None);
     };
+    let calendar = source::string_attr(c, "calendar");
     let cal = Calendar::parse(calendar.as_deref().unwrap_or("standard"))?;
     Ok(CfTime::parse_units(&units, cal).ok())
-}
-
-#[cfg(feature = "hdf5")]
-fn hdf5_units(file: &Path, ds: &str) -> (Option<String>, Option<String>) {
-    use chunkwise::io::hdf5::string_attr;
-    (
-        string_attr(file, ds, "units").ok().flatten(),
-        string_attr(file, ds, "calendar").ok().flatten(),
-    )
-}
-
-#[cfg(not(feature = "hdf5"))]
-fn hdf5_units(_file: &Path, _ds: &str) -> (Option<String>, Option<String>) {
-    (None, None)
-}
-
-#[cfg(feature = "hdf5")]
-fn hdf5_coord(file: &Path, ds: &str) -> Result<Coord> {
-    use chunkwise::io::hdf5::string_attr;
-    if string_attr(file, ds, "units").is_err() || !file.exists() {
-        return Err(no_coord(&format!("{}:{ds} cannot be read", file.display())));
-    }
-    let a = Array::from_hdf5(file, ds).map_err(|e| no_coord(&e.to_string()))?;
-    Ok((
-        string_attr(file, ds, "units")?,
-        string_attr(file, ds, "calendar")?,
-        values(&a)?,
-    ))
-}
-
-#[cfg(not(feature = "hdf5"))]
-fn hdf5_coord(file: &Path, ds: &str) -> Result<Coord> {
-    Err(no_coord(&format!(
-        "{}:{ds}: this chunkwise was built without HDF5 support",
-        file.display()
-    )))
 }
