@@ -1503,5 +1503,9 @@ fn several_stores_read_as_one_like_open_mfdataset() {
     assert_eq!(j["blocks"], serde_json::json!([31, 4, 5]));
     let (_, text, _) = cli(&["info", &pattern]);
     assert!(text.contains("(24 blocks, none across two files)"), "{text}");
+    // A pattern over the variables of one store is not a split dataset.
+    let (code, _, err) = cli(&["reduce", &format!("{}/era5_2001.zarr/*", mf.display()), "--op", "max"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("are two variables of one store"), "{err}");
     let _ = std::fs::remove_dir_all(&tmp);
 }

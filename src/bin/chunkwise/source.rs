@@ -399,6 +399,29 @@ fn check_agree(s: &str, parts: &[String]) -> Result<Vec<Option<(f64, f64)>>> {
             shown(b)
         ))
     };
+    // One variable in every file: `store.zarr/*` would join lat, lon and t2m.
+    let group_of = |p: &str| match parse(p) {
+        Source::Zarr(a) => a
+            .parent()
+            .filter(|g| chunkwise::io::zarr::is_zarr(g))
+            .map(Path::to_path_buf),
+        Source::Hdf5(..) => None,
+    };
+    if let Some(g) = group_of(first)
+        && let Some(p) = parts[1..].iter().find(|p| group_of(p).as_ref() == Some(&g))
+    {
+        return Err(Error::InvalidArgument(format!(
+            "{s}: {first} and {p} are two variables of one store, not one variable split over files"
+        )));
+    }
+    let dims = dimension_names(first);
+    if let Some(p) = parts[1..].iter().find(|p| dimension_names(p) != dims) {
+        return Err(Error::InvalidArgument(format!(
+            "{s}: the files disagree on dimensions ({} in {first}, {} in {p})",
+            dims.map_or("none".into(), |d| format!("({})", d.join(", "))),
+            dimension_names(p).map_or("none".into(), |d| format!("({})", d.join(", "))),
+        )));
+    }
     let calendar = string_attr(first, "calendar");
     let units = string_attr(first, "units");
     let time = |u: &Option<String>| {
@@ -426,8 +449,7 @@ fn check_agree(s: &str, parts: &[String]) -> Result<Vec<Option<(f64, f64)>>> {
             _ => return Err(disagree("units", &units, p, &u)),
         }
     }
-    let dims = dimension_names(first).unwrap_or_default();
-    for dim in dims.iter().skip(1) {
+    for dim in dims.unwrap_or_default().iter().skip(1) {
         let Some(c0) = sibling(first, dim) else { continue };
         let values = |c: &str| -> Result<Vec<f64>> {
             let a = open_decoded(c, false)?;
