@@ -90,4 +90,11 @@ pub trait BlockOp: Send + Sync + std::fmt::Debug {
     fn out_bytes(&self, _b: usize) -> Option<u64> {
         None
     }
+    /// `Some((input, block))` when output block `b` *is* that input block — same shape,
+    /// dtype and values, as a concatenation's blocks are — so the lowering hands the
+    /// input block's task to the consumers instead of adding a task that copies it (and
+    /// a reduction over the concatenation reads, and fuses with, the inputs' own tasks).
+    fn forward(&self, _b: usize) -> Option<(usize, usize)> {
+        None
+    }
 }

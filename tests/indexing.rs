@@ -455,3 +455,67 @@ fn boolean_index_reads_each_block_at_most_twice() {
     let after = src.elements.load(Ordering::SeqCst) - counted;
     assert!(after <= 240, "selection read {after} elements");
 }
+
+/// A concatenation of differently computed parts (files each packed its own way) hands
+/// its input blocks on instead of copying them: no concatenate tasks are left, and a
+/// reduction over it fuses each part's elementwise program into its chunk steps — all
+/// of them where no chunk step reads blocks of two parts (a chunk step runs one
+/// program). The answers equal ndarray's on every chunking.
+#[test]
+fn concatenated_parts_fuse_into_the_reduction_over_them() {
+    use chunkwise::Runtime;
+    use chunkwise::graph::lower::Target;
+    let a = as_dtype(&data(&[12, 5, 6], DType::F32, 11, 0.1), DType::F32);
+    let b = as_dtype(&data(&[8, 5, 6], DType::F32, 12, 0.1), DType::F32);
+    let joined = ndarray::concatenate(
+        Axis(0),
+        &[
+            a.mapv(|v| v * 2.0).view(),
+            as_dtype(&b.mapv(|v| v + 1.0), DType::F32).view(),
+        ],
+    )
+    .unwrap();
+    // The first chunking gives each part 4 blocks along axis 0: chunk steps of 4 blocks
+    // (the default split_every) each read one part.
+    for (ca, cb) in [
+        ([3, 5, 6], [2, 5, 6]),
+        ([4, 5, 6], [4, 5, 6]),
+        ([3, 5, 3], [5, 2, 3]),
+        ([1, 1, 6], [8, 5, 6]),
+    ] {
+        let x = &array(&a, DType::F32, &ca) * 2.0;
+        let y = &array(&b, DType::F32, &cb) + 1.0;
+        let z = Array::concatenate(&[&x, &y], 0).unwrap();
+        check(&z, &joined, "the joined values");
+        for (axes, want) in [
+            (vec![0], joined.map_axis(Axis(0), |l| nanmean(l.iter().copied()))),
+            (vec![1, 2], {
+                let flat = joined.to_shape((20, 30)).unwrap().to_owned();
+                flat.map_axis(Axis(1), |l| nanmean(l.iter().copied())).into_dyn()
+            }),
+        ] {
+            let m = z.nanmean(axes.clone()).unwrap();
+            let got = m.compute::<f32>().unwrap();
+            for (g, w) in got.iter().zip(want.iter()) {
+                assert!(
+                    (f64::from(*g) - w).abs() <= 1e-6 * w.abs() || (g.is_nan() && w.is_nan()),
+                    "{ca:?}/{cb:?} axes {axes:?}: {g} vs {w}"
+                );
+            }
+            let g = Runtime::global().graph(&[Target::Array(&m)]);
+            let kinds = g.summary().kinds;
+            let aligned = ca == [3, 5, 6];
+            assert!(
+                kinds.iter().all(|(k, _)| *k != "block" && (*k != "map" || !aligned)),
+                "{ca:?}/{cb:?} axes {axes:?}: {kinds:?}"
+            );
+        }
+    }
+}
+
+fn nanmean(v: impl Iterator<Item = f64>) -> f64 {
+    let (s, n) = v
+        .filter(|x| !x.is_nan())
+        .fold((0.0, 0usize), |(s, n), x| (s + x, n + 1));
+    s / n as f64
+}

@@ -75,6 +75,11 @@ struct ConcatOp {
     /// Per output block along `axis`: (input, block along axis).
     map: Vec<(usize, usize)>,
     dtype: DType,
+    /// Whether the input blocks are handed on as they are (see [`BlockOp::forward`]):
+    /// every input already has the output dtype, and no input appears twice (the
+    /// same task twice among one array's blocks is not something the scheduler's
+    /// output assembly expects).
+    forward: bool,
 }
 
 impl BlockOp for ConcatOp {
@@ -86,6 +91,9 @@ impl BlockOp for ConcatOp {
         let (inp, k) = self.map[idx[self.axis]];
         idx[self.axis] = k;
         vec![(inp, self.in_grids[inp].linear(&idx))]
+    }
+    fn forward(&self, b: usize) -> Option<(usize, usize)> {
+        self.forward.then(|| self.deps(b)[0])
     }
     fn compute(&self, _b: usize, inputs: &[&Value]) -> Result<Value> {
         let c = super::first_input(inputs, "concatenate")?;
@@ -417,12 +425,17 @@ impl Array {
             })
             .collect();
         let out_grid = ChunkGrid::from_chunks(&shape, chunks)?;
+        let distinct = inputs
+            .iter()
+            .enumerate()
+            .all(|(i, x)| inputs[..i].iter().all(|y| !std::sync::Arc::ptr_eq(&x.expr, &y.expr)));
         let op = ConcatOp {
             out_grid: out_grid.clone(),
             in_grids: inputs.iter().map(|x| x.grid().clone()).collect(),
             axis: ax,
             map,
             dtype,
+            forward: distinct && inputs.iter().all(|x| x.dtype() == dtype),
         };
         Ok(Array::from_block_op(op, inputs, out_grid, dtype))
     }

@@ -152,6 +152,9 @@ impl Lowering {
                 let ins: Vec<Vec<TaskId>> = inputs.iter().map(|i| self.array(i)).collect();
                 (0..nblocks)
                     .map(|b| {
+                        if let Some((i, k)) = op.forward(b) {
+                            return ins[i][k];
+                        }
                         let deps: Vec<TaskId> = op.deps(b).iter().map(|&(i, k)| ins[i][k]).collect();
                         let bytes = op.out_bytes(b).unwrap_or_else(|| block_bytes(&grid, b, item));
                         let kind = TaskKind::Block {

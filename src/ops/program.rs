@@ -142,6 +142,15 @@ impl Program {
         self.insts.last().map_or(DType::F64, |i| i.dtype)
     }
 
+    /// Whether a value depends on where the element is in its array (a generator such as
+    /// `arange` or seeded random numbers): such a program computes the same block
+    /// differently in another array, so it is fused only into consumers over its own
+    /// array.
+    #[must_use]
+    pub fn uses_position(&self) -> bool {
+        self.insts.iter().any(|i| matches!(i.op, InstOp::Gen(_)))
+    }
+
     /// True when the program only reads input 0 unchanged (an identity).
     #[must_use]
     pub fn is_identity(&self) -> bool {

@@ -110,7 +110,11 @@ impl Rule for Fuse {
                         let TaskKind::Map { program, grid, block } = current(d) else {
                             return None;
                         };
-                        if !grid.block_shape_is(*block as usize, &shape.0) || !grid.shape_is(&shape.1) {
+                        // A block of another array (a concatenation's input) fuses
+                        // when its values do not depend on their position.
+                        if !grid.block_shape_is(*block as usize, &shape.0)
+                            || (!grid.shape_is(&shape.1) && program.uses_position())
+                        {
                             return None;
                         }
                         match prog {
