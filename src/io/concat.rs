@@ -10,6 +10,30 @@
 //! part's read of the shifted box; a box across parts (a re-chunked read) is read piece
 //! by piece and joined.
 //!
+//! From Rust (the CLI's `'era5_*.zarr/t2m'` does this, plus per-file CF decoding and the
+//! checks that the files are one dataset):
+//!
+//! ```no_run
+//! # #[cfg(feature = "zarr")]
+//! # fn main() -> chunkwise::Result<()> {
+//! use chunkwise::io::{ChunkSource, concat::ConcatSource, zarr::ZarrSource};
+//! use chunkwise::{Array, ChunkSpec};
+//! use std::sync::Arc;
+//! let parts = ["era5_2001.zarr/t2m", "era5_2002.zarr/t2m"]
+//!     .iter()
+//!     .map(|p| Ok(Arc::new(ZarrSource::open(p)?) as Arc<dyn ChunkSource>))
+//!     .collect::<chunkwise::Result<Vec<_>>>()?;
+//! let joined = ConcatSource::new(parts)?;
+//! let blocks = ChunkSpec::explicit(joined.chunks());
+//! let t2m = Array::from_source(Arc::new(joined), blocks)?;
+//! let clim = t2m.nanmean([0])?;
+//! # let _ = clim;
+//! # Ok(())
+//! # }
+//! # #[cfg(not(feature = "zarr"))]
+//! # fn main() {}
+//! ```
+//!
 //! [`Array::concatenate`]: crate::Array::concatenate
 
 use super::ChunkSource;

@@ -41,7 +41,8 @@ pub struct Reduction<'a> {
 }
 
 /// The name of the result variable: the source array's own (`t2m` of
-/// `era5.zarr/t2m` or `file.nc:/surface/t2m`; `x` of a store `x.zarr` that is one array).
+/// `era5.zarr/t2m` or `file.nc:/surface/t2m`; `x` of a store `x.zarr` that is one array;
+/// `t2m` of stores `t2m_*.zarr`).
 fn variable_name(src: &str) -> String {
     let name = match source::parse(src) {
         source::Source::Zarr(p) => p
@@ -49,6 +50,11 @@ fn variable_name(src: &str) -> String {
             .map(|n| n.to_string_lossy().trim_end_matches(".zarr").to_string())
             .unwrap_or_default(),
         source::Source::Hdf5(_, ds) => ds.rsplit('/').next().unwrap_or_default().to_string(),
+    };
+    // Stores that are arrays, named by a pattern (`t2m_*.zarr`): what comes before it.
+    let name = match name.find(['*', '?', '[']) {
+        Some(i) => name[..i].trim_end_matches(['_', '-', '.', ' ']).to_string(),
+        None => name,
     };
     if name.is_empty() || name.starts_with('.') {
         "result".into()
@@ -289,4 +295,24 @@ fn coordinates(c: &Chunk, what: &Reduction<'_>, taken: &[&str]) -> Result<Vec<Co
         }
     }
     Ok(coords)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::variable_name;
+
+    #[test]
+    fn result_variables_are_named_after_the_source() {
+        for (src, want) in [
+            ("data/era5.zarr/t2m", "t2m"),
+            ("x.zarr", "x"),
+            ("file.nc:/surface/t2m", "t2m"),
+            ("era5_*.nc:t2m", "t2m"),
+            ("runs/t2m_*.zarr", "t2m"),
+            ("runs/19??.zarr/sst", "sst"),
+            ("*.zarr", "result"),
+        ] {
+            assert_eq!(variable_name(src), want, "{src}");
+        }
+    }
 }
