@@ -1509,3 +1509,30 @@ fn several_stores_read_as_one_like_open_mfdataset() {
     assert!(err.contains("are two variables of one store"), "{err}");
     let _ = std::fs::remove_dir_all(&tmp);
 }
+
+/// Zarr v3 lets a dimension be unnamed (`"dimension_names": [null, "lat"]`): the named
+/// ones still work as `--axis` names, the unnamed one is `dim_0` (xarray's name).
+#[test]
+fn an_unnamed_dimension_leaves_the_others_named() {
+    let dir = std::env::temp_dir().join(format!("cw-dimnull-{}.zarr", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("zarr.json"),
+        r#"{"zarr_format": 3, "node_type": "array", "shape": [4, 3], "data_type": "float32",
+            "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": [2, 3]}},
+            "chunk_key_encoding": {"name": "default", "configuration": {"separator": "/"}},
+            "fill_value": 1.5, "codecs": [{"name": "bytes", "configuration": {"endian": "little"}}],
+            "dimension_names": [null, "lat"], "attributes": {}}"#,
+    )
+    .unwrap();
+    let src = dir.to_str().unwrap();
+    let (code, out, err) = cli(&["reduce", src, "--op", "sum", "--axis", "lat", "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(r#""shape":[4]"#), "{out}");
+    let (code, out, err) = cli(&["reduce", src, "--op", "sum", "--axis", "dim_0", "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(r#""shape":[3]"#), "{out}");
+    let (_, out, _) = cli(&["info", src]);
+    assert!(out.contains("dims        (dim_0, lat)"), "{out}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -366,10 +366,19 @@ pub fn attributes(path: &Path) -> Result<serde_json::Map<String, serde_json::Val
 /// `_ARRAY_DIMENSIONS` attribute xarray writes in v2.
 #[must_use]
 pub fn dimension_names(path: &Path) -> Option<Vec<String>> {
+    // v3 allows null for an unnamed dimension: the others keep their names (and
+    // `--axis lat` works), the unnamed one is `dim_K` as xarray names such axes.
     let names = |v: &serde_json::Value| -> Option<Vec<String>> {
-        v.as_array()?
-            .iter()
-            .map(|n| n.as_str().map(ToString::to_string))
+        let v = v.as_array()?;
+        if v.iter().all(serde_json::Value::is_null) {
+            return None;
+        }
+        v.iter()
+            .enumerate()
+            .map(|(i, n)| match n {
+                serde_json::Value::Null => Some(format!("dim_{i}")),
+                n => n.as_str().map(ToString::to_string),
+            })
             .collect()
     };
     if let Some(j) = std::fs::read_to_string(path.join("zarr.json"))
