@@ -444,7 +444,8 @@ fn several_files_read_as_one_like_open_mfdataset() {
 }
 
 /// Files that are not one dataset are refused by name: another grid, other units, a
-/// pattern matching nothing, files named without their variable.
+/// pattern matching nothing, files named without their variable, a variable that does
+/// not run along the files' record dimension.
 #[test]
 fn files_that_are_not_one_dataset_are_refused() {
     let Some(dir) = fixtures::dir("hdf5") else { return };
@@ -465,6 +466,11 @@ fn files_that_are_not_one_dataset_are_refused() {
         (
             vec![p("era5_*.nc"), "--op".into(), "max".into()],
             "name the variable as",
+        ),
+        // lat is in every file, the same: joined, a sum over it would triple.
+        (
+            vec![p("era5_*.nc:lat"), "--op".into(), "sum".into()],
+            "every file has the same 'lat' values",
         ),
     ]);
     // info: the joined array and each file, as text and JSON.

@@ -9,8 +9,9 @@
 //! concatenated along the first axis (the record dimension, time in ERA5 and CMIP
 //! files). Each file is CF-decoded by its own attributes (ERA5 packs every file with its
 //! own `scale_factor`); the files must agree on shape off that axis, on `units` and
-//! `calendar`, and on the coordinates of the other dimensions, or the source is refused
-//! by name. The first axis's coordinate (`time`) is the files' coordinates joined the
+//! `calendar`, and on the coordinates of the other dimensions, and must differ in the
+//! first axis's coordinate (the same `lat` in every file is not a split dataset), or the
+//! source is refused by name. The first axis's coordinate (`time`) is the files' coordinates joined the
 //! same way; every other coordinate is the first file's.
 
 use chunkwise::{Array, Error, Result};
@@ -449,23 +450,23 @@ fn check_agree(s: &str, parts: &[String]) -> Result<Vec<Option<(f64, f64)>>> {
             _ => return Err(disagree("units", &units, p, &u)),
         }
     }
-    for dim in dims.unwrap_or_default().iter().skip(1) {
+    let values = |c: &str| -> Result<Vec<f64>> {
+        let a = open_decoded(c, false)?;
+        Ok(a.astype(chunkwise::DType::F64)
+            .compute::<f64>()?
+            .iter()
+            .copied()
+            .collect())
+    };
+    let equal =
+        |a: &[f64], b: &[f64]| a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y || (x.is_nan() && y.is_nan()));
+    let dims = dims.unwrap_or_default();
+    for dim in dims.iter().skip(1) {
         let Some(c0) = sibling(first, dim) else { continue };
-        let values = |c: &str| -> Result<Vec<f64>> {
-            let a = open_decoded(c, false)?;
-            Ok(a.astype(chunkwise::DType::F64)
-                .compute::<f64>()?
-                .iter()
-                .copied()
-                .collect())
-        };
         let want = values(&c0)?;
         for p in &parts[1..] {
             let same = match sibling(p, dim) {
-                Some(c) => {
-                    let got = values(&c)?;
-                    got.len() == want.len() && got.iter().zip(&want).all(|(a, b)| a == b || (a.is_nan() && b.is_nan()))
-                }
+                Some(c) => equal(&values(&c)?, &want),
                 None => false,
             };
             if !same {
@@ -473,6 +474,49 @@ fn check_agree(s: &str, parts: &[String]) -> Result<Vec<Option<(f64, f64)>>> {
                     "{s}: the files disagree on coordinate '{dim}' ({first} and {p}); they must share every axis but the first"
                 )));
             }
+        }
+    }
+    // The joined axis must be the one the files split: a variable without it (`lat`,
+    // a land-sea mask over (lat, lon)) or files with the same times (ensemble members)
+    // would be repeated, and a sum over it multiplied.
+    if let Some(dim) = dims.first()
+        && parts.len() > 1
+        && let Some(c0) = sibling(first, dim)
+    {
+        let want = values(&c0)?;
+        let (units0, cal0) = (string_attr(&c0, "units"), string_attr(&c0, "calendar"));
+        let mut all_same = true;
+        for p in &parts[1..] {
+            let Some(c) = sibling(p, dim) else {
+                all_same = false;
+                break;
+            };
+            let got = values(&c)?;
+            // Times compared as moments: each file may count from its own date.
+            let shift = match (&units0, string_attr(&c, "units")) {
+                (Some(u0), Some(u)) if *u0 != u => {
+                    let cal = Calendar::parse(cal0.as_deref().unwrap_or("standard")).ok();
+                    let t0 = cal.and_then(|cal| CfTime::parse_units(u0, cal).ok());
+                    let t = cal.and_then(|cal| CfTime::parse_units(&u, cal).ok());
+                    t0.zip(t)
+                        .map(|(t0, t)| (t.unit_seconds / t0.unit_seconds, t0.offset(t.origin, t.origin_seconds)))
+                }
+                _ => None,
+            };
+            let got: Vec<f64> = match shift {
+                Some((scale, shift)) => got.iter().map(|v| v * scale + shift).collect(),
+                None => got,
+            };
+            if !equal(&got, &want) {
+                all_same = false;
+                break;
+            }
+        }
+        if all_same {
+            return Err(Error::InvalidArgument(format!(
+                "{s}: every file has the same '{dim}' values, so they are not one dataset split along '{dim}' \
+                 (a variable without the files' record dimension, or ensemble members?); read it from one file"
+            )));
         }
     }
     Ok(rebase)
