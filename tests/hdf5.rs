@@ -402,14 +402,8 @@ fn several_files_read_as_one_like_open_mfdataset() {
         ),
         ("gmst", vec!["--op", "mean", "--axis", "lat,lon", "--weights", "coslat"]),
     ] {
-        let out = tmp.join(format!("{name}.npy"));
-        let mut full = vec!["reduce", pattern.as_str()];
-        full.extend(&args);
-        full.extend(["--out", out.to_str().unwrap()]);
-        let (code, _, err) = cli(&full);
-        assert_eq!(code, 0, "{name}: {err}");
-        let want = read_npy(&mf.join(format!("{name}.npy"))).unwrap();
-        fixtures::same(&read_npy(&out).unwrap(), &want, 1e-12, name);
+        let (out, want) = (tmp.join(format!("{name}.npy")), mf.join(format!("{name}.npy")));
+        fixtures::check_reduce_matches(&pattern, &args, &out, &want, 1e-12);
     }
     // The whole decoded array, through the library's view of the same files.
     let (code, out, err) = cli(&["reduce", &pattern, "--op", "nansum", "--format", "json"]);

@@ -1482,18 +1482,8 @@ fn several_stores_read_as_one_like_open_mfdataset() {
         ("nanmean_time", vec!["--op", "nanmean", "--axis", "time"]),
         ("month_nanmean", vec!["--op", "nanmean", "--groupby", "month"]),
     ] {
-        let out = tmp.join(format!("{name}.npy"));
-        let mut full = vec!["reduce", pattern.as_str()];
-        full.extend(&args);
-        full.extend(["--out", out.to_str().unwrap()]);
-        let (code, _, err) = cli(&full);
-        assert_eq!(code, 0, "{name}: {err}");
-        same(
-            &read_npy(&out).unwrap(),
-            &read_npy(&mf.join(format!("{name}.npy"))).unwrap(),
-            1e-12,
-            name,
-        );
+        let (out, want) = (tmp.join(format!("{name}.npy")), mf.join(format!("{name}.npy")));
+        fixtures::check_reduce_matches(&pattern, &args, &out, &want, 1e-12);
     }
     let (code, out, err) = cli(&["info", &pattern, "--format", "json"]);
     assert_eq!(code, 0, "{err}");

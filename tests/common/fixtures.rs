@@ -195,6 +195,19 @@ pub fn check_bad_inputs(cases: &[(Vec<String>, &str)]) {
     std::fs::remove_dir_all(&tmp).unwrap();
 }
 
+/// `chunkwise reduce SOURCE ARGS --out OUT` succeeds and its result equals the `.npy`
+/// at `want` (the reference library's answer) within `rtol`.
+#[allow(dead_code)]
+pub fn check_reduce_matches(source: &str, args: &[&str], out: &Path, want: &Path, rtol: f64) {
+    let mut full = vec!["reduce", source];
+    full.extend(args);
+    full.extend(["--out", out.to_str().unwrap()]);
+    let (code, _, err) = cli(&full);
+    assert_eq!(code, 0, "{args:?}: {err}");
+    let what = format!("{source} {}", args.join(" "));
+    same(&read_npy(out).unwrap(), &read_npy(want).unwrap(), rtol, &what);
+}
+
 /// Every weighted reduction in `dir/weighted.json` (`chunkwise reduce SOURCE --weights
 /// coslat --op OP [--axis AXES]`) equals xarray's `weighted(cos(deg2rad(lat)))` answer,
 /// dtype included.

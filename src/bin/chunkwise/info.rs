@@ -213,14 +213,19 @@ fn dims_fact(r: &mut Report, source: &str) {
     }
 }
 
-/// The last two facts: bytes in memory and on disk, with the compression ratio.
-fn sizes_fact(r: &mut Report, mem: usize, bytes: u64) {
+/// Bytes the array takes in memory.
+fn memory_fact(r: &mut Report, mem: usize) {
     r.fact(
         "bytes_in_memory",
         "in memory",
         format!("{mem} bytes ({:.1} MB)", mem as f64 / 1e6),
         json!(mem),
     );
+}
+
+/// The last two facts: bytes in memory and on disk, with the compression ratio.
+fn sizes_fact(r: &mut Report, mem: usize, bytes: u64) {
+    memory_fact(r, mem);
     r.fact(
         "bytes_on_disk",
         "on disk",
@@ -476,13 +481,7 @@ fn pattern_report(pattern: &str, parts: &[String]) -> chunkwise::Result<Report> 
         lines.join(", ")
     };
     r.fact("files", "files", format!("{}: {shown}", lines.len()), json!(files));
-    let mem = shape.iter().product::<usize>() * stored.dtype().size();
-    r.fact(
-        "bytes_in_memory",
-        "in memory",
-        format!("{mem} bytes ({:.1} MB)", mem as f64 / 1e6),
-        json!(mem),
-    );
+    memory_fact(&mut r, shape.iter().product::<usize>() * stored.dtype().size());
     r.fact(
         "bytes_of_files",
         "on disk",
