@@ -390,7 +390,6 @@ fn open_many(s: &str, parts: &[String], raw: bool) -> Result<Array> {
 /// file gets the `(scale, shift)` that counts its times in the first file's units (even
 /// when `raw`: it is what makes the files' times one axis, not a decoding).
 fn check_agree(s: &str, parts: &[String]) -> Result<Vec<Option<(f64, f64)>>> {
-    use chunkwise::time::{Calendar, CfTime};
     let first = &parts[0];
     let shown = |v: &Option<String>| v.as_deref().map_or("none".into(), |v| format!("'{v}'"));
     let disagree = |key: &str, a: &Option<String>, p: &str, b: &Option<String>| {
@@ -425,10 +424,6 @@ fn check_agree(s: &str, parts: &[String]) -> Result<Vec<Option<(f64, f64)>>> {
     }
     let calendar = string_attr(first, "calendar");
     let units = string_attr(first, "units");
-    let time = |u: &Option<String>| {
-        let cal = Calendar::parse(calendar.as_deref().unwrap_or("standard")).ok()?;
-        CfTime::parse_units(u.as_deref()?, cal).ok()
-    };
     let mut rebase = vec![None];
     for p in &parts[1..] {
         let c = string_attr(p, "calendar");
@@ -440,14 +435,9 @@ fn check_agree(s: &str, parts: &[String]) -> Result<Vec<Option<(f64, f64)>>> {
             rebase.push(None);
             continue;
         }
-        match (time(&units), time(&u)) {
-            (Some(t0), Some(t)) => {
-                rebase.push(Some((
-                    t.unit_seconds / t0.unit_seconds,
-                    t0.offset(t.origin, t.origin_seconds),
-                )));
-            }
-            _ => return Err(disagree("units", &units, p, &u)),
+        match time_rebase(units.as_deref(), u.as_deref(), calendar.as_deref()) {
+            Some(r) => rebase.push(Some(r)),
+            None => return Err(disagree("units", &units, p, &u)),
         }
     }
     let values = |c: &str| -> Result<Vec<f64>> {
@@ -493,15 +483,11 @@ fn check_agree(s: &str, parts: &[String]) -> Result<Vec<Option<(f64, f64)>>> {
             };
             let got = values(&c)?;
             // Times compared as moments: each file may count from its own date.
-            let shift = match (&units0, string_attr(&c, "units")) {
-                (Some(u0), Some(u)) if *u0 != u => {
-                    let cal = Calendar::parse(cal0.as_deref().unwrap_or("standard")).ok();
-                    let t0 = cal.and_then(|cal| CfTime::parse_units(u0, cal).ok());
-                    let t = cal.and_then(|cal| CfTime::parse_units(&u, cal).ok());
-                    t0.zip(t)
-                        .map(|(t0, t)| (t.unit_seconds / t0.unit_seconds, t0.offset(t.origin, t.origin_seconds)))
-                }
-                _ => None,
+            let u = string_attr(&c, "units");
+            let shift = if u == units0 {
+                None
+            } else {
+                time_rebase(units0.as_deref(), u.as_deref(), cal0.as_deref())
             };
             let got: Vec<f64> = match shift {
                 Some((scale, shift)) => got.iter().map(|v| v * scale + shift).collect(),
@@ -520,4 +506,14 @@ fn check_agree(s: &str, parts: &[String]) -> Result<Vec<Option<(f64, f64)>>> {
         }
     }
     Ok(rebase)
+}
+
+/// `(scale, shift)` taking times in CF units `u` ("hours since 2002-01-01") to CF units
+/// `u0` of the same calendar; `None` unless both are CF time units.
+fn time_rebase(u0: Option<&str>, u: Option<&str>, calendar: Option<&str>) -> Option<(f64, f64)> {
+    use chunkwise::time::{Calendar, CfTime};
+    let cal = Calendar::parse(calendar.unwrap_or("standard")).ok()?;
+    let t0 = CfTime::parse_units(u0?, cal).ok()?;
+    let t = CfTime::parse_units(u?, cal).ok()?;
+    Some((t.unit_seconds / t0.unit_seconds, t0.offset(t.origin, t.origin_seconds)))
 }
