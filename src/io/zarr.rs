@@ -370,7 +370,7 @@ pub fn dimension_names(path: &Path) -> Option<Vec<String>> {
     // `--axis lat` works), the unnamed one is `dim_K` as xarray names such axes.
     let names = |v: &serde_json::Value| -> Option<Vec<String>> {
         let v = v.as_array()?;
-        if v.iter().all(serde_json::Value::is_null) {
+        if !v.is_empty() && v.iter().all(serde_json::Value::is_null) {
             return None;
         }
         v.iter()
