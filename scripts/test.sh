@@ -9,8 +9,8 @@
 #    `--features hdf5,cuda` (cuda builds without a toolkit: cudarc loads the driver and
 #    NVRTC at run time); rustdoc with warnings denied (broken or private doc links);
 # 3. generates the fixtures with the reference implementations in a venv under target/
-#    (pip from PyPI): Zarr stores by zarr-python 3, HDF5 by h5py, NetCDF-4 by netCDF4,
-#    CF-encoded stores by xarray (whose decoded values are the answers);
+#    (pip from PyPI): Zarr stores by zarr-python 3, HDF5 by h5py, NetCDF-4 and netCDF-3
+#    by netCDF4, CF-encoded stores by xarray (whose decoded values are the answers);
 # 4. installs NVRTC and ptxas from PyPI wheels into another venv under target/, so
 #    tests/cuda_kernels.rs compiles every CUDA kernel for sm_80/sm_90 and checks spills;
 # 5. every test (unit, integration, property, doc) in one debug build, with the hdf5
@@ -41,6 +41,7 @@ if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import zarr, numpy, h
 fi
 "$VENV/bin/python" tests/fixtures/gen_zarr.py "$FIXTURES/zarr"
 "$VENV/bin/python" tests/fixtures/gen_hdf5.py "$FIXTURES/hdf5"
+"$VENV/bin/python" tests/fixtures/gen_netcdf3.py "$FIXTURES/netcdf3"
 export CHUNKWISE_FIXTURES="$FIXTURES" CHUNKWISE_REQUIRE_FIXTURES=1
 
 echo "== NVRTC and ptxas from PyPI (every CUDA kernel is compiled without a GPU)"

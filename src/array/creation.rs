@@ -96,7 +96,6 @@ impl Array {
     }
 
     /// The array decoded by `attrs`, or itself when they decode nothing.
-    #[cfg(any(feature = "zarr", feature = "hdf5"))]
     fn decoded(self, attrs: &crate::io::cf::CfAttrs) -> Result<Array> {
         match crate::io::cf::CfDecoding::new(self.dtype(), attrs)? {
             Some(cf) => self.decode_cf(&cf),
@@ -117,6 +116,29 @@ impl Array {
     ) -> Result<Array> {
         let src = crate::io::hdf5::Hdf5Source::open(file, dataset)?;
         Array::from_source(Arc::new(src), chunks)
+    }
+
+    /// A lazy array over variable `var` of a netCDF-3 file (classic, 64-bit offset or
+    /// CDF-5; read by chunkwise itself, in every feature set). netCDF-3 has no chunks:
+    /// blocks are chosen automatically, about 128 MiB.
+    ///
+    /// # Errors
+    /// As [`Netcdf3Source::open`](crate::io::netcdf3::Netcdf3Source::open): a missing
+    /// file, no such variable, text, a truncated or corrupt file.
+    pub fn from_netcdf3(file: impl AsRef<std::path::Path>, var: &str) -> Result<Array> {
+        let src = crate::io::netcdf3::Netcdf3Source::open(file, var)?;
+        Array::from_source(Arc::new(src), ChunkSpec::auto())
+    }
+
+    /// [`Array::from_netcdf3`] decoded as `xarray.open_dataset` decodes the variable
+    /// (see [`Array::from_zarr_cf`]).
+    ///
+    /// # Errors
+    /// As [`Array::from_netcdf3`]; a CF attribute that is not a number.
+    pub fn from_netcdf3_cf(file: impl AsRef<std::path::Path>, var: &str) -> Result<Array> {
+        let a = Array::from_netcdf3(file.as_ref(), var)?;
+        let attrs = crate::io::netcdf3::cf_attrs(file.as_ref(), var)?;
+        a.decoded(&attrs)
     }
 
     /// A lazy array whose blocks are read from `source`.

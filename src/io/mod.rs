@@ -3,13 +3,15 @@
 //! A [`ChunkSource`] hands out any box of an array as a [`Chunk`]; Load tasks call it on
 //! the worker threads, so decoding runs in parallel and never on the caller's thread.
 //! Formats are known only inside this module: [`memory`] (an in-memory ndarray),
-//! [`npy`], Zarr v2/v3 (`zarr` feature) and HDF5/NetCDF-4 (`hdf5` feature).
+//! [`npy`], [`netcdf3`] (read by chunkwise itself, every feature set), Zarr v2/v3 (`zarr`
+//! feature) and HDF5/NetCDF-4 (`hdf5` feature).
 
 pub mod cf;
 pub mod concat;
 #[cfg(feature = "hdf5")]
 pub mod hdf5;
 pub mod memory;
+pub mod netcdf3;
 pub mod npy;
 pub mod shuffle;
 pub mod sliced;

@@ -1,8 +1,9 @@
 //! Naming the files chunkwise does not read, by their first bytes.
 //!
 //! Geoscience data reaches users in more formats than Zarr and HDF5: ERA5 from the
-//! Copernicus store arrives as GRIB by default and, from its older interface, as
-//! netCDF-3 (64-bit offset), and a Zarr store is sometimes shipped zipped. Given such a
+//! Copernicus store arrives as GRIB by default, and a Zarr store is sometimes shipped
+//! zipped. netCDF-3 files are read (`super::netcdf3`), but not by the HDF5 and Zarr
+//! openers, which name them and point to it. Given such a
 //! file, "not a Zarr store" or "no HDF5 signature" is true but leaves the user guessing;
 //! saying what the file *is*, and how to convert it, ends the guessing. Only the
 //! signatures are checked — the file is not parsed.
@@ -22,16 +23,16 @@ pub fn foreign_format(path: &Path) -> Option<&'static str> {
 fn describe(sig: &[u8]) -> Option<&'static str> {
     Some(match sig {
         [b'C', b'D', b'F', 1, ..] => {
-            "a netCDF-3 classic file, which chunkwise does not read (it reads netCDF-4/HDF5 and Zarr); \
-             convert it with `nccopy -k nc4 IN OUT` or xarray's `to_netcdf(OUT, format=\"NETCDF4\")`"
+            "a netCDF-3 classic file, not HDF5 or Zarr: open it with `Array::from_netcdf3` \
+             (the command line reads it as FILE:VAR)"
         }
         [b'C', b'D', b'F', 2, ..] => {
-            "a netCDF-3 64-bit-offset file, which chunkwise does not read (it reads netCDF-4/HDF5 and Zarr); \
-             convert it with `nccopy -k nc4 IN OUT` or xarray's `to_netcdf(OUT, format=\"NETCDF4\")`"
+            "a netCDF-3 64-bit-offset file, not HDF5 or Zarr: open it with `Array::from_netcdf3` \
+             (the command line reads it as FILE:VAR)"
         }
         [b'C', b'D', b'F', 5, ..] => {
-            "a netCDF-3 64-bit-data (CDF-5) file, which chunkwise does not read (it reads netCDF-4/HDF5 and Zarr); \
-             convert it with `nccopy -k nc4 IN OUT` or xarray's `to_netcdf(OUT, format=\"NETCDF4\")`"
+            "a netCDF-3 64-bit-data (CDF-5) file, not HDF5 or Zarr: open it with `Array::from_netcdf3` \
+             (the command line reads it as FILE:VAR)"
         }
         [b'G', b'R', b'I', b'B', ..] => {
             "a GRIB file, which chunkwise does not read (it reads netCDF-4/HDF5 and Zarr); \

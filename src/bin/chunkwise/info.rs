@@ -115,6 +115,63 @@ fn hdf5_listing(file: &Path, group: &str) -> chunkwise::Result<Report> {
     Ok(r)
 }
 
+/// The variables of a netCDF-3 file, one line each.
+fn nc3_listing(file: &Path) -> chunkwise::Result<Report> {
+    let header = chunkwise::io::netcdf3::Header::read(file)?;
+    let mut r = Report::default();
+    let shown = file.display().to_string();
+    r.fact("source", "source", shown.clone(), json!(shown));
+    let format = format!("netCDF-3 {}", header.kind());
+    r.fact("format", "format", format.clone(), json!(format));
+    let sources: Vec<(String, String)> = header
+        .vars
+        .iter()
+        .map(|v| (v.name.clone(), format!("{}:{}", file.display(), v.name)))
+        .collect();
+    r.members = Some(listing(&sources));
+    Ok(r)
+}
+
+/// One variable of a netCDF-3 file.
+fn nc3_info(file: &Path, var: &str) -> chunkwise::Result<Report> {
+    use chunkwise::io::netcdf3::AttrValue;
+    let src = chunkwise::io::netcdf3::Netcdf3Source::open(file, var)?;
+    let named = format!("{}:{var}", file.display());
+    let shape = src.shape().to_vec();
+    let mut r = Report::default();
+    r.fact("source", "source", src.name(), json!(src.name()));
+    let format = format!("netCDF-3 {}", src.header().kind());
+    r.fact("format", "format", format.clone(), json!(format));
+    r.fact("shape", "shape", format!("{shape:?}"), json!(shape));
+    dims_fact(&mut r, &named);
+    r.fact("dtype", "dtype", src.dtype().to_string(), json!(src.dtype().name()));
+    r.fact(
+        "chunks",
+        "chunks",
+        format!("none ({}; blocks chosen automatically)", src.layout()),
+        Value::Null,
+    );
+    r.fact(
+        "codecs",
+        "codecs",
+        "none (netCDF-3 stores values uncompressed, big-endian)",
+        json!([]),
+    );
+    let fill = src.var().attrs.iter().find(|(k, _)| k == "_FillValue").map(|(_, v)| v);
+    let (text, j) = match fill {
+        Some(AttrValue::Numbers(_, v)) if v.len() == 1 && v[0].is_nan() => ("NaN".to_string(), json!("NaN")),
+        Some(AttrValue::Numbers(_, v)) if v.len() == 1 => (v[0].to_string(), json!(v[0])),
+        Some(v) => (format!("{v:?}"), json!(format!("{v:?}"))),
+        None => ("none (no _FillValue attribute)".to_string(), Value::Null),
+    };
+    r.fact("fill_value", "fill value", text, j);
+    cf_fact(&mut r, &named, src.dtype());
+    let path = "direct positioned reads, byte-swapped on the workers";
+    r.fact("read_path", "read path", path, json!(path));
+    sizes_fact(&mut r, src.stored_bytes() as usize, src.stored_bytes());
+    Ok(r)
+}
+
 /// One line per array of a group, as xarray's repr lists a dataset's variables: name,
 /// dimension names where the store records them, shape, dtype, blocks, and the CF
 /// decoding `chunkwise reduce` applies (or why it cannot be read).
@@ -285,6 +342,8 @@ fn report(args: &InfoArgs) -> chunkwise::Result<Report> {
             }
             path
         }
+        Source::Nc3(file, var) if var.is_empty() => return nc3_listing(file),
+        Source::Nc3(file, var) => return nc3_info(file, var),
         #[cfg(feature = "hdf5")]
         Source::Hdf5(file, dataset) => {
             if chunkwise::io::hdf5::group_datasets(file, dataset)?.is_some() {
@@ -463,7 +522,7 @@ fn pattern_report(pattern: &str, parts: &[String]) -> chunkwise::Result<Report> 
     for p in parts {
         let a = source::open(p)?;
         let file = match source::parse(p) {
-            Source::Hdf5(f, _) => f.to_path_buf(),
+            Source::Hdf5(f, _) | Source::Nc3(f, _) => f.to_path_buf(),
             Source::Zarr(z) => z.to_path_buf(),
         };
         let bytes = if file.is_dir() {

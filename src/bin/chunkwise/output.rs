@@ -49,7 +49,9 @@ fn variable_name(src: &str) -> String {
             .file_name()
             .map(|n| n.to_string_lossy().trim_end_matches(".zarr").to_string())
             .unwrap_or_default(),
-        source::Source::Hdf5(_, ds) => ds.rsplit('/').next().unwrap_or_default().to_string(),
+        source::Source::Hdf5(_, ds) | source::Source::Nc3(_, ds) => {
+            ds.rsplit('/').next().unwrap_or_default().to_string()
+        }
     };
     // Stores that are arrays, named by a pattern (`t2m_*.zarr`): what comes before it.
     let name = match name.find(['*', '?', '[']) {

@@ -2,7 +2,9 @@
 //!
 //! `path/store.zarr` or `path/store.zarr/group/array` (Zarr v2 or v3, recognised by its
 //! metadata files), or `file.h5:/group/dataset` / `file.nc:/group/var` (HDF5, NetCDF-4;
-//! `file.nc:var` too).
+//! `file.nc:var` too), or `file.nc:var` of a netCDF-3 file (classic, 64-bit offset or
+//! CDF-5, recognised by its first bytes and read by `chunkwise::io::netcdf3` in every
+//! feature set).
 //!
 //! **Several files as one** (xarray's `open_mfdataset`): a pattern in the file part —
 //! `era5_*.nc:t2m`, `runs/19??.zarr/t2m` — names every matching file, in sorted order,
@@ -23,13 +25,15 @@ pub enum Source<'a> {
     Zarr(&'a Path),
     /// An HDF5 file and a dataset path inside it.
     Hdf5(&'a Path, &'a str),
+    /// A netCDF-3 file and a variable (empty when the file was named alone).
+    Nc3(&'a Path, &'a str),
 }
 
 /// Splits `file.h5:/dataset` forms from plain paths. The `/` after the colon may be
 /// left out (`file.nc:t2m`, as netCDF tools and xarray users name variables); the part
 /// before the colon must then end as an HDF5/netCDF file does or be a file, so a Zarr
 /// directory with a colon in its name (`run:2020.zarr`) stays a Zarr path.
-pub fn parse(s: &str) -> Source<'_> {
+pub fn parse<'a>(s: &'a str) -> Source<'a> {
     let hdf5_file = |file: &str| {
         let lower = file.to_ascii_lowercase();
         [".h5", ".hdf5", ".hdf", ".nc", ".nc4", ".he5"]
@@ -38,10 +42,18 @@ pub fn parse(s: &str) -> Source<'_> {
             || Path::new(file).is_file()
             || is_pattern(file)
     };
+    let in_file = |file: &'a str, object: &'a str| {
+        let path = Path::new(file);
+        if chunkwise::io::netcdf3::is_netcdf3(path) {
+            Source::Nc3(path, object)
+        } else {
+            Source::Hdf5(path, object)
+        }
+    };
     if let Some(i) = s.rfind(":/") {
         let file = &s[..i];
         if hdf5_file(file) {
-            return Source::Hdf5(Path::new(file), &s[i + 1..]);
+            return in_file(file, &s[i + 1..]);
         }
     }
     if let Some((file, dataset)) = s.rsplit_once(':')
@@ -49,7 +61,16 @@ pub fn parse(s: &str) -> Source<'_> {
         && !dataset.starts_with('/')
         && hdf5_file(file)
     {
-        return Source::Hdf5(Path::new(file), dataset);
+        return in_file(file, dataset);
+    }
+    if chunkwise::io::netcdf3::is_netcdf3(Path::new(s)) {
+        return Source::Nc3(Path::new(s), "");
+    }
+    // `file.nc:` with the variable left out: the file, which then says what it holds.
+    if let Some(file) = s.strip_suffix(':')
+        && Path::new(file).is_file()
+    {
+        return in_file(file, "");
     }
     Source::Zarr(Path::new(s))
 }
@@ -76,7 +97,21 @@ pub fn open(s: &str) -> Result<Array> {
             Array::from_zarr(p)
         }
         Source::Hdf5(file, dataset) => open_hdf5(file, dataset),
+        Source::Nc3(file, var) => Array::from_netcdf3(file, nc3_var(file, var)?),
     }
+}
+
+/// The variable of a netCDF-3 SOURCE: refused when the file was named alone.
+fn nc3_var<'a>(file: &Path, var: &'a str) -> Result<&'a str> {
+    if var.is_empty() {
+        return Err(Error::InvalidArgument(format!(
+            "{}: is a netCDF-3 file: name the variable as {}:VAR (`chunkwise info {}` lists them)",
+            file.display(),
+            file.display(),
+            file.display()
+        )));
+    }
+    Ok(var)
 }
 
 #[cfg(feature = "hdf5")]
@@ -111,6 +146,7 @@ pub fn cf_decoding(s: &str, stored: chunkwise::DType) -> Result<Option<chunkwise
     let attrs = match parse(s) {
         Source::Zarr(p) => chunkwise::io::zarr::cf_attrs(p, stored)?,
         Source::Hdf5(file, dataset) => hdf5_cf_attrs(file, dataset)?,
+        Source::Nc3(file, var) => chunkwise::io::netcdf3::cf_attrs(file, var)?,
     };
     chunkwise::io::cf::CfDecoding::new(stored, &attrs).map_err(|e| match e {
         Error::Unsupported(m) => Error::Unsupported(format!("{s}: {m}")),
@@ -159,6 +195,7 @@ pub fn dimension_names(s: &str) -> Option<Vec<String>> {
         Source::Hdf5(file, dataset) => chunkwise::io::hdf5::dimension_names(file, dataset),
         #[cfg(not(feature = "hdf5"))]
         Source::Hdf5(..) => None,
+        Source::Nc3(file, var) => chunkwise::io::netcdf3::dimension_names(file, var),
     }
 }
 
@@ -174,6 +211,7 @@ pub fn stored_layout(s: &str) -> Option<(Vec<u64>, String, Vec<u64>)> {
         Source::Hdf5(file, dataset) => chunkwise::io::hdf5::stored_layout(file, dataset),
         #[cfg(not(feature = "hdf5"))]
         Source::Hdf5(..) => None,
+        Source::Nc3(file, var) => chunkwise::io::netcdf3::stored_layout(file, var),
     }
 }
 
@@ -197,6 +235,7 @@ pub fn string_attr(s: &str, key: &str) -> Option<String> {
         Source::Hdf5(file, dataset) => chunkwise::io::hdf5::string_attr(file, dataset, key).ok()?,
         #[cfg(not(feature = "hdf5"))]
         Source::Hdf5(..) => None,
+        Source::Nc3(file, var) => chunkwise::io::netcdf3::string_attr(file, var, key).ok()?,
     }
 }
 
@@ -214,7 +253,9 @@ pub fn sibling(s: &str, name: &str) -> Option<String> {
             return Some(c);
         }
         return match (parse(s), parse(&c)) {
-            (Source::Hdf5(pattern, _), Source::Hdf5(_, object)) => Some(format!("{}:{object}", pattern.display())),
+            (Source::Hdf5(pattern, _), Source::Hdf5(_, object) | Source::Nc3(_, object)) => {
+                Some(format!("{}:{object}", pattern.display()))
+            }
             (Source::Zarr(pattern), Source::Zarr(_)) => Some(
                 pattern
                     .parent()
@@ -240,6 +281,9 @@ pub fn sibling(s: &str, name: &str) -> Option<String> {
                 }
                 group = group.rsplit_once('/')?.0;
             }
+        }
+        Source::Nc3(file, _) => {
+            chunkwise::io::netcdf3::has_values(file, name).then(|| format!("{}:{name}", file.display()))
         }
     }
 }
@@ -273,6 +317,10 @@ pub fn open_reader(s: &str) -> Result<std::sync::Arc<dyn chunkwise::io::ChunkSou
         )?)),
         #[cfg(not(feature = "hdf5"))]
         Source::Hdf5(file, dataset) => open_hdf5(file, dataset).map(|_| unreachable!("needs the hdf5 feature")),
+        Source::Nc3(file, var) => Ok(std::sync::Arc::new(chunkwise::io::netcdf3::Netcdf3Source::open(
+            file,
+            nc3_var(file, var)?,
+        )?)),
     }
 }
 
@@ -291,6 +339,7 @@ pub fn is_pattern(s: &str) -> bool {
 pub fn expand(s: &str) -> Result<Option<Vec<String>>> {
     let (pattern, dataset) = match parse(s) {
         Source::Hdf5(file, dataset) => (file.display().to_string(), Some(dataset)),
+        Source::Nc3(file, var) => (file.display().to_string(), Some(var)),
         Source::Zarr(p) => (p.display().to_string(), None),
     };
     if !is_pattern(&pattern) {
@@ -405,7 +454,7 @@ fn check_agree(s: &str, parts: &[String]) -> Result<Vec<Option<(f64, f64)>>> {
             .parent()
             .filter(|g| chunkwise::io::zarr::is_zarr(g))
             .map(Path::to_path_buf),
-        Source::Hdf5(..) => None,
+        Source::Hdf5(..) | Source::Nc3(..) => None,
     };
     if let Some(g) = group_of(first)
         && let Some(p) = parts[1..].iter().find(|p| group_of(p).as_ref() == Some(&g))
