@@ -48,11 +48,17 @@ def open_dask(args, which):
         return da.from_array(d, chunks=d.chunks)
     if which == "source":
         src = args.source
-        if ":/" in src and not os.path.isdir(src):
+        if ":" in src and not os.path.isdir(src):
+            f, ds = src.rsplit(":", 1)
+            with open(f, "rb") as fh:
+                netcdf3 = fh.read(3) == b"CDF"
+            if netcdf3:
+                # What an xarray user writes; netCDF-3 has no chunks, so dask's "auto".
+                import xarray as xr
+                return xr.open_dataset(f, chunks={})[ds.lstrip("/")].data
             import h5py
-            f, ds = src.rsplit(":/", 1)
-            d = h5py.File(f, "r")["/" + ds]
-            return da.from_array(d, chunks=d.chunks)
+            d = h5py.File(f, "r")["/" + ds.lstrip("/")]
+            return da.from_array(d, chunks=d.chunks or "auto")
         return da.from_zarr(src)
     raise SystemExit(f"unknown source {which}")
 

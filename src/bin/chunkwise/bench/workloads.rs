@@ -134,16 +134,15 @@ thread_local! {
     static SPARE: std::cell::RefCell<Option<chunkwise::Buffer>> = const { std::cell::RefCell::new(None) };
 }
 
-/// Every stored chunk read and decoded into a buffer the worker reuses (as reductions
-/// do), then dropped. One task per chunk; the result is the element count.
+/// Every block read and decoded into a buffer the worker reuses (as reductions do),
+/// then dropped: the blocks `chunkwise reduce` reads (the stored chunks, or automatic
+/// blocks of unchunked data such as netCDF-3). One task per block; the result is the
+/// element count.
 fn decode_job(source: &str) -> Result<(Job, f64)> {
     let src = crate::source::open_reader(source)?;
     let shape = src.shape().to_vec();
-    let grid = chunkwise::ChunkGrid::new(
-        &shape,
-        &ChunkSpec::from(src.natural_chunks().unwrap_or_else(|| shape.clone())),
-        1,
-    )?;
+    let blocks = crate::source::open(source)?.chunks().to_vec();
+    let grid = chunkwise::ChunkGrid::new(&shape, &ChunkSpec::explicit(blocks), 1)?;
     let parts: Vec<_> = (0..grid.num_blocks())
         .map(|b| {
             let region = grid.block_ranges(&grid.unlinear(b));
