@@ -1334,6 +1334,11 @@ fn several_ops_in_one_run_match_single_runs_and_read_once() {
             }
             let (code, single, stderr) = cli(&alone);
             assert_eq!(code, 0, "{op} alone {alone:?}: {stderr}");
+            // Each line says where its result went: the store's variable, the file.
+            let out_of = |l: &str| serde_json::from_str::<serde_json::Value>(l).unwrap()["out"].clone();
+            let var = z.join(format!("t2m_{op}"));
+            assert_eq!(out_of(line), var.to_str().unwrap(), "{line}");
+            assert_eq!(out_of(single.trim()), n.to_str().unwrap(), "{single}");
             let got = Array::from_zarr(z.join(format!("t2m_{op}")))
                 .unwrap()
                 .compute_chunk()

@@ -109,6 +109,17 @@ fn coordinate(
     Some((a, attrs))
 }
 
+/// The variable each op's result gets in a Zarr `--out`: the source's variable name
+/// (`t2m`), or with several ops `t2m_nanmean`, `t2m_nanstd`, ….
+pub fn result_names(source: &str, ops: &[&str]) -> Vec<String> {
+    let var = variable_name(source);
+    if ops.len() > 1 {
+        ops.iter().map(|op| format!("{var}_{op}")).collect()
+    } else {
+        vec![var; ops.len()]
+    }
+}
+
 /// Writes the results as a Zarr group at `path`: each a variable with the metadata of
 /// its reduction (named after the source's variable, `t2m`; with several ops
 /// `t2m_nanmean`, `t2m_nanstd`, …), and the coordinates of their dimensions.
@@ -119,14 +130,9 @@ pub fn write_zarr(path: &Path, results: &[(&Chunk, &Reduction<'_>)]) -> Result<(
     let Some(&(first, what)) = results.first() else {
         return Ok(());
     };
-    let var = variable_name(what.source);
+    let ops: Vec<&str> = results.iter().map(|(_, w)| w.op).collect();
     let mut vars: Vec<(String, Array, ZarrWriteOptions)> = Vec::new();
-    for &(c, what) in results {
-        let name = if results.len() > 1 {
-            format!("{var}_{}", what.op)
-        } else {
-            var.clone()
-        };
+    for (&(c, what), name) in results.iter().zip(result_names(what.source, &ops)) {
         let (a, opts) = variable(c, what)?;
         vars.push((name, a, opts));
     }

@@ -621,13 +621,35 @@ pub fn run(args: &ReduceArgs) -> chunkwise::Result<()> {
             write_npy(path, &out[0])?;
         }
     }
-    for (op, c) in ops.iter().zip(&out) {
-        print_result(*op, c, args, groups.as_ref(), elapsed, &stats, &rt);
+    // Where each result went, for scripts: the file, and in a Zarr store its variable.
+    let names: Vec<&str> = ops.iter().map(|op| op.name()).collect();
+    let outs: Vec<Option<String>> = match &args.out {
+        Some(p) if p.extension().is_some_and(|e| e == "zarr") => crate::output::result_names(&args.source, &names)
+            .into_iter()
+            .map(|v| Some(p.join(v).display().to_string()))
+            .collect(),
+        Some(p) => vec![Some(p.display().to_string())],
+        None => vec![None; ops.len()],
+    };
+    for ((op, c), written) in ops.iter().zip(&out).zip(&outs) {
+        let run = RunFacts {
+            elapsed,
+            stats: &stats,
+            rt: &rt,
+        };
+        print_result(*op, c, args, groups.as_ref(), written.as_deref(), &run);
     }
     if let (Some(p), Format::Text) = (&args.out, args.format) {
         println!("written to {}", p.display());
     }
     Ok(())
+}
+
+/// What the run that computed the results reports with each.
+struct RunFacts<'a> {
+    elapsed: f64,
+    stats: &'a chunkwise::RunStats,
+    rt: &'a chunkwise::Runtime,
 }
 
 /// Prints one op's result: a JSON object (one line per op), or text.
@@ -636,10 +658,10 @@ fn print_result(
     c: &Chunk,
     args: &ReduceArgs,
     groups: Option<&(String, crate::timecoord::Groups)>,
-    elapsed: f64,
-    stats: &chunkwise::RunStats,
-    rt: &chunkwise::Runtime,
+    written: Option<&str>,
+    run: &RunFacts<'_>,
 ) {
+    let RunFacts { elapsed, stats, rt } = *run;
     match args.format {
         Format::Json => {
             let shape = c.shape().iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
@@ -654,6 +676,9 @@ fn print_result(
                     serde_json::to_string(by).unwrap_or_default(),
                     serde_json::to_string(&g.names).unwrap_or_default()
                 ));
+            }
+            if let Some(w) = written {
+                value.push_str(&format!(",\"out\":{}", serde_json::to_string(w).unwrap_or_default()));
             }
             println!(
                 "{{\"op\":\"{}\",\"source\":{},\"shape\":[{shape}],\"dtype\":\"{}\"{value},\"elapsed_s\":{elapsed:.6},\"tasks\":{},\"threads\":{},\"peak_accounted_bytes\":{},\"over_budget\":{},\"bytes_read\":{},\"memory_limit\":{}}}",
