@@ -111,6 +111,29 @@ pub struct ChunkGrid {
     offsets: Vec<Vec<usize>>,
 }
 
+/// The block shape for data stored contiguously in C order (netCDF-3, contiguous HDF5):
+/// whole trailing axes and as many indices of the first axis that is not whole as fit
+/// in `target_bytes` (at least one), so each block is one contiguous run of the file,
+/// or one per record — not dask's balanced blocks, which would cut every row into short
+/// reads. A (365, 721, 1440) float32 field in 128 MiB gets (32, 721, 1440).
+#[must_use]
+pub fn contiguous_chunks(shape: &[usize], itemsize: usize, target_bytes: usize) -> Vec<usize> {
+    let mut out = shape.to_vec();
+    let mut inner = itemsize.max(1);
+    for a in (0..shape.len()).rev() {
+        let whole = inner.saturating_mul(shape[a].max(1));
+        if whole > target_bytes {
+            out[a] = (target_bytes / inner).clamp(1, shape[a].max(1));
+            for o in &mut out[..a] {
+                *o = 1;
+            }
+            break;
+        }
+        inner = whole;
+    }
+    out
+}
+
 /// Blocks of `size` along an axis of `len` (the last one smaller; one block of 0 for
 /// an empty axis).
 #[must_use]
@@ -543,6 +566,18 @@ pub fn normalize_axes(axes: &[isize], ndim: usize) -> Result<Vec<usize>> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn contiguous_chunks_are_whole_trailing_axes() {
+        let mib = 1 << 20;
+        assert_eq!(contiguous_chunks(&[365, 721, 1440], 4, 128 * mib), vec![32, 721, 1440]);
+        // A record larger than the target: one record, rows of it.
+        assert_eq!(contiguous_chunks(&[3, 20000, 20000], 8, 128 * mib), vec![1, 838, 20000]);
+        assert_eq!(contiguous_chunks(&[10, 4], 4, 128 * mib), vec![10, 4]);
+        assert_eq!(contiguous_chunks(&[0, 4], 4, 64), vec![0, 4]);
+        assert_eq!(contiguous_chunks(&[], 8, 64), Vec::<usize>::new());
+        assert_eq!(contiguous_chunks(&[100], 8, 64), vec![8]);
+    }
+
     use super::*;
     use proptest::prelude::*;
 

@@ -60,6 +60,28 @@ fn record_layouts_are_read_as_netcdf_lays_them_out() {
     assert_eq!(z.header().kind(), "64-bit offset");
     let r8 = Netcdf3Source::open(dir.join("cdf5.nc"), "r8").unwrap();
     assert_eq!(r8.header().kind(), "64-bit data (CDF-5)");
+    // Blocks are whole records; a reduction reads a block's records through the file
+    // in windows (a stream), the same bytes as the block read whole.
+    assert_eq!(t2m.natural_chunks(), Some(vec![23, 7, 5]));
+    use chunkwise::io::ChunkSource;
+    for region in [vec![0..23, 0..7, 0..5], vec![3..11, 2..6, 1..4]] {
+        let whole = t2m.read(&region).unwrap();
+        let want: Vec<f32> = (0..whole.data().len())
+            .map(|i| whole.data().get_f64(i) as f32)
+            .collect();
+        let mut stream = t2m.stream(&region, region[0].len()).unwrap().expect("a stream");
+        let mut got = vec![0u8; want.len() * 4];
+        stream.read(0, &mut got).unwrap();
+        let got: Vec<f32> = got
+            .chunks_exact(4)
+            .map(|b| f32::from_ne_bytes(b.try_into().unwrap()))
+            .collect();
+        assert_eq!(got.len(), want.len());
+        assert!(
+            got.iter().zip(&want).all(|(a, b)| a == b || (a.is_nan() && b.is_nan())),
+            "{region:?}"
+        );
+    }
     // Blocks that cut records and rows read the same values.
     let a = Array::from_source(std::sync::Arc::new(t2m), vec![4, 3, 2]).unwrap();
     let want = chunkwise::io::npy::read_npy(&dir.join("classic_t2m.npy")).unwrap();

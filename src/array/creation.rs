@@ -57,8 +57,9 @@ impl Array {
     }
 
     /// A lazy array over an HDF5 or NetCDF-4 dataset (`dataset` is `/group/var`), one
-    /// block per stored chunk; contiguous and compact datasets get automatic blocks of
-    /// about 128 MiB (use [`Array::from_hdf5_chunked`] to choose).
+    /// block per stored chunk; contiguous datasets get blocks of whole trailing axes of
+    /// about 128 MiB ([`crate::grid::contiguous_chunks`]), compact ones automatic blocks
+    /// (use [`Array::from_hdf5_chunked`] to choose).
     ///
     /// # Errors
     /// As [`Hdf5Source::open`](crate::io::hdf5::Hdf5Source::open): a missing file, a
@@ -120,14 +121,16 @@ impl Array {
 
     /// A lazy array over variable `var` of a netCDF-3 file (classic, 64-bit offset or
     /// CDF-5; read by chunkwise itself, in every feature set). netCDF-3 has no chunks:
-    /// blocks are chosen automatically, about 128 MiB.
+    /// blocks are whole records, as many as fit in about 128 MiB
+    /// ([`crate::grid::contiguous_chunks`]).
     ///
     /// # Errors
     /// As [`Netcdf3Source::open`](crate::io::netcdf3::Netcdf3Source::open): a missing
     /// file, no such variable, text, a truncated or corrupt file.
     pub fn from_netcdf3(file: impl AsRef<std::path::Path>, var: &str) -> Result<Array> {
         let src = crate::io::netcdf3::Netcdf3Source::open(file, var)?;
-        Array::from_source(Arc::new(src), ChunkSpec::auto())
+        let chunks = src.natural_chunks().map_or_else(ChunkSpec::auto, ChunkSpec::from);
+        Array::from_source(Arc::new(src), chunks)
     }
 
     /// [`Array::from_netcdf3`] decoded as `xarray.open_dataset` decodes the variable

@@ -8,6 +8,7 @@
 
 pub mod cf;
 pub mod concat;
+mod file_rows;
 #[cfg(feature = "hdf5")]
 pub mod hdf5;
 pub mod memory;

@@ -11,9 +11,11 @@
 //! variables interleaved: record `r` of variable `v` starts at `begin_v + r * recsize`.
 //!
 //! So a box is a set of positioned reads (one per record and contiguous run) straight
-//! into the block's buffer, then one byte-swapping pass: no decoding, no lock, fully
-//! parallel. There are no chunks: blocks are chosen automatically (about 128 MiB,
-//! whole records where they fit), as for contiguous HDF5 data.
+//! into the block's buffer, byte-swapped in cache-sized pieces: no decoding, no lock,
+//! fully parallel. There are no chunks: blocks are whole records, as many as fit in
+//! about 128 MiB ([`crate::grid::contiguous_chunks`]), so a block is one read per
+//! record; a reduction over a block's records reads them in small windows instead
+//! ([`super::file_rows`]), never materialising the block.
 //!
 //! Everything read from the header is checked against the file (counts against the
 //! bytes left, dimension ids, every variable's extent against the file's length), so a
@@ -671,7 +673,7 @@ const PIECE: usize = 256 << 10;
 /// Byte-swaps `es`-byte big-endian values to native order in place (nothing on a
 /// big-endian host). `b` starts at an element of a buffer of such elements, so it is
 /// aligned for them; if it were not, the values are swapped one by one.
-fn from_big_endian(b: &mut [u8], es: usize) {
+pub(crate) fn from_big_endian(b: &mut [u8], es: usize) {
     if cfg!(target_endian = "big") {
         return;
     }
@@ -715,11 +717,28 @@ impl ChunkSource for Netcdf3Source {
     fn dtype(&self) -> DType {
         self.dtype
     }
+    /// No stored chunks: blocks of whole records (whole trailing axes), each one read
+    /// per record ([`crate::grid::contiguous_chunks`]).
     fn natural_chunks(&self) -> Option<Vec<usize>> {
-        None
+        Some(crate::grid::contiguous_chunks(
+            &self.shape,
+            self.dtype.size(),
+            crate::grid::DEFAULT_CHUNK_BYTES,
+        ))
     }
     fn read(&self, region: &[Range<usize>]) -> Result<Chunk> {
         self.read_into(region, None)
+    }
+    /// Rows read from the file in small windows, reduced while in cache
+    /// ([`super::file_rows`]).
+    fn stream(&self, region: &[Range<usize>], rows: usize) -> Result<Option<Box<dyn super::BoxStream + '_>>> {
+        if region.iter().any(Range::is_empty) {
+            return Ok(None);
+        }
+        let layout = super::file_rows::Contiguous::new(self.begin, self.stride, self.dtype.size(), &self.shape, region);
+        let what = format!("{}:{} elements {region:?}", self.path.display(), self.var);
+        let rows = super::file_rows::FileRows::new(&self.file, layout, true, rows, what);
+        Ok(Some(Box::new(rows)))
     }
     fn read_into(&self, region: &[Range<usize>], spare: Option<Buffer>) -> Result<Chunk> {
         let shape: Vec<usize> = region.iter().map(Range::len).collect();

@@ -545,8 +545,30 @@ impl ChunkSource for Hdf5Source {
     fn dtype(&self) -> DType {
         self.dtype
     }
+    /// The stored chunks; for contiguous storage, blocks of whole trailing axes (one
+    /// read each, [`crate::grid::contiguous_chunks`]).
     fn natural_chunks(&self) -> Option<Vec<usize>> {
-        self.stored_chunks().map(<[usize]>::to_vec)
+        match self.layout {
+            Layout::Contiguous { .. } => Some(crate::grid::contiguous_chunks(
+                &self.shape,
+                self.dtype.size(),
+                crate::grid::DEFAULT_CHUNK_BYTES,
+            )),
+            _ => self.stored_chunks().map(<[usize]>::to_vec),
+        }
+    }
+    /// Contiguous storage: rows read from the file in small windows, reduced while in
+    /// cache (`io::file_rows`).
+    fn stream(&self, region: &[Range<usize>], rows: usize) -> Result<Option<Box<dyn super::BoxStream + '_>>> {
+        let Layout::Contiguous { offset } = self.layout else {
+            return Ok(None);
+        };
+        if self.dtype == DType::Bool || region.iter().any(Range::is_empty) {
+            return Ok(None);
+        }
+        let layout = super::file_rows::Contiguous::new(offset, None, self.dtype.size(), &self.shape, region);
+        let rows = super::file_rows::FileRows::new(&self.raw, layout, self.swap, rows, self.ctx(region));
+        Ok(Some(Box::new(rows)))
     }
     fn read(&self, region: &[Range<usize>]) -> Result<Chunk> {
         self.read_into(region, None)
