@@ -15,7 +15,7 @@
 //! fully parallel. There are no chunks: blocks are whole records, as many as fit in
 //! about 128 MiB ([`crate::grid::contiguous_chunks`]), so a block is one read per
 //! record; a reduction over a block's records reads them in small windows instead
-//! ([`super::file_rows`]), never materialising the block.
+//! (`io::file_rows`), never materialising the block.
 //!
 //! Everything read from the header is checked against the file (counts against the
 //! bytes left, dimension ids, every variable's extent against the file's length), so a
@@ -730,7 +730,7 @@ impl ChunkSource for Netcdf3Source {
         self.read_into(region, None)
     }
     /// Rows read from the file in small windows, reduced while in cache
-    /// ([`super::file_rows`]).
+    /// (`io::file_rows`).
     fn stream(&self, region: &[Range<usize>], rows: usize) -> Result<Option<Box<dyn super::BoxStream + '_>>> {
         if region.iter().any(Range::is_empty) {
             return Ok(None);
