@@ -148,7 +148,11 @@ fn nc3_info(file: &Path, var: &str) -> chunkwise::Result<Report> {
     r.fact(
         "chunks",
         "chunks",
-        format!("none ({}; blocks chosen automatically)", src.layout()),
+        format!(
+            "none ({}); read in blocks of {:?}",
+            src.layout(),
+            src.natural_chunks().unwrap_or_default()
+        ),
         Value::Null,
     );
     r.fact(
@@ -434,7 +438,17 @@ fn hdf5_info(file: &Path, dataset: &str) -> chunkwise::Result<Report> {
     r.fact("dtype", "dtype", src.dtype().to_string(), json!(src.dtype().name()));
     match src.stored_chunks() {
         Some(chunks) => chunks_fact(&mut r, &shape, chunks, present),
-        None => r.fact("chunks", "chunks", "none (contiguous or compact storage)", Value::Null),
+        None => {
+            let blocks = src
+                .natural_chunks()
+                .map_or_else(String::new, |b| format!("; read in blocks of {b:?}"));
+            r.fact(
+                "chunks",
+                "chunks",
+                format!("none (contiguous or compact storage{blocks})"),
+                Value::Null,
+            );
+        }
     }
     let filters = src.filters();
     r.fact(
