@@ -336,6 +336,10 @@ pub fn execute(kind: &TaskKind, inputs: Vec<Arc<Value>>, gpu: Option<GpuUse>) ->
                 return Err(Error::Unsupported("combine of a non-partial".into()));
             };
             merge(node.spec.op, &mut acc, p)?;
+            // A merged partial no one else holds: its vectors to the next chunk step.
+            if let Ok(Value::Partial(p, _)) = Arc::try_unwrap(v) {
+                crate::device::cpu::reduce::pool::give_partial(p);
+            }
         }
         return finish_reduce(node, acc, pshape, *fin);
     }

@@ -187,9 +187,12 @@ pub(crate) fn run_sunk(
     sinks: &sink::Sinks,
 ) -> Result<(Outputs, RunStats)> {
     let mut st = state::State::new(g, opts);
-    match opts.kind {
-        SchedulerKind::Sync => sync::run(&mut st, opts, sinks)?,
-        SchedulerKind::Threaded => threaded::run(&mut st, opts, pool, sinks)?,
-    }
+    let r = match opts.kind {
+        SchedulerKind::Sync => sync::run(&mut st, opts, sinks),
+        SchedulerKind::Threaded => threaded::run(&mut st, opts, pool, sinks),
+    };
+    // Accumulators kept for reuse within the run are not held after it.
+    crate::device::cpu::reduce::pool::clear();
+    r?;
     Ok(st.into_outputs())
 }

@@ -91,10 +91,14 @@ pub(super) struct Unmade {
 
 impl Unmade {
     /// An empty vector that will hold `n` accumulators, or the given ones.
-    pub(super) fn vec<A>(given: Option<Vec<A>>, n: usize) -> (Vec<A>, Self) {
+    /// Vectors that partials are done with are taken first (see [`super::pool`]).
+    pub(super) fn vec<A: 'static>(given: Option<Vec<A>>, n: usize) -> (Vec<A>, Self) {
         match given {
             Some(v) => (v, Self { len: 0 }),
-            None => (Vec::with_capacity(n), Self { len: n }),
+            None => (
+                super::pool::take_as(n).unwrap_or_else(|| Vec::with_capacity(n)),
+                Self { len: n },
+            ),
         }
     }
 
@@ -374,7 +378,7 @@ impl<const NAN: bool> MeanBank<NAN> {
     pub(super) fn new(given: Option<(Vec<f64>, Vec<f64>)>, len: usize) -> Self {
         let (sum, n) = given.unzip();
         let (sum, unmade) = Unmade::vec(sum, len);
-        let n = n.unwrap_or_else(|| Vec::with_capacity(len));
+        let n = n.unwrap_or_else(|| super::pool::take(len).unwrap_or_else(|| Vec::with_capacity(len)));
         Self {
             sum,
             n,

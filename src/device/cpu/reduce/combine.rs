@@ -104,9 +104,22 @@ pub fn finalize(op: ReduceOp, part: Partial, ddof: f64, out: DType) -> Result<Bu
     use ReduceOp::*;
     Ok(match part {
         Partial::Acc(b) => cast_buffer(&b, out),
-        Partial::Mean { sum, n } => {
-            let v: Vec<f64> = sum.iter().zip(&n).map(|(&s, &c)| s / c).collect();
-            cast_buffer(&Buffer::F64(v), out)
+        Partial::Mean { mut sum, n } => {
+            // In place: the mean is the sum's allocation, the count goes back to the pool.
+            for (s, &c) in sum.iter_mut().zip(&n) {
+                *s /= c;
+            }
+            super::pool::give(n);
+            if out == DType::F64 {
+                Buffer::F64(sum)
+            } else {
+                let means = Buffer::F64(sum);
+                let b = cast_buffer(&means, out);
+                if let Buffer::F64(v) = means {
+                    super::pool::give(v);
+                }
+                b
+            }
         }
         Partial::Moments { n, m2, .. } => {
             let v: Vec<f64> = n

@@ -21,6 +21,7 @@
 mod arg;
 mod bank;
 mod combine;
+pub(crate) mod pool;
 
 pub(super) use bank::Prefetch;
 pub use combine::{finalize, merge};
