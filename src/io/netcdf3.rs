@@ -175,9 +175,13 @@ pub struct Header {
     pub file_len: u64,
 }
 
-/// Whether `path` is a file that starts with a netCDF-3 signature (`CDF` 1, 2 or 5).
+/// Whether `path` is a regular file that starts with a netCDF-3 signature (`CDF` 1, 2
+/// or 5). Directories (Zarr stores) and pipes are not opened.
 #[must_use]
 pub fn is_netcdf3(path: &Path) -> bool {
+    if !path.is_file() {
+        return false;
+    }
     let mut sig = [0u8; 4];
     std::fs::File::open(path)
         .and_then(|f| f.read_exact_at(&mut sig, 0))
