@@ -2,7 +2,8 @@
 //! (its checksum is fixed here, and two generations are byte-identical), every run
 //! prints parseable JSON lines, `--compare` refuses to print a ratio when the other
 //! engine's answer disagrees (a stub interpreter stands in for Python), and a nanmean
-//! run with its decode floor gets a floor-ratio line.
+//! run with its floor (a store's decode pass, the in-memory field's plain read) gets a
+//! floor-ratio line.
 #![cfg(feature = "zarr")]
 
 use std::path::{Path, PathBuf};
@@ -145,23 +146,30 @@ fn compare_prints_no_ratio_when_the_results_disagree() {
 #[test]
 fn a_nanmean_and_its_floor_give_a_floor_ratio_line() {
     let dir = scratch("floor");
-    let (code, lines, err) = bench_tiny("zarr2", "1", &dir, &[], &[]);
-    assert_eq!(code, 0, "{err}");
-    let median = |w: &str| {
-        lines
+    // A store's nanmean and its read-and-decode pass; the in-memory nanmean and a plain
+    // read of the same bytes.
+    for (filter, nanmean, floor) in [
+        ("zarr2", "nanmean-zarr2", "decode-zarr2"),
+        ("memory", "nanmean-memory", "read-memory"),
+    ] {
+        let (code, lines, err) = bench_tiny(filter, "1", &dir, &[], &[]);
+        assert_eq!(code, 0, "{err}");
+        let median = |w: &str| {
+            lines
+                .iter()
+                .find(|l| l["workload"] == w && l["engine"] == "chunkwise")
+                .and_then(|l| l["median_s"].as_f64())
+                .unwrap_or_else(|| panic!("no {w} line in {lines:?}"))
+        };
+        let (n, f) = (median(nanmean), median(floor));
+        let line = lines
             .iter()
-            .find(|l| l["workload"] == w && l["engine"] == "chunkwise")
-            .and_then(|l| l["median_s"].as_f64())
-            .unwrap_or_else(|| panic!("no {w} line in {lines:?}"))
-    };
-    let (n, f) = (median("nanmean-zarr2"), median("decode-zarr2"));
-    let floor = lines
-        .iter()
-        .find(|l| l["floor"] == "decode-zarr2")
-        .unwrap_or_else(|| panic!("no floor line in {lines:?}"));
-    assert_eq!(floor["workload"], "nanmean-zarr2");
-    assert_eq!(floor["floor_ratio"].as_f64(), Some(n / f));
-    assert_eq!(lines.len(), 3, "{lines:?}");
+            .find(|l| l["floor"] == floor)
+            .unwrap_or_else(|| panic!("no floor line in {lines:?}"));
+        assert_eq!(line["workload"], nanmean);
+        assert_eq!(line["floor_ratio"].as_f64(), Some(n / f));
+        assert_eq!(lines.len(), 3, "{lines:?}");
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -164,6 +164,47 @@ fn decode_job(source: &str) -> Result<(Job, f64)> {
     ))
 }
 
+/// The in-memory field's blocks (copies made before the timed region, in the same
+/// allocator as `nanmean-memory`'s), one task per block reading every byte once with
+/// integer adds of the bits, 32 lanes wide, so the loop is bound by memory, not
+/// arithmetic: the read rate the machine allows a pass over the field, the floor for
+/// `nanmean-memory`. The result is the element count.
+fn read_memory_job(size: Size) -> Result<(Job, f64)> {
+    let field = data::field(size)?.compute::<f32>()?;
+    let values = field
+        .as_slice()
+        .ok_or_else(|| chunkwise::Error::Value("the computed field is not contiguous".into()))?;
+    let [_, ny, nx] = size.shape();
+    let step = size.chunks()[0] * ny * nx;
+    let parts: Vec<_> = values
+        .chunks(step)
+        .map(|block| {
+            let block = std::sync::Arc::new(block.to_vec());
+            chunkwise::delayed("read", move || {
+                std::hint::black_box(bit_sum(&block));
+                Ok(block.len() as i64)
+            })
+        })
+        .collect();
+    let n = parts.len();
+    let total = chunkwise::gather(&parts, "count", |v| Ok(v.iter().copied().sum::<i64>()));
+    Ok((Job::Graph(total, n + 1), std::mem::size_of_val(values) as f64))
+}
+
+/// The wrapping sum of the values' bits in 32 lanes (vectorised; no float semantics to
+/// keep in order).
+fn bit_sum(values: &[f32]) -> u32 {
+    let mut lanes = [0u32; 32];
+    let mut it = values.chunks_exact(32);
+    for c in &mut it {
+        for (l, v) in lanes.iter_mut().zip(c) {
+            *l = l.wrapping_add(v.to_bits());
+        }
+    }
+    let tail = it.remainder().iter().fold(0u32, |a, v| a.wrapping_add(v.to_bits()));
+    lanes.iter().fold(tail, |a, l| a.wrapping_add(*l))
+}
+
 fn nanmean0(x: &Array) -> Result<(Job, f64)> {
     Ok((Job::Arrays(vec![x.nanmean(0)?]), x.nbytes() as f64))
 }
@@ -312,6 +353,13 @@ pub const WORKLOADS: &[Workload] = &[
         build: |ctx| nanmean0(&data::memory_field(ctx.size)?),
     },
     Workload {
+        name: "read-memory",
+        about: "every byte of the in-memory field read once on the worker threads (the memory-bandwidth floor for nanmean-memory)",
+        needs: &[],
+        rtol: 0.0,
+        build: |ctx| read_memory_job(ctx.size),
+    },
+    Workload {
         name: "fused-sincos",
         about: "(sin(x)**2 + cos(x)**2).sum(), x random f64 (20000² medium) in 2000² chunks, generated on the fly",
         needs: &[],
@@ -430,4 +478,34 @@ pub const WORKLOADS: &[Workload] = &[
 pub fn checksum(c: &chunkwise::Chunk) -> f64 {
     let d = c.data();
     (0..d.len()).map(|i| d.get_f64(i)).filter(|v| !v.is_nan()).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_read_floor_reads_every_element() {
+        for n in [0usize, 1, 31, 32, 33, 100, 1000] {
+            let v: Vec<f32> = (0..n).map(|i| i as f32 * 1.5 - 7.0).collect();
+            let naive = v.iter().fold(0u32, |a, x| a.wrapping_add(x.to_bits()));
+            assert_eq!(bit_sum(&v), naive, "n = {n}");
+        }
+    }
+
+    #[test]
+    fn the_read_floor_job_counts_the_tiny_field() -> Result<()> {
+        let (job, bytes) = read_memory_job(Size::Tiny)?;
+        let [t, y, x] = Size::Tiny.shape();
+        assert_eq!(bytes, (t * y * x * 4) as f64);
+        let Job::Graph(total, tasks) = job else {
+            panic!("a graph job");
+        };
+        assert_eq!(tasks, t.div_ceil(10) + 1);
+        assert_eq!(
+            chunkwise::Runtime::new(chunkwise::Config::default())?.compute_delayed(&total)?,
+            (t * y * x) as i64
+        );
+        Ok(())
+    }
 }
