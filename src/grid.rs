@@ -153,12 +153,18 @@ fn sizes_for(len: usize, size: usize) -> Vec<usize> {
     v
 }
 
+/// The most blocks one grid may have: planning a graph costs ~94 bytes a task, so a
+/// billion blocks already needs ~100 GB; more comes from garbled metadata or chunks
+/// chosen far too small, and is refused by [`ChunkGrid::new`].
+pub const MAX_BLOCKS: u64 = 1 << 30;
+
 impl ChunkGrid {
     /// Chunks `shape` (elements of `itemsize` bytes) by `spec`.
     ///
     /// # Errors
     /// [`Error::InvalidChunks`] when the spec has the wrong number of axes, a size of 0
-    /// for a non-empty axis, or explicit sizes that do not sum to the axis length.
+    /// for a non-empty axis, explicit sizes that do not sum to the axis length, or more
+    /// than [`MAX_BLOCKS`] blocks.
     pub fn new(shape: &[usize], spec: &ChunkSpec, itemsize: usize) -> Result<Self> {
         let auto_all = spec.axes.is_empty();
         if !auto_all && spec.axes.len() != shape.len() {
@@ -169,6 +175,19 @@ impl ChunkGrid {
             )));
         }
         let rule = |i: usize| if auto_all { &AxisChunks::Auto } else { &spec.axes[i] };
+        // Counted before any list of sizes is made: a garbled shape in a file's metadata
+        // (10^11 rows in blocks of 5) is an error, not an allocation that aborts.
+        let mut blocks: u128 = 1;
+        let mut count = |i: usize, len: usize, size: usize| {
+            let n = if len == 0 { 1 } else { len.div_ceil(size.clamp(1, len)) };
+            blocks = blocks.saturating_mul(n as u128);
+            if blocks > u128::from(MAX_BLOCKS) {
+                return Err(Error::InvalidChunks(format!(
+                    "shape {shape:?} makes more than {MAX_BLOCKS} blocks (axis {i}: {n} blocks of {size}); use larger chunks"
+                )));
+            }
+            Ok(())
+        };
         let mut chunks: Vec<Option<Vec<usize>>> = vec![None; shape.len()];
         for (i, &len) in shape.iter().enumerate() {
             chunks[i] = match rule(i) {
@@ -177,9 +196,15 @@ impl ChunkGrid {
                         "chunk size 0 on axis {i} of length {len}"
                     )));
                 }
-                AxisChunks::Size(s) => Some(sizes_for(len, *s)),
+                AxisChunks::Size(s) => {
+                    count(i, len, *s)?;
+                    Some(sizes_for(len, *s))
+                }
                 AxisChunks::Full => Some(sizes_for(len, len)),
-                AxisChunks::Sizes(v) => Some(v.clone()),
+                AxisChunks::Sizes(v) => {
+                    count(i, v.len(), 1)?;
+                    Some(v.clone())
+                }
                 AxisChunks::Auto => None,
             };
         }
@@ -223,6 +248,7 @@ impl ChunkGrid {
                 }
                 // Even out: as many blocks as needed, then equal sizes.
                 let n = len.div_ceil(size[i].max(1));
+                count(i, len, len.div_ceil(n))?;
                 chunks[i] = Some(sizes_for(len, len.div_ceil(n)));
             }
         }
@@ -566,6 +592,23 @@ pub fn normalize_axes(axes: &[isize], ndim: usize) -> Result<Vec<usize>> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn grids_of_more_than_max_blocks_are_refused_before_any_allocation() {
+        // A garbled HDF5 dataspace: 3.5e11 rows in the file's chunks of 5.
+        let e = ChunkGrid::new(&[352_187_318_285, 8], &ChunkSpec::from([5, 8]), 8).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("more than 1073741824 blocks (axis 0: 70437463657 blocks of 5)"),
+            "{e}"
+        );
+        // Over several axes together, and by automatic chunking of an absurd shape.
+        assert!(ChunkGrid::new(&[1 << 16, 1 << 16], &ChunkSpec::from([1, 1]), 1).is_err());
+        assert!(ChunkGrid::new(&[1 << 62, 1 << 40], &ChunkSpec::auto(), 8).is_err());
+        // Large but plannable grids still work.
+        let g = ChunkGrid::new(&[1 << 40], &ChunkSpec::from([1 << 20]), 1).unwrap();
+        assert_eq!(g.num_blocks(), 1 << 20);
+    }
     #[test]
     fn contiguous_chunks_are_whole_trailing_axes() {
         let mib = 1 << 20;

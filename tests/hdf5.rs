@@ -483,3 +483,31 @@ fn files_that_are_not_one_dataset_are_refused() {
         "{text}"
     );
 }
+
+/// A dataspace whose size passes its own maximum (a garbled header; libhdf5 1.10 opens
+/// it, 1.14 and h5py refuse it) is refused by name, not read as 27 GB of fill values.
+#[test]
+fn a_dataspace_past_its_maximum_is_refused() {
+    let Some(dir) = fixtures::dir("hdf5") else { return };
+    let mut bytes = std::fs::read(dir.join("cases.h5")).unwrap();
+    // `/scaleoffset_i32` is the one (16, 12) dataset: its dims and maxdims, as u64 LE.
+    let pat: Vec<u8> = [16u64, 12, 16, 12].iter().flat_map(|v| v.to_le_bytes()).collect();
+    let at = bytes
+        .windows(pat.len())
+        .position(|w| w == pat.as_slice())
+        .expect("the (16, 12) dataspace in cases.h5");
+    bytes[at..at + 8].copy_from_slice(&570_425_360u64.to_le_bytes());
+    let path = std::env::temp_dir().join(format!("cw-dataspace-{}.h5", std::process::id()));
+    std::fs::write(&path, &bytes).unwrap();
+    let src = format!("{}:/scaleoffset_i32", path.display());
+    for args in [vec!["info", src.as_str()], vec!["reduce", src.as_str(), "--op", "sum"]] {
+        let (code, _, err) = cli(&args);
+        assert_eq!(code, 1, "{err}");
+        assert!(
+            err.contains("corrupt dataspace: axis 0 has 570425360 elements, more than its maximum of 16"),
+            "{err}"
+        );
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    }
+    std::fs::remove_file(path).ok();
+}

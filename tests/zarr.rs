@@ -1531,3 +1531,46 @@ fn an_unnamed_dimension_leaves_the_others_named() {
     assert!(out.contains("dims        (dim_0, lat)"), "{out}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Sizes no store can hold (a garbled `.zarray`, as a fuzzer made it) are refused when
+/// the store is opened, in one line, not met as an overflow while reading; a name with a
+/// newline in an error is printed escaped, on one line.
+#[test]
+fn sizes_too_large_to_address_are_refused_in_one_line() {
+    let dir = std::env::temp_dir().join(format!("cw-huge-{}.zarr", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (shape, chunks, what) in [
+        (
+            "[7, 5]",
+            "[3, 9223372036854775808]",
+            "a chunk of shape [3, 9223372036854775808]",
+        ),
+        (
+            "[4294967296, 4294967296]",
+            "[1, 1]",
+            "an array of shape [4294967296, 4294967296]",
+        ),
+    ] {
+        std::fs::write(
+            dir.join(".zarray"),
+            format!(
+                r#"{{"shape": {shape}, "chunks": {chunks}, "dtype": ">i8", "fill_value": null, "order": "C",
+                    "filters": null, "compressor": null, "zarr_format": 2}}"#
+            ),
+        )
+        .unwrap();
+        for args in [vec!["info"], vec!["reduce", "--op", "median"]] {
+            let mut a = args.clone();
+            a.insert(1, dir.to_str().unwrap());
+            let (code, _, err) = cli(&a);
+            assert_eq!(code, 1, "{err}");
+            assert!(err.contains(what) && err.contains("too large"), "{err}");
+            assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+    let (code, _, err) = cli(&["reduce", "nowhere/fl\ng.zarr", "--op", "sum"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("fl\\ng"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+}

@@ -149,7 +149,10 @@ impl Array {
     /// # Errors
     /// [`Error::InvalidChunks`] when `chunks` does not fit the shape.
     pub fn from_source(source: Arc<dyn ChunkSource>, chunks: impl Into<ChunkSpec>) -> Result<Array> {
-        let grid = ChunkGrid::new(source.shape(), &chunks.into(), source.dtype().size())?;
+        let grid = ChunkGrid::new(source.shape(), &chunks.into(), source.dtype().size()).map_err(|e| match e {
+            Error::InvalidChunks(m) => Error::InvalidChunks(format!("{}: {m}", source.name())),
+            e => e,
+        })?;
         let dtype = source.dtype();
         Ok(Array::from_expr(ExprKind::Source(source), grid, dtype))
     }

@@ -400,7 +400,10 @@ fn parse(b: &[u8], file_len: u64, whole: bool) -> Parse<Header> {
     // One record variable is packed without padding (the netCDF library's special case).
     h.recsize = match slabs.as_slice() {
         [one] => *one,
-        many => many.iter().map(|s| s.next_multiple_of(4)).sum(),
+        // Saturating: a garbled size must fail the extent checks, not overflow here.
+        many => many.iter().fold(0u64, |a, s| {
+            a.saturating_add(s.checked_next_multiple_of(4).unwrap_or(u64::MAX))
+        }),
     };
     if streaming {
         // Written by a streaming writer that never came back to set the count: as many
@@ -966,6 +969,23 @@ mod tests {
         );
         let f = Netcdf3Source::open(&p, "f").unwrap().read(&[0..2]).unwrap();
         assert_eq!((0..2).map(|i| f.data().get_f64(i)).collect::<Vec<_>>(), [0.5, 1.5]);
+        std::fs::remove_file(p).ok();
+    }
+
+    #[test]
+    fn record_sizes_past_u64_fail_the_extent_check() {
+        // Two double record variables of 2^64 values per record (a fuzzer's header):
+        // their padded sizes saturate rather than overflow, and opening either is an
+        // error naming its extent.
+        let dims = [("t", 0), ("x", u32::MAX), ("y", u32::MAX)];
+        let vars: [(&str, &[u32], u32, u32); 2] = [("a", &[0, 1, 2], 6, 64), ("b", &[0, 1, 2], 6, 64)];
+        let bytes = classic(1, &dims, &vars, &[0; 16]);
+        assert_eq!(parsed(&bytes).unwrap().recsize, u64::MAX);
+        let p = temp("huge-records", &bytes);
+        for v in ["a", "b"] {
+            let e = Netcdf3Source::open(&p, v).unwrap_err().to_string();
+            assert!(e.contains(&*p.display().to_string()), "{e}");
+        }
         std::fs::remove_file(p).ok();
     }
 

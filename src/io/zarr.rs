@@ -131,6 +131,18 @@ impl ZarrSource {
                 .chunk_shape_usize(&vec![0; shape.len()])
                 .map_err(|e| Error::Format(format!("{shown}: chunk grid: {e}")))?
         };
+        // Garbled sizes are refused here, not met as an overflow while reading.
+        for (what, dims) in [("an array", &shape), ("a chunk", &chunks)] {
+            let bytes = dims
+                .iter()
+                .try_fold(dtype.size(), |a, &n| a.checked_mul(n))
+                .filter(|&b| isize::try_from(b).is_ok());
+            if bytes.is_none() {
+                return Err(Error::Format(format!(
+                    "{shown}: invalid Zarr metadata: {what} of shape {dims:?} ({dname}) is too large to address"
+                )));
+            }
+        }
         let direct = if dtype == DType::Bool {
             None
         } else {

@@ -102,8 +102,34 @@ fn main() -> ExitCode {
     match r {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("chunkwise: error: {e}");
+            eprintln!("chunkwise: error: {}", one_line(&e.to_string()));
             ExitCode::from(1)
         }
+    }
+}
+
+/// An error message as one line: control characters (a newline in a variable name read
+/// from a garbled file) written as escapes (`\n`), so that one error is one line.
+fn one_line(msg: &str) -> String {
+    msg.chars().fold(String::with_capacity(msg.len()), |mut s, c| {
+        if c.is_control() {
+            s.extend(c.escape_default());
+        } else {
+            s.push(c);
+        }
+        s
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn errors_print_as_one_line() {
+        assert_eq!(
+            super::one_line("no variable 'fl\ng' (the file holds: a\tb\r)"),
+            "no variable 'fl\\ng' (the file holds: a\\tb\\r)"
+        );
+        assert_eq!(super::one_line("café: ok"), "café: ok");
+        assert_eq!(super::one_line("x\u{1}y"), "x\\u{1}y");
     }
 }

@@ -198,8 +198,20 @@ impl Hdf5Source {
         })?;
         let swap = dtype.size() > 1 && matches!(h5type.byte_order(), hdf5::datatype::ByteOrder::BigEndian);
         let shape: Vec<usize> = ds.shape();
+        // libhdf5 1.10 opens a dataspace whose size passes its own maximum (1.14
+        // refuses it, as h5py does): a garbled header, which would make a huge array
+        // of fill values.
+        if let Ok(space) = ds.space() {
+            for (axis, (&n, max)) in shape.iter().zip(space.maxdims()).enumerate() {
+                if let Some(max) = max.filter(|&m| n > m) {
+                    return Err(Error::Format(format!(
+                        "{shown}: corrupt dataspace: axis {axis} has {n} elements, more than its maximum of {max}"
+                    )));
+                }
+            }
+        }
         let dcpl = ds.dcpl().map_err(|e| h5err(&path, &dpath, &e))?;
-        let fill = fill_value(&ds, dtype);
+        let fill = fill_value(&dcpl, dtype).map_err(|m| Error::Format(format!("{shown}: {m}")))?;
         let userblock = h5.userblock();
         let h5filters = dcpl.filters();
         let filter_names: Vec<String> = h5filters.iter().map(|f| format!("{f:?}").to_lowercase()).collect();
@@ -495,11 +507,14 @@ fn swap_bytes(b: &mut [u8], size: usize) {
 fn chunk_location(ds: &hdf5::Dataset, start: &[usize]) -> std::result::Result<(u32, haddr_t, u64), String> {
     let offset: Vec<u64> = start.iter().map(|&s| s as u64).collect();
     let (mut mask, mut addr, mut size) = (0u32, 0 as haddr_t, 0u64);
-    let _guard = hdf5_sys::LOCK.lock();
+    // Through `hdf5::sync::sync`, which holds the library lock and turns libhdf5's
+    // error printing off on this (worker) thread: a failing lookup in a corrupt file
+    // is our one-line error, not the library's error stack on stderr.
     // SAFETY: the dataset id is valid while `ds` lives; `offset` has one entry per
     // dimension; the out-pointers point at live locals. The library lock is held.
-    let rc =
-        unsafe { hdf5_sys::h5d::H5Dget_chunk_info_by_coord(ds.id(), offset.as_ptr(), &mut mask, &mut addr, &mut size) };
+    let rc = hdf5::sync::sync(|| unsafe {
+        hdf5_sys::h5d::H5Dget_chunk_info_by_coord(ds.id(), offset.as_ptr(), &mut mask, &mut addr, &mut size)
+    });
     if rc < 0 {
         return Err("cannot locate the chunk in the file's chunk index (corrupt file?)".into());
     }
@@ -507,32 +522,46 @@ fn chunk_location(ds: &hdf5::Dataset, start: &[usize]) -> std::result::Result<(u
 }
 
 /// The dataset's fill value (0 when none is defined, as libhdf5 reads it).
-fn fill_value(ds: &hdf5::Dataset, dtype: DType) -> Scalar {
-    fn get<T: hdf5::H5Type + Copy + Default>(ds: &hdf5::Dataset) -> T {
-        let Ok(dcpl) = ds.dcpl() else { return T::default() };
-        let Ok(t) = hdf5::Datatype::from_type::<T>() else {
-            return T::default();
-        };
+///
+/// The fill-value message is checked first (`H5Pfill_value_defined`): libhdf5
+/// converts a garbled message's value without checking its type and can crash, and a
+/// message it cannot read is an error here — a fill of 0 in its place could become a
+/// wrong number wherever a chunk was never written.
+fn fill_value(dcpl: &hdf5::plist::DatasetCreate, dtype: DType) -> std::result::Result<Scalar, String> {
+    fn get<T: hdf5::H5Type + Copy + Default>(dcpl: &hdf5::plist::DatasetCreate) -> std::result::Result<T, String> {
+        let unreadable = || "its fill value cannot be read (corrupt dataset creation properties)".to_string();
+        let mut status = hdf5_sys::h5d::H5D_fill_value_t::H5D_FILL_VALUE_ERROR;
+        // SAFETY: a valid plist id; `status` is a live local. The library lock is held
+        // (`sync`, with libhdf5's error printing off on this thread).
+        let rc = hdf5::sync::sync(|| unsafe { hdf5_sys::h5p::H5Pfill_value_defined(dcpl.id(), &mut status) });
+        if rc < 0 {
+            return Err(unreadable());
+        }
+        if status == hdf5_sys::h5d::H5D_fill_value_t::H5D_FILL_VALUE_UNDEFINED {
+            return Ok(T::default());
+        }
+        let t = hdf5::Datatype::from_type::<T>().map_err(|e| e.to_string())?;
         let mut v = T::default();
-        let _guard = hdf5_sys::LOCK.lock();
         // SAFETY: valid plist and type ids; `v` is a live `T`, the size of the memory
-        // type passed. The library lock is held.
-        let rc = unsafe { hdf5_sys::h5p::H5Pget_fill_value(dcpl.id(), t.id(), std::ptr::from_mut(&mut v).cast()) };
-        if rc < 0 { T::default() } else { v }
+        // type passed. The library lock is held (`sync`, errors unprinted).
+        let rc = hdf5::sync::sync(|| unsafe {
+            hdf5_sys::h5p::H5Pget_fill_value(dcpl.id(), t.id(), std::ptr::from_mut(&mut v).cast())
+        });
+        if rc < 0 { Err(unreadable()) } else { Ok(v) }
     }
-    match dtype {
-        DType::Bool => Scalar::from(get::<bool>(ds)),
-        DType::I8 => Scalar::from(get::<i8>(ds)),
-        DType::I16 => Scalar::from(get::<i16>(ds)),
-        DType::I32 => Scalar::from(get::<i32>(ds)),
-        DType::I64 => Scalar::from(get::<i64>(ds)),
-        DType::U8 => Scalar::from(get::<u8>(ds)),
-        DType::U16 => Scalar::from(get::<u16>(ds)),
-        DType::U32 => Scalar::from(get::<u32>(ds)),
-        DType::U64 => Scalar::from(get::<u64>(ds)),
-        DType::F32 => Scalar::from(get::<f32>(ds)),
-        DType::F64 => Scalar::from(get::<f64>(ds)),
-    }
+    Ok(match dtype {
+        DType::Bool => Scalar::from(get::<bool>(dcpl)?),
+        DType::I8 => Scalar::from(get::<i8>(dcpl)?),
+        DType::I16 => Scalar::from(get::<i16>(dcpl)?),
+        DType::I32 => Scalar::from(get::<i32>(dcpl)?),
+        DType::I64 => Scalar::from(get::<i64>(dcpl)?),
+        DType::U8 => Scalar::from(get::<u8>(dcpl)?),
+        DType::U16 => Scalar::from(get::<u16>(dcpl)?),
+        DType::U32 => Scalar::from(get::<u32>(dcpl)?),
+        DType::U64 => Scalar::from(get::<u64>(dcpl)?),
+        DType::F32 => Scalar::from(get::<f32>(dcpl)?),
+        DType::F64 => Scalar::from(get::<f64>(dcpl)?),
+    })
 }
 
 impl ChunkSource for Hdf5Source {

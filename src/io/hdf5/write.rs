@@ -276,10 +276,10 @@ impl ChunkSink for Hdf5Sink {
             let enc = filters::encode(pipeline, &full);
             let offset: Vec<u64> = start.iter().map(|&s| s as u64).collect();
             self.with_ds(|h| {
-                let _guard = hdf5_sys::LOCK.lock();
                 // SAFETY: a live dataset id; `offset` has one entry per dimension and
-                // is chunk-aligned; `enc` holds `enc.len()` bytes. Library lock held.
-                let rc = unsafe {
+                // is chunk-aligned; `enc` holds `enc.len()` bytes. Library lock held
+                // (`sync`, with libhdf5's error printing off on this worker thread).
+                let rc = hdf5::sync::sync(|| unsafe {
                     hdf5_sys::h5d::H5Dwrite_chunk(
                         h.ds.id(),
                         hdf5_sys::h5p::H5P_DEFAULT,
@@ -288,7 +288,7 @@ impl ChunkSink for Hdf5Sink {
                         enc.len(),
                         enc.as_ptr().cast(),
                     )
-                };
+                });
                 if rc < 0 {
                     return Err(Error::Format(format!(
                         "{}: libhdf5 refused to write the chunk at {start:?}",
