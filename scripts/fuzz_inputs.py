@@ -13,6 +13,7 @@ suite (it takes minutes); run it after changing a reader:
     python3 scripts/fuzz_inputs.py netcdf3 --cases 2000 --seed 1
     python3 scripts/fuzz_inputs.py zarr --cases 500
     python3 scripts/fuzz_inputs.py hdf5 --cases 500
+    python3 scripts/fuzz_inputs.py cli --cases 2000     # random flags on good fixtures
 
 A debug binary (the default, `target/debug/chunkwise`) also catches integer overflow.
 What it found when first run (2026-12-07) is fixed and covered by tests: an overflow
@@ -35,7 +36,10 @@ OPS = ["sum", "nanmean", "max", "argmin", "median", "std", "any"]
 
 
 def run(binary, args, keep, label, stats):
-    """Runs one command; returns 1 when it broke the contract (and keeps the input)."""
+    """Runs one command; returns 1 when it broke the contract (and keeps the input).
+
+    Exit codes 0, 1 (a user error: one line on stderr) and 2 (usage, clap's message)
+    keep it; anything else, a panic, or a user error of several lines breaks it."""
     try:
         p = subprocess.run([binary] + args, capture_output=True, text=True, timeout=30)
     except subprocess.TimeoutExpired:
@@ -44,7 +48,7 @@ def run(binary, args, keep, label, stats):
         return 1
     stats[(args[0], p.returncode)] = stats.get((args[0], p.returncode), 0) + 1
     err = p.stderr
-    if p.returncode not in (0, 1) or "panicked" in err or (p.returncode == 1 and err.count("\n") > 1):
+    if p.returncode not in (0, 1, 2) or "panicked" in err or (p.returncode == 1 and err.count("\n") > 1):
         print("BROKEN", p.returncode, label, args, err[:400].replace("\n", " | "))
         keep()
         return 1
@@ -156,9 +160,58 @@ def replace_json_value(data, rng):
     return json.dumps(doc).encode()
 
 
+def fuzz_cli(args, rng):
+    """Random argument lists over valid fixtures: every flag with good, odd and bad values."""
+    f = args.fixtures
+    sources = [
+        f"{f}/zarr/v2_blosc_C_f32.zarr", f"{f}/zarr/v3_zstd_f32.zarr", f"{f}/zarr/clim.zarr",
+        f"{f}/zarr/clim_v2.zarr", f"{f}/zarr/stations_v3.zarr", f"{f}/zarr/v3_scalar_f64.zarr",
+        f"{f}/zarr/v3_zero_len_i32.zarr", f"{f}/zarr/v3_bool.zarr", f"{f}/zarr/group.zarr",
+        f"{f}/netcdf3/classic.nc:t2m", f"{f}/netcdf3/cf/packed.nc:t2m", f"{f}/netcdf3/classic.nc:flag",
+        f"{f}/hdf5/era5.nc:/surface/t2m", f"{f}/hdf5/clim.nc:t2m", f"{f}/hdf5/cases.h5:/gzip_shuffle_f32",
+    ]
+    ops = ["sum", "mean", "min", "max", "prod", "std", "var", "nansum", "nanmean", "nanmin", "nanmax",
+           "nanstd", "nanvar", "argmin", "argmax", "count", "any", "all", "median", "nanmedian",
+           "quantile", "nanquantile", "percentile", "nanpercentile", "nanmean,nanstd", "nope", "", "sum,,max"]
+    flags = {
+        "--axis": ["0", "1", "2", "-1", "5", "time", "lat", "lon", "nope", "0,0", "0,1", "", "1,-1", "99999999999999999999"],
+        "--q": ["0.5", "0", "1", "1.5", "-1", "nan", "50", "0.1,0.9", "x"],
+        "--method": ["linear", "lower", "nearest", "hazen", "nope"],
+        "--groupby": ["month", "season", "year", "dayofyear", "hour", "nope"],
+        "--time-origin": ["2001-01-01", "2001-13-40", "x", "0001-01-01"],
+        "--time-step": ["1d", "6h", "30min", "0d", "-1d", "x", "1000000000000d"],
+        "--calendar": ["standard", "noleap", "360_day", "all_leap", "julian", "x"],
+        "--ddof": ["0", "1", "2", "-1", "1000", "x"],
+        "--split-every": ["2", "1", "0", "100", "x"],
+        "--weights": ["coslat", "nope", f"{f}/zarr/v3_zstd_f32.zarr"],
+        "--isel": ["0=1:3", "0=-1", "0=5:1", "0=::2", "0=::-1", "0=::0", "lat=0:2", "nope=1", "0=99999", "0=x", "="],
+        "--sel": ["time=2001-01-01:2001-03-01", "lat=10:60", "lat=60:10", "lat=:", "lat=x", "nope=1", "time=1999-01-01",
+                  "time=2001-02-30", "lat=", "lon=1e400:2"],
+        "--format": ["json", "text", "x"],
+        "--threads": ["1", "2", "3", "0", "-1", "x"],
+        "--memory-limit": ["1KiB", "512MiB", "none", "0", "x", "1e30"],
+        "--out": [os.path.join(args.work, "r.npy"), os.path.join(args.work, "r.zarr"), "/nonexistent/dir/r.npy",
+                  os.path.join(args.work, "r.txt"), args.work],
+        "--device": ["cpu", "auto", "host:2", "host:0", "cuda", "x"],
+    }
+    switches = ["--keepdims", "--raw", "--explain"]
+    stats, broken = {}, 0
+    for case in range(args.cases):
+        cmd = ["reduce", rng.choice(sources), "--op", rng.choice(ops)]
+        for flag in rng.sample(sorted(flags), rng.randint(0, 4)):
+            cmd += [flag, rng.choice(flags[flag])]
+        cmd += [s for s in switches if rng.random() < 0.15]
+
+        def keep(cmd=cmd, case=case):
+            open(os.path.join(args.work, f"broken{case}.args"), "w").write(json.dumps(cmd))
+
+        broken += run(args.bin, cmd, keep, "cli", stats)
+    return broken, stats
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("format", choices=["netcdf3", "zarr", "hdf5"])
+    ap.add_argument("format", choices=["netcdf3", "zarr", "hdf5", "cli"])
     ap.add_argument("--cases", type=int, default=500)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--bin", default=os.path.join(ROOT, "target/debug/chunkwise"))
@@ -176,6 +229,8 @@ def main():
         # Mostly past the superblock: damage to libhdf5's own structures is found by
         # libhdf5 (or not), damage to chunks and messages by chunkwise.
         broken, stats = fuzz_files(args, rng, files, ".h5", lambda n: n, ":")
+    elif args.format == "cli":
+        broken, stats = fuzz_cli(args, rng)
     else:
         broken, stats = fuzz_zarr(args, rng)
     print(f"{args.format}: {args.cases} cases, {broken} broke the contract; exit codes {sorted(stats.items())}")

@@ -248,3 +248,44 @@ fn results_are_bit_identical_across_thread_counts_and_schedulers() {
         }
     }
 }
+
+/// `ddof` at and past the count, as NumPy: `var`/`std` divide by max(N - ddof, 0)
+/// (inf, or NaN for 0 / 0), `nanvar`/`nanstd` of floats give NaN, and of integers (which
+/// NumPy sends to `var`) inf — for every chunking, blocks stored or held.
+#[test]
+fn ddof_at_or_past_the_count_follows_numpy() {
+    let rt = Runtime::global();
+    let shape = [5usize, 3];
+    for dtype in [DType::F64, DType::F32, DType::I32] {
+        let x = as_dtype(&data(&shape, dtype, 7, if dtype.is_float() { 0.2 } else { 0.0 }), dtype);
+        for op in [ReduceOp::Var, ReduceOp::Std, ReduceOp::NanVar, ReduceOp::NanStd] {
+            for ddof in [0.0, 3.0, 4.0, 5.0, 9.0] {
+                for axes in [vec![0usize], vec![1], vec![0, 1]] {
+                    let want = reference_reduce(&x, op, &axes, ddof, dtype).expect("reference");
+                    for chunks in chunkings(&shape) {
+                        for held in [false, true] {
+                            let arr = if held {
+                                array_in_blocks(&x, dtype, &chunks)
+                            } else {
+                                array(&x, dtype, &chunks)
+                            };
+                            let opts = ReduceOptions {
+                                ddof,
+                                ..Default::default()
+                            };
+                            let ax: Vec<isize> = axes.iter().map(|&a| a as isize).collect();
+                            let r = arr.reduce(op, ax, &opts).expect("build");
+                            let got = rt.compute_many(&[&r]).expect("run").pop().expect("one result");
+                            let what = format!(
+                                "{} {dtype} ddof {ddof} axes {axes:?} chunks {chunks:?} held {held}",
+                                op.name()
+                            );
+                            let rtol = if r.dtype() == DType::F32 { 2e-5 } else { 1e-9 };
+                            assert_close(&got, &want, rtol, &what);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

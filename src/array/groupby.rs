@@ -329,6 +329,7 @@ impl Array {
                 "groupby: no groups (every label is negative, or the array is empty)".into(),
             ));
         }
+        let op = op.for_input(self.dtype());
         let out = opts.dtype.unwrap_or_else(|| op.result_dtype(self.dtype()));
         let spec = Arc::new(GroupSpec {
             op,

@@ -100,6 +100,7 @@ impl Array {
     /// over more than one (but not all) axes; [`Error::EmptyReduction`] for an op with no
     /// identity over an empty selection.
     pub fn reduce(&self, op: ReduceOp, axes: impl Into<Axes>, opts: &ReduceOptions) -> Result<Array> {
+        let op = op.for_input(self.dtype());
         let nd = self.ndim();
         let (axes, all) = match axes.into() {
             Axes::All => ((0..nd).collect::<Vec<_>>(), true),

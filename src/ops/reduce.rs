@@ -143,6 +143,19 @@ impl ReduceOp {
         )
     }
 
+    /// The op NumPy applies to data of `dtype`: `nanvar`/`nanstd` of data that cannot
+    /// hold NaN (integers, bool) are `var`/`std` — NumPy's `nanvar` calls `var` for them —
+    /// which differ from the nan-variants only when `ddof` ≥ the count (`var` divides by
+    /// zero, giving inf; the float `nanvar` gives NaN).
+    #[must_use]
+    pub fn for_input(self, dtype: DType) -> ReduceOp {
+        match self {
+            ReduceOp::NanVar if !dtype.is_float() => ReduceOp::Var,
+            ReduceOp::NanStd if !dtype.is_float() => ReduceOp::Std,
+            op => op,
+        }
+    }
+
     /// The kind of partial.
     #[must_use]
     pub fn partial_kind(self) -> PartialKind {

@@ -217,7 +217,10 @@ pub fn reference_reduce(
                     &nn
                 };
                 let n = v.len() as f64;
-                let var = if v.is_empty() {
+                // NumPy's nanvar of floats is NaN once ddof reaches the count; its var
+                // (and nanvar of integers, which calls var) divides by max(N - ddof, 0).
+                let nan_op = matches!(op, ReduceOp::NanVar | ReduceOp::NanStd);
+                let var = if v.is_empty() || (nan_op && is_float && n - ddof <= 0.0) {
                     f64::NAN
                 } else {
                     let m = kahan(v) / n;

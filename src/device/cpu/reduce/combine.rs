@@ -122,11 +122,19 @@ pub fn finalize(op: ReduceOp, part: Partial, ddof: f64, out: DType) -> Result<Bu
             }
         }
         Partial::Moments { n, m2, .. } => {
+            // NumPy: `var` divides by max(N - ddof, 0) (inf, or NaN for 0 / 0, once ddof
+            // reaches N); `nanvar` gives NaN there (integer data takes `var`, see
+            // `ReduceOp::for_input`).
+            let nan_op = matches!(op, NanVar | NanStd);
             let v: Vec<f64> = n
                 .iter()
                 .zip(&m2)
                 .map(|(&c, &m)| {
-                    let var = if c == 0.0 { f64::NAN } else { m / (c - ddof).max(0.0) };
+                    let var = if c == 0.0 || (nan_op && c - ddof <= 0.0) {
+                        f64::NAN
+                    } else {
+                        m / (c - ddof).max(0.0)
+                    };
                     if matches!(op, Std | NanStd) { var.sqrt() } else { var }
                 })
                 .collect();
