@@ -12,6 +12,11 @@ disagreement is printed with the command that shows it; exit status 1 if any.
 
     bash scripts/test.sh       # writes target/fixtures and the fixture venv, builds the binary
     target/fixture-venv/bin/python scripts/differential.py --cases 800 --seed 3
+    target/fixture-venv/bin/python scripts/differential.py --against xarray --cases 300
+
+With `--against xarray`: `--sel` time ranges (open or reversed), `--isel` by dimension
+name and `--groupby` month/season/year/dayofyear over the daily `clim.zarr` fixture,
+against xarray's `sel`, `isel` and `groupby("time.G")` reductions.
 
 It found (2026-12-07): `nanvar`/`nanstd` with `--ddof` at or past the count gave inf
 where NumPy gives NaN (fixed, and covered by `tests/reductions.rs`).
@@ -95,6 +100,62 @@ def numpy_answer(op, x, axis, kw):
     return getattr(np, op)(x, axis=axis, **kw)
 
 
+XR_OPS = ["nanmean", "nansum", "nanmax", "nanmin", "nanstd", "nanvar", "count", "mean", "sum", "max", "min",
+          "std", "var", "median", "nanmedian"]
+
+
+def against_xarray(args, rng):
+    """`--sel` time ranges (open, reversed), `--isel` by name and `--groupby` over the
+    daily `clim.zarr` fixture against xarray's `sel`/`isel`/`groupby("time.G")`."""
+    import xarray as xr
+
+    store = os.path.join(args.fixtures, "zarr", "clim.zarr")
+    da = xr.open_zarr(store, consolidated=False).t2m.load()
+    out = os.path.join(args.work, "x.npy")
+
+    def date():
+        return f"{rng.choice([2000, 2001, 2002, 2003])}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+
+    bad = 0
+    for _ in range(args.cases):
+        op, g = rng.choice(XR_OPS), rng.choice([None, "month", "season", "year", "dayofyear"])
+        if g and "median" in op:
+            continue  # --groupby takes the tree reductions (documented), not order statistics
+        cmd = ["reduce", store + "/t2m", "--op", op, "--out", out]
+        x = da
+        if rng.random() < 0.6:
+            a, b = ("" if rng.random() < 0.2 else date()), ("" if rng.random() < 0.2 else date())
+            cmd += ["--sel", f"time={a}:{b}"]
+            lo, hi = a or None, b or None
+            if lo and hi and lo > hi:
+                lo, hi = hi, lo
+            x = x.sel(time=slice(lo, hi))
+        if rng.random() < 0.3:
+            i = rng.randrange(da.sizes["lat"])
+            cmd += ["--isel", f"lat={i}:{i + 1}"]
+            x = x.isel(lat=slice(i, i + 1))
+        cmd += ["--groupby", g] if g else ["--axis", rng.choice(["time", "0"])]
+        if x.sizes["time"] == 0:
+            continue
+        skipna = op.startswith("nan") or op == "count"
+        name = op[3:] if op.startswith("nan") else op
+        red = x.groupby(f"time.{g}") if g else x
+        want = (red.count(dim="time") if op == "count" else getattr(red, name)(dim="time", skipna=skipna)).values
+        if os.path.exists(out):
+            os.remove(out)
+        p = subprocess.run([args.bin] + cmd, capture_output=True, text=True)
+        shown = "chunkwise " + " ".join(cmd)
+        if p.returncode != 0:
+            print(f"chunkwise refuses ({p.stderr.strip()[:120]}), xarray answers {want.shape}: {shown}")
+            bad += 1
+            continue
+        got = np.load(out)
+        if got.shape != want.shape or not np.allclose(got.astype("f8"), want.astype("f8"), rtol=2e-5, equal_nan=True):
+            bad += 1
+            print(f"differs: {shown}\n  got  {got.shape} {got.ravel()[:4]}\n  want {want.shape} {want.ravel()[:4]}")
+    return bad
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cases", type=int, default=500)
@@ -102,9 +163,14 @@ def main():
     ap.add_argument("--bin", default=os.path.join(ROOT, "target/debug/chunkwise"))
     ap.add_argument("--fixtures", default=os.environ.get("CHUNKWISE_FIXTURES", os.path.join(ROOT, "target/fixtures")))
     ap.add_argument("--work", default=os.path.join(ROOT, "target/differential"))
+    ap.add_argument("--against", choices=["numpy", "xarray"], default="numpy")
     args = ap.parse_args()
     warnings.simplefilter("ignore")
     os.makedirs(args.work, exist_ok=True)
+    if args.against == "xarray":
+        bad = against_xarray(args, random.Random(args.seed))
+        print(f"{args.cases} requests, {bad} disagreements with xarray")
+        sys.exit(1 if bad else 0)
     out = os.path.join(args.work, "r.npy")
     rng = random.Random(args.seed)
     arrays = {s: zarr.open(os.path.join(args.fixtures, "zarr", s), mode="r")[...] for s in STORES}
