@@ -194,7 +194,11 @@ fn bad_input_gives_one_line_errors_and_no_output_file() {
         ),
         (
             args("v3_bool.zarr", &["--op", "median", "--groupby", "month"]),
-            "--groupby takes the tree reductions, not median",
+            "--groupby: no time coordinate",
+        ),
+        (
+            args("clim.zarr/t2m", &["--op", "quantile", "--groupby", "month"]),
+            "--op quantile needs --q",
         ),
         (
             args("v3_bool.zarr", &["--op", "nanquantile"]),
@@ -1127,6 +1131,28 @@ fn groupby_on_the_command_line_matches_numpy() {
             "clim_v2_month_nanmean.npy",
             "v2 noleap",
             1e-12,
+        ),
+        (
+            vec![&src, "--op", "nanmedian", "--groupby", "season"],
+            "clim_season_nanmedian.npy",
+            "nanmedian by season",
+            1e-6,
+        ),
+        (
+            vec![
+                &src,
+                "--op",
+                "nanquantile",
+                "--q",
+                "0.9",
+                "--method",
+                "hazen",
+                "--groupby",
+                "month",
+            ],
+            "clim_month_nanquantile_0.9_hazen.npy",
+            "nanquantile by month",
+            1e-6,
         ),
     ];
     for (k, (args, want, what, rtol)) in cases.iter().enumerate() {

@@ -375,14 +375,6 @@ fn check_options(ops: &[Op], args: &ReduceArgs) -> chunkwise::Result<()> {
             "--lat-coord goes with --weights coslat".into(),
         ));
     }
-    if args.groupby.is_some()
-        && let Some(op) = ops.iter().find(|o| !matches!(o, Op::Tree(_)))
-    {
-        return Err(chunkwise::Error::InvalidArgument(format!(
-            "--groupby takes the tree reductions, not {}",
-            op.name()
-        )));
-    }
     if args.keepdims && args.groupby.is_some() {
         return Err(chunkwise::Error::InvalidArgument(
             "--keepdims does not go with --groupby (the grouped axis becomes the groups)".into(),
@@ -439,6 +431,41 @@ fn groups_of(
     Ok((ax, g))
 }
 
+/// An order statistic per group (xarray's `groupby("time.month").median()`): each
+/// group's steps gathered (`take`), reduced whole along the axis, and the groups
+/// stacked in their order. Unlike the tree reductions, which read the data once for all
+/// groups, each group reads the stored chunks holding its own steps.
+fn grouped_order_statistic(
+    x: &chunkwise::Array,
+    ax: usize,
+    g: &crate::timecoord::Groups,
+    op: Op,
+    quantile: Option<(f64, chunkwise::QuantileOptions)>,
+) -> chunkwise::Result<chunkwise::Array> {
+    let mut parts = Vec::with_capacity(g.names.len());
+    for k in 0..g.names.len() {
+        let steps: Vec<isize> = (0..g.labels.len())
+            .filter(|&i| g.labels[i] == k as i64)
+            .map(|i| i as isize)
+            .collect();
+        let part = x.take(&steps, ax as isize)?;
+        let r = match (op, &quantile) {
+            (Op::Median { skip_nan: false }, _) => part.median(ax as isize)?,
+            (Op::Median { skip_nan: true }, _) => part.nanmedian(ax as isize)?,
+            (_, Some((q, qopts))) => part.quantile_with(*q, ax as isize, qopts)?,
+            _ => {
+                return Err(chunkwise::Error::InvalidArgument(format!(
+                    "--op {} needs --q",
+                    op.name()
+                )));
+            }
+        };
+        parts.push(r);
+    }
+    let refs: Vec<&chunkwise::Array> = parts.iter().collect();
+    chunkwise::Array::stack(&refs, ax as isize)
+}
+
 /// The lazy result of `op` over the input.
 fn build(op: Op, args: &ReduceArgs, input: &Input<'_>) -> chunkwise::Result<chunkwise::Array> {
     let Input {
@@ -464,10 +491,7 @@ fn build(op: Op, args: &ReduceArgs, input: &Input<'_>) -> chunkwise::Result<chun
     };
     let r = if let Some((ax, g)) = grouped {
         let Op::Tree(op) = op else {
-            return Err(chunkwise::Error::InvalidArgument(format!(
-                "--groupby takes the tree reductions, not {}",
-                op.name()
-            )));
+            return grouped_order_statistic(x, ax, g, op, quantile);
         };
         let gopts = chunkwise::GroupByOptions {
             ngroups: Some(g.names.len()),
