@@ -4,14 +4,16 @@
 The test suite checks every op over every axis of every fixture; this draws random
 combinations of what the command line accepts — op, axes (negative ones too),
 `--isel` slices with steps and negative bounds, `--keepdims`, `--ddof`, `--q` with any
-of NumPy's 13 `--method`s — over the Zarr fixtures zarr-python wrote, and compares the
-`--out` result with NumPy's on the array zarr-python reads: same shape, same dtype (the
+of NumPy's 13 `--method`s — over the Zarr fixtures zarr-python wrote (`--format hdf5`:
+h5py's `cases.h5`; `--format netcdf3`: the netCDF-C files, raw values), and compares the
+`--out` result with NumPy's on the array the reference library reads: same shape, same dtype (the
 CLI's contract: mean/std/var and their nan-variants in float64), values equal (exact for
 integers, NaN where NumPy has NaN, rtol 2e-5 for float32 data, 1e-9 otherwise). Each
 disagreement is printed with the command that shows it; exit status 1 if any.
 
     bash scripts/test.sh       # writes target/fixtures and the fixture venv, builds the binary
     target/fixture-venv/bin/python scripts/differential.py --cases 800 --seed 3
+    target/fixture-venv/bin/python scripts/differential.py --format netcdf3 --cases 500
     target/fixture-venv/bin/python scripts/differential.py --against xarray --cases 300
 
 With `--against xarray`: `--sel` time ranges (open or reversed), `--isel` by dimension
@@ -19,7 +21,9 @@ name and `--groupby` month/season/year/dayofyear over the daily `clim.zarr` fixt
 against xarray's `sel`, `isel` and `groupby("time.G")` reductions.
 
 It found (2026-12-07): `nanvar`/`nanstd` with `--ddof` at or past the count gave inf
-where NumPy gives NaN (fixed, and covered by `tests/reductions.rs`).
+where NumPy gives NaN (fixed, and covered by `tests/reductions.rs`); a `--keepdims`
+median of an empty array failed ("reshape of an empty array"; fixed, covered by
+`tests/indexing.rs`).
 """
 
 import argparse
@@ -82,6 +86,34 @@ def request(rng, a, store, out):
         kw["method"] = rng.choice(METHODS)
         cmd += ["--q", str(kw["q"]), "--method", kw["method"]]
     return op, cmd, x, (tuple(axes) if axes is not None else None), kw
+
+
+def sources(fmt, fixtures):
+    """SOURCE → the array its reference implementation reads, for one format's fixtures."""
+    if fmt == "zarr":
+        return {os.path.join(fixtures, "zarr", s): zarr.open(os.path.join(fixtures, "zarr", s), mode="r")[...]
+                for s in STORES}
+    out = {}
+    if fmt == "hdf5":
+        import h5py
+
+        path = os.path.join(fixtures, "hdf5", "cases.h5")
+        with h5py.File(path, "r") as f:
+            def visit(name, obj):
+                if isinstance(obj, h5py.Dataset) and obj.dtype.kind in "biuf":
+                    out[f"{path}:/{name}"] = obj[...]
+            f.visititems(visit)
+        return out
+    import netCDF4
+
+    d = os.path.join(fixtures, "netcdf3")
+    for file in ("classic.nc", "offset64.nc", "cdf5.nc"):
+        with netCDF4.Dataset(os.path.join(d, file)) as nc:
+            nc.set_auto_maskandscale(False)
+            for v in nc.variables.values():
+                if v.dtype.kind in "biuf":
+                    out[f"{os.path.join(d, file)}:{v.name}"] = np.asarray(v[...])
+    return out
 
 
 def numpy_answer(op, x, axis, kw):
@@ -167,6 +199,8 @@ def main():
     ap.add_argument("--fixtures", default=os.environ.get("CHUNKWISE_FIXTURES", os.path.join(ROOT, "target/fixtures")))
     ap.add_argument("--work", default=os.path.join(ROOT, "target/differential"))
     ap.add_argument("--against", choices=["numpy", "xarray"], default="numpy")
+    ap.add_argument("--format", choices=["zarr", "hdf5", "netcdf3"], default="zarr",
+                    help="whose fixtures (read by zarr-python, h5py or netCDF4-python) the requests run on")
     args = ap.parse_args()
     warnings.simplefilter("ignore")
     os.makedirs(args.work, exist_ok=True)
@@ -176,12 +210,13 @@ def main():
         sys.exit(1 if bad else 0)
     out = os.path.join(args.work, "r.npy")
     rng = random.Random(args.seed)
-    arrays = {s: zarr.open(os.path.join(args.fixtures, "zarr", s), mode="r")[...] for s in STORES}
+    arrays = sources(args.format, args.fixtures)
+    names = sorted(arrays)
     bad = 0
     for _ in range(args.cases):
-        name = rng.choice(STORES)
+        name = rng.choice(names)
         a = arrays[name]
-        op, cmd, x, axis, kw = request(rng, a, os.path.join(args.fixtures, "zarr", name), out)
+        op, cmd, x, axis, kw = request(rng, a, name, out)
         try:
             want, numpy_error = np.asarray(numpy_answer(op, x, axis, kw)), None
         except (ValueError, TypeError, IndexError) as e:

@@ -279,6 +279,16 @@ fn reshape_merges_and_splits_axes() {
     }
     let x = array(&r, DType::F64, &[2, 2, 2]);
     assert!(x.reshape(&[7, -1]).unwrap_err().to_string().contains("cannot reshape"));
+    // An empty array takes any empty shape (a median over an axis of a (0, 5) array
+    // with keepdims is reshaped to (0, 1)), keeping its dtype.
+    let e = Array::zeros(&[0, 5], DType::I32, [1, 5]).unwrap();
+    for t in [&[0isize, 1][..], &[5, 0], &[0], &[1, 0, 5]] {
+        let y = e.reshape(t).unwrap();
+        assert_eq!(y.shape(), t.iter().map(|&n| n as usize).collect::<Vec<_>>());
+        assert_eq!(y.dtype(), DType::I32);
+        assert_eq!(y.compute::<i32>().unwrap().len(), 0);
+    }
+    assert!(e.reshape(&[1, 1]).unwrap_err().to_string().contains("cannot reshape"));
 }
 
 #[test]
