@@ -112,7 +112,10 @@ impl ReduceNode {
 /// are nine groups of 4 and one of 1: on two workers one worker folds 20 blocks while
 /// the other folds 17 and then waits (the Zarr v2 nanmean's trace showed 45–60 ms of
 /// its ~250 ms idle on one worker); as 7 × 4 + 3 × 3 the workers fold 19 and 18. The
-/// number of groups, and so of partials and merges, is the same.
+/// number of groups, and so of partials and merges, is the same. Measured (`chunkwise
+/// reduce` of that field, 15 alternating rounds): the best run 0.239 → 0.230 s, the
+/// median unchanged (0.250 → 0.249 s): on this VM a group's time varies by more than
+/// a block from run to run, which no static split removes.
 fn balanced_span(n: usize, groups: usize, j: usize) -> (usize, usize) {
     let (base, extra) = (n / groups, n % groups);
     let start = j * base + j.min(extra);
