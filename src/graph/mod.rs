@@ -38,9 +38,9 @@ impl TaskId {
 /// A reduction node's parameters, shared by its tasks.
 ///
 /// The chunk step folds a *group* of input blocks — up to `fan` consecutive blocks along
-/// each reduced axis, as evenly split as the count allows — into one partial, so partials (which can be as large as a block's
-/// kept extent, 16 bytes per element for a mean) are written and merged `fan^k` times
-/// less often. Groups are numbered in C order over [`ReduceNode::group_counts`].
+/// each reduced axis, split as evenly as the count allows — into one partial, so
+/// partials (which can be as large as a block's kept extent, 16 bytes per element for a
+/// mean) are written and merged `fan^k` times less often. Groups are numbered in C order over [`ReduceNode::group_counts`].
 #[derive(Debug)]
 pub struct ReduceNode {
     /// The reduction.
@@ -110,8 +110,8 @@ impl ReduceNode {
 /// long tasks of a reduction, and a short last group leaves workers idle at the end
 /// while others finish full groups. The medium field's 37 time chunks in groups of 4
 /// are nine groups of 4 and one of 1: on two workers one worker folds 20 blocks while
-/// the other folds 17 and then waits (the Zarr v2 nanmean's trace showed 45–60 ms of
-/// its ~250 ms idle on one worker); as 7 × 4 + 3 × 3 the workers fold 19 and 18. The
+/// the other folds 17 and then waits (in `--trace`s of the Zarr v2 nanmean, up to
+/// 60 ms of a ~250 ms run idle on one worker); as 7 × 4 + 3 × 3 the workers fold 19 and 18. The
 /// number of groups, and so of partials and merges, is the same. Measured (`chunkwise
 /// reduce` of that field, 15 alternating rounds): the best run 0.239 → 0.230 s, the
 /// median unchanged (0.250 → 0.249 s): on this VM a group's time varies by more than
